@@ -1,0 +1,1 @@
+"""textclf: train, evaluate, compare and serve text classifiers with Keras 3."""

@@ -1,0 +1,121 @@
+"""Typed run configuration and the command line that fills it.
+
+One `RunConfig` describes one training run. Fields left as None are filled from the
+chosen dataset's own defaults (`DatasetSpec.defaults`), so each component owns its
+defaults and the resolved config, written next to every result, has no None left
+that matters.
+"""
+
+import argparse
+import dataclasses
+import hashlib
+import json
+
+TOKENIZERS = ("auto", "word", "jieba", "char")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+TRUNCATIONS = ("pre", "post")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what one run computes, plus where it writes."""
+
+    dataset: str = "weibo"
+    data_dir: str = "data/input"
+    model: str = "stacked_lstm"
+    epochs: int | None = None  # None: the dataset's default
+    batch_size: int = 64  # per replica; the global batch is computed in training.devices
+    max_len: int | None = None  # None: the dataset's default (IMDB 250, Weibo 180)
+    vocab_size: int | None = None  # None: the dataset's default (10,000 like the originals)
+    tokenizer: str = "auto"  # auto: jieba for Chinese datasets, word for English ones
+    truncate: str | None = None  # pre: keep a long text's end, post: keep its start
+    seed: int = 42
+    devices: int | None = None  # None: every local GPU, or the default strategy on CPU
+    precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU (faster there)
+    learning_rate: float = 1e-3  # peak, for one replica; scaled by sqrt(replicas)
+    warmup_ratio: float = 0.1  # share of all steps spent warming up to the peak rate
+    clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71)
+    patience: int = 2  # epochs without a better val_loss before early stopping
+    val_fraction: float = 0.1  # carved from train when a dataset has no validation split
+    test_fraction: float = 0.1  # carved from the data when a dataset has no test split
+    max_samples: int | None = None  # cap every split, for smoke runs
+    text_column: str | None = None
+    label_column: str | None = None
+    output_dir: str = "data/output"
+    cache_dir: str = "data/cache"  # segmented Chinese text, keyed by a hash of the input
+
+    def resolve(self, defaults: dict) -> "RunConfig":
+        """Fills the None fields that `defaults` names; unknown keys fail loudly."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = set(defaults) - fields
+        if unknown:
+            raise ValueError(f"unknown config keys in defaults: {sorted(unknown)}")
+        filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **filled)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Short hash of everything that decides the result (not where it is written)."""
+        decisive = {k: v for k, v in self.to_dict().items() if k not in ("output_dir", "cache_dir")}
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line and exit code 2, like every other bad input."""
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = RunConfig()
+    p = _Parser(
+        prog="server_main.py",
+        description="Train a text classifier, pick its best epoch on validation, "
+        "evaluate it on test and write a timestamped CSV report.",
+    )
+    add = p.add_argument
+    add("--dataset", default=d.dataset, help="a dataset name (weibo, imdb) or a CSV/TSV/JSONL/Parquet file")
+    add("--data-dir", default=d.data_dir, help="root holding one folder per dataset, or one dataset's folder")
+    add("--model", default=d.model, help="a model name from the registry (stacked_lstm, lstm)")
+    add("--epochs", type=_positive_int, help="maximum epochs (early stopping may end sooner)")
+    add("--batch-size", type=_positive_int, default=d.batch_size, help="per replica")
+    add("--max-len", type=_positive_int, help="tokens kept per text")
+    add("--vocab-size", type=_positive_int, help="vocabulary size, learnt from train only")
+    add("--tokenizer", choices=TOKENIZERS, default=d.tokenizer)
+    add("--truncate", choices=TRUNCATIONS, help="pre keeps a long text's end, post its start")
+    add("--seed", type=int, default=d.seed)
+    add("--devices", type=_positive_int, help="use the first N GPUs; on CPU, split it into N logical devices")
+    add("--precision", choices=PRECISIONS, default=d.precision)
+    add("--learning-rate", type=float, default=d.learning_rate, help="peak rate for one replica")
+    add("--warmup-ratio", type=_fraction, default=d.warmup_ratio)
+    add("--clipnorm", type=float, default=d.clipnorm)
+    add("--patience", type=_positive_int, default=d.patience)
+    add("--val-fraction", type=_fraction, default=d.val_fraction)
+    add("--test-fraction", type=_fraction, default=d.test_fraction)
+    add("--max-samples", type=_positive_int, help="cap each split at N rows, for smoke runs")
+    add("--text-column", help="text column of a user file (default: guessed)")
+    add("--label-column", help="label column of a user file (default: guessed)")
+    add("--output-dir", default=d.output_dir)
+    add("--cache-dir", default=d.cache_dir)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    args = build_parser().parse_args(argv)
+    return RunConfig(**vars(args))

@@ -1,0 +1,1 @@
+"""Datasets, text cleaning, tokenizers and tf.data pipelines."""

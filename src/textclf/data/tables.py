@@ -1,0 +1,113 @@
+"""Reading a labelled table (CSV, TSV, JSON Lines, Parquet; gzipped or zipped) into `text`/`label` columns.
+
+Every way a user's file can be unusable ends here as an `InputError` with one clear
+line: missing, empty, not decodable, missing a column, or holding a single class.
+"""
+
+import gzip
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from loguru import logger
+
+from textclf.errors import InputError
+
+TEXT_COLUMNS = ("text", "review", "sentence", "content", "comment")
+LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "target")
+ENCODINGS = ("utf-8-sig", "gb18030")  # Chinese CSVs are often GB18030, not UTF-8
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{path}: text is neither UTF-8 nor GB18030; re-save it as UTF-8")
+
+
+def _unpacked(path: Path) -> tuple[bytes, str]:
+    """The file's bytes, out of gzip or a one-file zip, and the name whose suffix gives their format."""
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes()), path.stem
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            members = [name for name in archive.namelist() if not name.endswith("/")]
+            if len(members) != 1:
+                raise InputError(f"{path}: a zip must hold exactly one table; this one holds {len(members)} files")
+            return archive.read(members[0]), members[0]
+    return path.read_bytes(), path.name
+
+
+def _read_text_table(path: Path, **read_options) -> pd.DataFrame:
+    raw, name = _unpacked(path)
+    text = _decode(raw, path)
+    if not text.strip():
+        raise InputError(f"{path}: file is empty")
+    suffix = Path(name).suffix
+    if suffix in (".jsonl", ".json"):
+        return pd.read_json(io.StringIO(text), lines=True, dtype=False)
+    sep = "\t" if suffix in (".tsv", ".txt") else ","
+    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, **read_options)
+
+
+def read_table(path: Path, **read_options) -> pd.DataFrame:
+    """Reads any supported table file as it is; `read_options` go to `pd.read_csv`."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return _read_text_table(path, **read_options)
+    except InputError:
+        raise
+    except (ValueError, pd.errors.ParserError, OSError, zipfile.BadZipFile) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: cannot be read as a table: {first_line}") from err
+
+
+def _pick_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple, role: str, path: Path) -> str:
+    if wanted is not None:
+        if wanted not in frame.columns:
+            raise InputError(f"{path}: no {role} column {wanted!r}; columns are {list(frame.columns)}")
+        return wanted
+    for name in candidates:
+        if name in frame.columns:
+            return name
+    raise InputError(
+        f"{path}: cannot guess the {role} column from {list(frame.columns)}; "
+        f"name it with --{role}-column"
+    )
+
+
+def clean_rows(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
+    """Drops rows whose text or label is empty, and says how many."""
+    text = frame["text"].astype(str).str.strip()
+    label = frame["label"].astype(str).str.strip()
+    keep = frame["text"].notna() & frame["label"].notna() & (text != "") & (label != "") & (label != "nan")
+    dropped = int((~keep).sum())
+    if dropped:
+        logger.warning(f"{source}: dropped {dropped} rows with an empty text or label")
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def load_labelled(
+    path: Path, text_column: str | None = None, label_column: str | None = None, **read_options
+) -> pd.DataFrame:
+    """Reads `path` into a frame with exactly the columns `text` and `label`.
+
+    Example:
+        >>> load_labelled(Path("reviews.tsv"), text_column="sentence")
+    """
+    frame = read_table(path, **read_options)
+    if frame.empty:
+        raise InputError(f"{path}: file has no rows")
+    text_col = _pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
+    label_col = _pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
+    frame = frame[[text_col, label_col]].set_axis(["text", "label"], axis=1)
+    frame = clean_rows(frame, path)
+    if frame.empty:
+        raise InputError(f"{path}: no row has both a text and a label")
+    return frame

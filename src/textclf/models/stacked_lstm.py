@@ -1,0 +1,39 @@
+"""The Weibo project's two-layer LSTM with BatchNorm, Dropout and L2."""
+
+import keras
+from keras import layers, regularizers
+
+
+def stacked_lstm(
+    vocab_size: int,
+    num_classes: int,
+    *,
+    embedding_dim: int = 128,
+    units: tuple[int, int] = (128, 64),
+    dense_units: int = 32,
+    dropout: float = 0.3,
+    l2: float = 1e-5,  # on every kernel, as the original; larger values slowed learning on Weibo
+) -> keras.Model:
+    """Embedding -> LSTM -> BN -> Dropout -> LSTM -> BN -> Dropout -> Dense -> BN -> Dropout -> softmax.
+
+    Args:
+        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
+        num_classes: width of the softmax.
+    """
+    # === Layers ===
+    reg = regularizers.L2(l2)
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, embeddings_regularizer=reg)(inputs)
+    x = layers.LSTM(units[0], return_sequences=True, kernel_regularizer=reg)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.LSTM(units[1], kernel_regularizer=reg)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Dropout(dropout)(x)
+    # The softmax stays float32 under mixed precision, for a stable loss.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", kernel_regularizer=reg)(x)
+    # === Functional Model ===
+    return keras.Model(inputs, outputs, name="stacked_lstm")

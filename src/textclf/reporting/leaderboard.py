@@ -1,0 +1,100 @@
+"""The leaderboard of a matrix of runs: one line per (dataset, model) cell, over its seeds.
+
+Test accuracy and macro-F1 are the mean and the sample standard deviation (ddof=1) over
+the seeds that finished. With one seed the deviation is undefined: empty in the CSV, "-"
+in the markdown, no error bar in the chart. Cells are sorted by dataset, then by mean
+accuracy, best first; a cell whose every seed failed comes last in its dataset.
+Each file is written under a temporary name and renamed, so a reader never sees half of one.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from textclf.reporting import plots
+from textclf.reporting.report import write_atomically
+
+ACCURACY = "final_test_accuracy"
+MACRO_F1 = "report_macro_avg_f1-score"
+CELL = ["dataset", "model"]
+COLUMNS = [
+    "dataset", "model", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
+    "seeds", "failed_seeds", "train_seconds_mean", "parameters", "errors",
+]
+
+
+def last_line(error: object) -> str:
+    """The informative line of an error: a traceback's exception, the `error: ...` a command printed."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
+    """One row per (dataset, model) with the COLUMNS above; `parameters` is the mean over seeds
+    (seeds differ only when a split's vocabulary is smaller than the vocabulary size)."""
+    runs = pd.DataFrame(rows, columns=CELL + ["seed", ACCURACY, MACRO_F1, "train_seconds", "parameters"])
+    failed = pd.DataFrame(failures, columns=CELL + ["seed", "error"])
+    failed["error"] = "seed " + failed["seed"].astype(str) + ": " + failed["error"].map(last_line)
+    cells = runs.groupby(CELL).agg(
+        accuracy_mean=(ACCURACY, "mean"), accuracy_std=(ACCURACY, "std"),
+        macro_f1_mean=(MACRO_F1, "mean"), macro_f1_std=(MACRO_F1, "std"), seeds=("seed", "size"),
+        train_seconds_mean=("train_seconds", "mean"), parameters=("parameters", "mean"),
+    )
+    errors = failed.groupby(CELL).agg(failed_seeds=("seed", "size"), errors=("error", "; ".join))
+    table = cells.join(errors, how="outer").reset_index()
+    table[["seeds", "failed_seeds"]] = table[["seeds", "failed_seeds"]].fillna(0).astype(int)
+    table["parameters"] = table["parameters"].round().astype("Int64")
+    table = table.sort_values(["dataset", "accuracy_mean"], ascending=[True, False], na_position="last", kind="stable")
+    return table[COLUMNS].reset_index(drop=True)
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "-"
+    return f"{mean:.4f} ± {'-' if pd.isna(std) else f'{std:.4f}'}"
+
+
+def _markdown_row(cell) -> str:
+    total = cell.seeds + cell.failed_seeds
+    seeds = f"{cell.seeds} of {total} ({cell.failed_seeds} failed)" if cell.failed_seeds else str(cell.seeds)
+    seconds = "-" if pd.isna(cell.train_seconds_mean) else f"{cell.train_seconds_mean:.1f}"
+    parameters = "-" if pd.isna(cell.parameters) else f"{cell.parameters:,}"
+    values = [cell.model, _mean_std(cell.accuracy_mean, cell.accuracy_std),
+              _mean_std(cell.macro_f1_mean, cell.macro_f1_std), seeds, seconds, parameters]
+    return "| " + " | ".join(values) + " |"
+
+
+def markdown(table: pd.DataFrame, failures: list[dict]) -> str:
+    lines = ["# Leaderboard", "", "Test accuracy and macro-F1: mean ± standard deviation over seeds "
+             "(\"-\" with one seed). Best accuracy first within each dataset.", ""]
+    for dataset, cells in table.groupby("dataset", sort=False):
+        lines += [f"## {dataset}", "", "| model | test accuracy | macro-F1 | seeds | train seconds (mean) | parameters |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [_markdown_row(cell) for cell in cells.itertuples()] + [""]
+    if failures:
+        lines += ["## Failures", "", "| dataset | model | seed | error |", "| --- | --- | --- | --- |"]
+        lines += [f"| {f['dataset']} | {f['model']} | {f['seed']} | {last_line(f['error']).replace('|', '/')} |"
+                  for f in failures] + [""]
+    return "\n".join(lines)
+
+
+def write_leaderboard(rows: list[dict], failures: list[dict], out_dir: Path) -> dict[str, Path]:
+    """Writes leaderboard.csv, leaderboard.md and leaderboard.png into `out_dir`.
+
+    Args:
+        rows: report rows of the runs that finished (as `run.run` writes them: dataset, model,
+            seed, final_test_accuracy, report_macro_avg_f1-score, train_seconds, parameters, ...).
+        failures: one {dataset, model, seed, error} per run that failed.
+        out_dir: created if needed; earlier leaderboard files there are replaced.
+
+    Example:
+        `write_leaderboard(rows, [], Path("data/output/matrix"))["md"]` -> `.../leaderboard.md`
+    """
+    table = summarise(rows, failures)
+    title = f"test accuracy over seeds, {len(table)} cells"
+    writers = {
+        "csv": lambda tmp: table.to_csv(tmp, index=False),
+        "md": lambda tmp: tmp.write_text(markdown(table, failures), encoding="utf-8"),
+        "png": lambda tmp: plots.leaderboard_png(table, tmp, title),
+    }
+    return {kind: write_atomically(Path(out_dir) / f"leaderboard.{kind}", write) for kind, write in writers.items()}

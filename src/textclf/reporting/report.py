@@ -1,0 +1,101 @@
+"""The timestamped CSV report: one row per run, the Weibo project's columns first.
+
+Files are written atomically and never overwrite an earlier result: the run folder
+is claimed with mkdir (which fails if it exists) and the report is linked into place
+under a name nobody holds yet.
+"""
+
+import datetime
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, precision_score, recall_score
+
+# The original project's columns, in its order; per-class report columns follow them.
+LEADING = [
+    "timestamp", "best_epoch", "best_val_loss", "best_val_accuracy", "best_val_precision", "best_val_recall",
+    "final_test_loss", "final_test_accuracy", "final_test_precision", "final_test_recall",
+]
+
+
+def reserve_run_dir(output_dir: Path, now: datetime.datetime | None = None) -> Path:
+    """Creates `output_dir/run_YYYYMMDD_HHMMSS` (then `_2`, `_3`, ... within the same second)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d_%H%M%S")
+    for n in itertools.count(1):
+        run_dir = output_dir / (f"run_{stamp}" if n == 1 else f"run_{stamp}_{n}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+
+
+def precision_recall(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> tuple[float, float]:
+    """Of the positive class (index 1) for two classes, as the original's Keras metrics; macro otherwise."""
+    average = "binary" if num_classes == 2 else "macro"
+    labels = list(range(num_classes))
+    kwargs = dict(average=average, labels=labels, zero_division=0)
+    return float(precision_score(y_true, y_pred, **kwargs)), float(recall_score(y_true, y_pred, **kwargs))
+
+
+def report_columns(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
+    """sklearn's classification report flattened to `report_<class>_<metric>` columns."""
+    report = classification_report(
+        y_true, y_pred, labels=list(range(len(class_names))), target_names=class_names,
+        output_dict=True, zero_division=0,
+    )
+    columns = {}
+    for key, value in report.items():
+        name = f"report_{key.replace(' ', '_')}"
+        if isinstance(value, dict):
+            columns.update({f"{name}_{metric}": v for metric, v in value.items()})
+        else:
+            columns[name] = value
+    return columns
+
+
+def classification_text(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> str:
+    return classification_report(
+        y_true, y_pred, labels=list(range(len(class_names))), target_names=class_names, digits=4, zero_division=0
+    )
+
+
+def report_path(run_dir: Path) -> Path:
+    """`training_report_<stamp>.csv` beside the run folder, sharing its stamp."""
+    return run_dir.parent / f"training_report_{run_dir.name.removeprefix('run_')}.csv"
+
+
+def write_report(row: dict, run_dir: Path) -> Path:
+    """Writes the one-row CSV atomically; never replaces an existing file."""
+    columns = LEADING + [c for c in row if c not in LEADING]
+    target = report_path(run_dir)
+    tmp = run_dir / f".report.{os.getpid()}.tmp"
+    pd.DataFrame([row], columns=columns).to_csv(tmp, index=False)
+    for n in itertools.count(1):
+        path = target if n == 1 else target.with_name(f"{target.stem}_{n}.csv")
+        try:
+            os.link(tmp, path)
+            break
+        except FileExistsError:
+            continue
+    tmp.unlink()
+    return path
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Calls `write` on a hidden temporary name beside `path` (same suffix, so matplotlib
+    knows the format), then renames it into place: readers see the old file or the new one,
+    never half of one. Unlike `write_report`, this replaces an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,112 @@
+"""One training run, start to finish: data, pipeline, model, fit, evaluate, report.
+
+The trainer sees one resolved `RunConfig` at a time; nothing here knows about
+matrices of runs.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+from loguru import logger
+
+from textclf.config import RunConfig
+from textclf.data import pipeline, registry, splits, text
+from textclf.models.registry import builder_for
+from textclf.reporting import plots, report
+from textclf.training import devices, resume, schedules, trainer
+
+
+def evaluate(model: keras.Model, ds, labels: np.ndarray, num_classes: int) -> dict:
+    """Loss (cross-entropy, without the L2 terms), accuracy, precision, recall and predictions
+    on one split, from a single prediction pass."""
+    probs = model.predict(ds, verbose=0)
+    y_pred = probs.argmax(axis=1)
+    loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs)))
+    precision, recall = report.precision_recall(labels, y_pred, num_classes)
+    return {"loss": loss, "accuracy": float((y_pred == labels).mean()), "precision": precision,
+            "recall": recall, "y_pred": y_pred}
+
+
+def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
+    """The vectorizer (vocabulary from train only) and the three batched datasets."""
+    texts = {name: text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir)
+             for name in ("train", "val", "test")}
+    vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
+    vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
+    datasets = {
+        name: pipeline.make_dataset(
+            texts[name], getattr(data, name)["label"].to_numpy(), vectorizer, max_len=config.max_len,
+            truncate=config.truncate, global_batch=global_batch, training=name == "train", seed=config.seed,
+        )
+        for name in texts
+    }
+    return vectorizer, datasets
+
+
+def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak_lr, policy, run_dir, command):
+    return {
+        "timestamp": run_dir.name.removeprefix("run_"),
+        "best_epoch": fitted.best_epoch,
+        **{f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")},
+        **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
+        **report.report_columns(data.test["label"].to_numpy(), test["y_pred"], data.class_names),
+        "dataset": config.dataset, "model": config.model, "seed": config.seed,
+        "num_replicas": strategy.num_replicas_in_sync, "global_batch_size": global_batch,
+        "epochs_run": len(fitted.history), "train_seconds": round(fitted.train_seconds, 2),
+        "train_samples_per_second": round(fitted.train_samples_per_second, 1),
+        "parameters": model.count_params(), "peak_learning_rate": peak_lr, "dtype_policy": policy,
+        **{f"{k}_size": v for k, v in data.sizes().items()}, "num_classes": len(data.class_names),
+        **{f"config_{k}": v for k, v in config.to_dict().items() if k not in ("dataset", "model", "seed")},
+        "fingerprint": config.fingerprint(), "run_dir": str(run_dir), "command": command,
+    }
+
+
+def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict, model) -> Path:
+    title = f"{row['model']} on {row['dataset']}"
+    y_true = data.test["label"].to_numpy()
+    model.save(run_dir / "model.keras")
+    (run_dir / "classification_report.txt").write_text(report.classification_text(y_true, test["y_pred"], data.class_names))
+    plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png", f"{title}: test")
+    plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
+    return report.write_report(row, run_dir)
+
+
+def run(config: RunConfig, command: str) -> Path:
+    """Trains and evaluates one configuration; returns the path of its CSV report."""
+    strategy, on_gpu = devices.setup_strategy(config.devices)  # before anything touches the devices
+    spec = registry.spec_for(config.dataset)
+    builder = builder_for(config.model)
+    config = config.resolve(spec.defaults)
+    keras.utils.set_random_seed(config.seed)
+    data = splits.cap(spec.load(config), config.max_samples, config.seed)
+    config = dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
+    policy = devices.set_precision(config.precision, on_gpu)
+    output_dir = Path(config.output_dir)
+    run_dir, resumed = resume.claim_run_dir(output_dir, config.fingerprint())
+    sink = logger.add(run_dir / "run.log")
+    logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, classes {data.class_names}")
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    (run_dir / "command.txt").write_text(command + "\n")
+
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    vectorizer, ds = _datasets(config, data, global_batch)
+    steps_per_epoch = -(-len(data.train) // global_batch)
+    peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
+    with strategy.scope():
+        model = builder(vectorizer.vocabulary_size(), len(data.class_names))
+        trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
+                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
+    fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, patience=config.patience,
+                         run_dir=run_dir, train_size=len(data.train))
+    val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
+    test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
+    row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
+               peak_lr=peak_lr, policy=policy, run_dir=run_dir, command=command)
+    path = _write_outputs(run_dir, row, data, fitted, test, model)
+    resume.mark_finished(output_dir, config.fingerprint())
+    logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
+    logger.remove(sink)
+    return path

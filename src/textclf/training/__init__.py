@@ -1,0 +1,1 @@
+"""Devices and distribution, schedules, and fit-and-evaluate."""

@@ -1,0 +1,94 @@
+"""Compile, fit with selection on validation, and evaluate.
+
+Selection sees only the validation split: the checkpoint keeps the epoch with the
+lowest val_loss and early stopping watches the same number. Test is evaluated once,
+by the caller, on the selected weights. A killed run resumes from its last epoch
+(BackupAndRestore); the epoch log and the best checkpoint carry over the resume.
+"""
+
+import contextlib
+import dataclasses
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from textclf.training.schedules import warmup_cosine
+
+MONITOR = "val_loss"
+# Length-bucketed batches have no count known in advance, which Keras reports at every epoch end.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+
+@dataclasses.dataclass
+class FitResult:
+    history: pd.DataFrame  # one row per epoch, resumed epochs included; `epoch` counts from 1
+    best_epoch: int
+    train_seconds: float  # wall time of fit in this process, validation included
+    train_samples_per_second: float  # training steps only
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Times the training part of each epoch (up to where validation starts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if hasattr(self, "_start"):  # fit's validation, not a standalone evaluate
+            self.seconds.append(time.perf_counter() - self._start)
+            del self._start
+
+
+def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float):
+    optimizer = keras.optimizers.Adam(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), clipnorm=clipnorm)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
+    path = run_dir / "history.csv"
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+
+
+def _callbacks(run_dir: Path, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
+    previous = _epoch_log(run_dir)
+    best_so_far = float(previous[MONITOR].min()) if previous is not None else None  # from before a resume
+    return [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.weights.h5"), monitor=MONITOR, save_best_only=True,
+            save_weights_only=True, initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.EarlyStopping(monitor=MONITOR, patience=patience),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
+        timer,
+    ]
+
+
+def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, patience: int, run_dir: Path, train_size: int) -> FitResult:
+    """Fits, then loads the weights of the best epoch on validation into `model`."""
+    timer = EpochTimer()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            shuffle=False,  # the tf.data pipeline shuffles
+            callbacks=_callbacks(run_dir, patience, timer),
+            verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
+        )
+    train_seconds = time.perf_counter() - start
+    model.load_weights(str(run_dir / "best.weights.h5"))
+    history = _epoch_log(run_dir).assign(epoch=lambda h: h["epoch"] + 1)
+    best_epoch = int(history.loc[history[MONITOR].idxmin(), "epoch"])
+    speed = train_size * len(timer.seconds) / sum(timer.seconds) if timer.seconds else float("nan")
+    return FitResult(history, best_epoch, train_seconds, speed)

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from textclf.data import pipeline, text
+
+
+@pytest.fixture
+def vectorizer():
+    v = text.make_vectorizer("word", vocab_size=20)
+    v.adapt(["one two three four five six", "one two"])
+    return v
+
+
+def test_right_padding_and_truncation_ends(vectorizer):
+    ids = pipeline.encode(vectorizer, np.array(["one two three four five six", "two"]), max_len=4, truncate="post")
+    one, two, three, four, five, six = (vectorizer.get_vocabulary().index(w) for w in "one two three four five six".split())
+    assert ids.numpy().tolist() == [[one, two, three, four], [two, 0, 0, 0]]
+    kept_end = pipeline.encode(vectorizer, np.array(["one two three four five six"]), max_len=4, truncate="pre")
+    assert kept_end.numpy().tolist() == [[three, four, five, six]]
+
+
+def test_empty_text_becomes_one_oov_token_not_all_padding(vectorizer):
+    ids = pipeline.encode(vectorizer, np.array(["!!!", "one two", ""]), max_len=3, truncate="pre").numpy()
+    one, two = (vectorizer.get_vocabulary().index(w) for w in ("one", "two"))
+    assert ids.tolist() == [[pipeline.OOV, 0], [one, two], [pipeline.OOV, 0]]
+
+
+def test_eval_dataset_keeps_order_and_labels(vectorizer):
+    texts = ["one", "two two", "three three three", "four"]
+    ds = pipeline.make_dataset(texts, np.array([0, 1, 0, 1]), vectorizer, max_len=5, truncate="post",
+                               global_batch=3, training=False, seed=0)
+    batches = list(ds.as_numpy_iterator())
+    assert [len(y) for _, y in batches] == [3, 1]
+    assert np.concatenate([y for _, y in batches]).tolist() == [0, 1, 0, 1]
+    assert batches[0][0].shape == (3, 3)  # padded to the longest text of the batch only
+    assert ds.cardinality().numpy() == 2
+
+
+def test_training_batches_group_lengths_and_cover_every_row(vectorizer):
+    texts = [" ".join(["one"] * n) for n in range(1, 41)]
+    ds = pipeline.make_dataset(texts, np.arange(40) % 2, vectorizer, max_len=40, truncate="post",
+                               global_batch=4, training=True, seed=0)
+    batches = list(ds.as_numpy_iterator())
+    assert sum(len(y) for _, y in batches) == 40
+    for ids, _ in batches:
+        lengths = (ids != 0).sum(axis=1)
+        assert ids.shape[1] == lengths.max()  # no column of padding only
+        assert lengths.max() - lengths.min() < 10  # one bucket: similar lengths

@@ -1,0 +1,106 @@
+import gzip
+import zipfile
+
+import pandas as pd
+import pytest
+
+from textclf.data import tables
+from textclf.errors import InputError
+
+
+def test_reads_csv_and_guesses_columns(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("id,review,sentiment\n1,good film,pos\n2,bad film,neg\n", encoding="utf-8")
+    frame = tables.load_labelled(path)
+    assert list(frame.columns) == ["text", "label"]
+    assert frame["text"].tolist() == ["good film", "bad film"]
+    assert frame["label"].tolist() == ["pos", "neg"]
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".jsonl", ".parquet", ".csv.gz"])
+def test_reads_every_format(tmp_path, suffix):
+    frame = pd.DataFrame({"body": ["a b", "c d", "e f"], "y": [0, 1, 2]})
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+    loaded = tables.load_labelled(path, "body", "y")
+    assert loaded["text"].tolist() == ["a b", "c d", "e f"]
+    assert [str(v) for v in loaded["label"]] == ["0", "1", "2"]
+
+
+def test_gb18030_is_decoded(tmp_path):
+    path = tmp_path / "zh.csv"
+    path.write_bytes("label,review\n1,今天很开心\n0,太难过了\n".encode("gb18030"))
+    assert tables.load_labelled(path)["text"].tolist() == ["今天很开心", "太难过了"]
+
+
+def test_undecodable_text_is_an_input_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"label,review\n1,\x81\x30\xff\xff\n")
+    with pytest.raises(InputError, match="neither UTF-8 nor GB18030"):
+        tables.load_labelled(path)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "file is empty"),
+        ("label,review\n", "no rows"),
+        ("label,comment_text\n1,x\n", "cannot guess the text column"),
+        ("label,review\n1,\n,x\n", "no row has both"),
+    ],
+)
+def test_unusable_files(tmp_path, content, message):
+    path = tmp_path / "f.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        tables.load_labelled(path)
+
+
+def test_named_column_missing(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("label,review\n1,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no text column 'body'"):
+        tables.load_labelled(path, text_column="body")
+
+
+def test_missing_file():
+    with pytest.raises(InputError, match="no such file"):
+        tables.load_labelled(tables.Path("/nonexistent/x.csv"))
+
+
+def test_empty_rows_are_dropped_and_counted(tmp_path, log_lines):
+    path = tmp_path / "f.csv"
+    path.write_text("label,review\n1,good\n0,   \n,orphan\n0,bad\n", encoding="utf-8")
+    frame = tables.load_labelled(path)
+    assert frame["text"].tolist() == ["good", "bad"]
+    assert any("dropped 2 rows" in line for line in log_lines)
+
+
+def test_reads_a_one_file_zip_by_its_member_name(tmp_path):
+    path = tmp_path / "reviews.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("reviews.tsv", "review\tlabel\ngood film\t1\nbad film\t0\n")
+    assert tables.load_labelled(path)["text"].tolist() == ["good film", "bad film"]
+
+
+def test_a_zip_of_several_files_is_an_input_error(tmp_path):
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.csv", "review,label\nx,1\n")
+        archive.writestr("b.csv", "review,label\ny,0\n")
+    with pytest.raises(InputError, match="exactly one table; this one holds 2 files"):
+        tables.load_labelled(path)
+
+
+def test_a_broken_zip_is_an_input_error(tmp_path):
+    path = tmp_path / "broken.zip"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="cannot be read as a table"):
+        tables.load_labelled(path)

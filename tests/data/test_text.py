@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from textclf.data import text
+
+
+def test_english_cleaning_strips_html_and_punctuation():
+    out = text.standardize_english(np.array(["Great<br /><br />MOVIE!! Don't miss it."]))
+    assert out.numpy()[0].decode().split() == ["great", "movie", "don't", "miss", "it"]
+
+
+def test_char_standardizer_drops_white_space():
+    assert text.standardize_chars(np.array(["好 Ｘ\n看"])).numpy()[0].decode() == "好ｘ看"
+
+
+def test_auto_tokenizer_by_language():
+    assert text.resolve_tokenizer("auto", "zh") == "jieba"
+    assert text.resolve_tokenizer("auto", "en") == "word"
+    assert text.resolve_tokenizer("char", "zh") == "char"
+
+
+def test_jieba_segments_and_caches(tmp_path, monkeypatch):
+    texts = ["我今天很开心", "这部电影太难看了"]
+    first = text.segment(texts, str(tmp_path))
+    assert first[0].split() == ["我", "今天", "很", "开心"]
+    assert len(list(tmp_path.glob("jieba_*.txt"))) == 1
+
+    def no_segmenting(_):
+        raise AssertionError("a cached input was segmented again")
+
+    monkeypatch.setattr(text, "_segment_one", no_segmenting)
+    assert text.segment(texts, str(tmp_path)) == first
+    with pytest.raises(AssertionError):
+        text.segment(texts + ["新的一句"], str(tmp_path))  # other input, other key
+
+
+def test_prepare_only_segments_for_jieba():
+    assert text.prepare(["a  b"], "word") == ["a  b"]
+    assert text.prepare(["很开心"], "jieba") == ["很 开心"]

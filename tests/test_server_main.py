@@ -1,0 +1,97 @@
+"""server_main.py from outside, as a user runs it: exit codes, files written, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from textclf.reporting.report import LEADING
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def server_main(*args, cwd=ROOT):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "src" / "server_main.py"), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_device_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    done = server_main(
+        "--dataset", "weibo", "--data-dir", str(ROOT / "tests" / "fixtures" / "weibo_tiny"), "--devices", "2", "--epochs", "2",
+        "--batch-size", "16", "--output-dir", str(out), "--cache-dir", str(out / "cache"),
+    )
+    return done, out
+
+
+def test_end_to_end_under_mirrored_strategy(two_device_run):
+    done, out = two_device_run
+    assert done.returncode == 0, done.stderr[-2000:]
+    reports = list(out.glob("training_report_*.csv"))
+    assert len(reports) == 1 and done.stdout.strip() == str(reports[0])
+    row = pd.read_csv(reports[0]).iloc[0]
+    assert row["num_replicas"] == 2 and row["global_batch_size"] == 32
+    assert row["dataset"] == "weibo" and row["model"] == "stacked_lstm" and row["config_tokenizer"] == "jieba"
+    assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 2
+    assert 0.0 <= row["final_test_accuracy"] <= 1.0
+    assert row["test_size"] == 30 and row["report_positive_support"] + row["report_negative_support"] == 30
+
+
+def test_report_columns_and_run_folder(two_device_run):
+    _, out = two_device_run
+    report = next(out.glob("training_report_*.csv"))
+    columns = list(pd.read_csv(report).columns)
+    assert columns[: len(LEADING)] == LEADING
+    for name in ("negative", "positive", "macro_avg", "weighted_avg"):
+        assert {f"report_{name}_{m}" for m in ("precision", "recall", "f1-score", "support")} <= set(columns)
+    for name in ("report_accuracy", "seed", "epochs_run", "train_seconds", "train_samples_per_second"):
+        assert name in columns
+    run_dir = Path(pd.read_csv(report)["run_dir"].item())
+    for name in ("config.json", "command.txt", "model.keras", "classification_report.txt",
+                 "confusion_matrix.png", "training_curves.png", "history.csv", "run.log"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert json.loads((run_dir / "config.json").read_text())["devices"] == 2
+    assert "--devices 2" in (run_dir / "command.txt").read_text()
+    assert not (run_dir / "backup").exists()  # a finished run leaves nothing to resume
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+        (["--dataset", "missing.csv"], "missing.csv: no such file"),
+        (["--model", "nosuch"], "unknown model 'nosuch'"),
+        (["--data-dir", "/nonexistent"], "no such folder"),
+        (["--epochs", "0"], "must be at least 1"),
+        (["--tokenizer", "bpe"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    done = server_main(*args, "--output-dir", str(tmp_path / "out"))
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "out").glob("training_report_*.csv")) if (tmp_path / "out").exists() else True
+
+
+def test_bad_user_file_leaves_earlier_results_alone(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = out / "training_report_20260101_000000.csv"
+    earlier.write_text("timestamp\n20260101_000000\n")
+    bad = tmp_path / "one_class.csv"
+    bad.write_text("label,review\n" + "1,good\n1,fine\n" * 20)
+    done = server_main("--dataset", str(bad), "--output-dir", str(out))
+    assert done.returncode == 2 and "only one class" in done.stderr
+    assert earlier.read_text() == "timestamp\n20260101_000000\n"
+    assert sorted(p.name for p in out.iterdir()) == [earlier.name]
