@@ -55,8 +55,9 @@ def test_report_columns_and_run_folder(two_device_run):
     for name in ("report_accuracy", "seed", "epochs_run", "train_seconds", "train_samples_per_second"):
         assert name in columns
     run_dir = Path(pd.read_csv(report)["run_dir"].item())
-    for name in ("config.json", "command.txt", "model.keras", "classification_report.txt",
-                 "confusion_matrix.png", "training_curves.png", "history.csv", "run.log"):
+    for name in ("config.json", "command.txt", "model.keras", "classes.json", "test_predictions.csv",
+                 "classification_report.txt", "confusion_matrix.png", "training_curves.png", "history.csv",
+                 "run.log", "saved_model/saved_model.pb"):
         assert (run_dir / name).is_file(), name
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert json.loads((run_dir / "config.json").read_text())["devices"] == 2

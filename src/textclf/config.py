@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import shlex
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -62,6 +63,17 @@ class RunConfig:
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def as_command(config: RunConfig) -> str:
+    """The server_main command line that runs exactly `config` (fields at their defaults omitted)."""
+    default = RunConfig()
+    flags = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if value != getattr(default, field.name):
+            flags += [f"--{field.name.replace('_', '-')}", str(value)]
+    return shlex.join(["python", "src/server_main.py", *flags])
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         """One line and exit code 2, like every other bad input."""
@@ -90,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate it on test and write a timestamped CSV report.",
     )
     add = p.add_argument
-    add("--dataset", default=d.dataset, help="a dataset name (weibo, imdb) or a CSV/TSV/JSONL/Parquet file")
+    add("--dataset", default=d.dataset,
+        help="a dataset name (weibo, imdb, sst2, r8, chnsenticorp, online_shopping) or a CSV/TSV/JSONL/Parquet "
+        "file; comma-separated for a matrix")
     add("--data-dir", default=d.data_dir, help="root holding one folder per dataset, or one dataset's folder")
-    add("--model", default=d.model, help="a model name from the registry (stacked_lstm, lstm)")
+    add("--model", default=d.model, help="a model name from the registry; comma-separated for a matrix")
     add("--epochs", type=_positive_int, help="maximum epochs (early stopping may end sooner)")
     add("--batch-size", type=_positive_int, default=d.batch_size, help="per replica")
     add("--max-len", type=_positive_int, help="tokens kept per text")
@@ -116,6 +130,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: list[str] | None = None) -> RunConfig:
-    args = build_parser().parse_args(argv)
-    return RunConfig(**vars(args))
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A parsed command line: one run, or a matrix that `textclf.matrix` expands."""
+
+    config: RunConfig  # `dataset` and `model` may hold comma-separated lists
+    seeds: tuple[int, ...] | None  # --seeds: one run per seed
+    experiment: str | None  # --experiment: a matrix file (experiments/*.yaml)
+    given: frozenset[str]  # RunConfig fields set on the command line: they win over the file's
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(item) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def parse_args(argv: list[str] | None = None) -> Command:
+    parser = build_parser()
+    parser.add_argument("--seeds", type=_int_list, help="comma-separated seeds: one run each (a matrix)")
+    parser.add_argument("--experiment", help="a matrix file such as experiments/imdb_table.yaml")
+    args = vars(parser.parse_args(argv))
+    seeds, experiment = args.pop("seeds"), args.pop("experiment")
+    defaults = vars(parser.parse_args([]))
+    given = frozenset(k for k, v in args.items() if v != defaults[k])
+    return Command(RunConfig(**args), seeds, experiment, given)

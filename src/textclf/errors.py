@@ -7,8 +7,9 @@ from collections.abc import Callable
 class InputError(Exception):
     """Bad input from the user: a missing file, an unknown name, an unusable table.
 
-    Raised anywhere in the package; `textclf.cli.main` prints its message on one
-    line and exits with code 2, so users never see a traceback for their own mistakes.
+    Raised anywhere in the package; every entry point's `main` runs its body through
+    `exit_code`, which prints the message on one line and returns exit code 2, so users
+    never see a traceback for their own mistakes.
     """
 
 

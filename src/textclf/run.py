@@ -10,12 +10,15 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
+import tensorflow as tf
 from loguru import logger
 
 from textclf.config import RunConfig
 from textclf.data import pipeline, registry, splits, text
 from textclf.models.registry import builder_for
 from textclf.reporting import plots, report
+from textclf.serving import export
 from textclf.training import devices, resume, schedules, trainer
 
 
@@ -27,7 +30,7 @@ def evaluate(model: keras.Model, ds, labels: np.ndarray, num_classes: int) -> di
     loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs)))
     precision, recall = report.precision_recall(labels, y_pred, num_classes)
     return {"loss": loss, "accuracy": float((y_pred == labels).mean()), "precision": precision,
-            "recall": recall, "y_pred": y_pred}
+            "recall": recall, "y_pred": y_pred, "probs": probs}
 
 
 def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
@@ -64,22 +67,39 @@ def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak
     }
 
 
-def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict, model) -> Path:
+def _predictions(data: splits.Splits, test: dict) -> pd.DataFrame:
+    """The test split's texts with their true and predicted labels and the probabilities."""
+    names = np.asarray(data.class_names)
+    frame = pd.DataFrame({"text": data.test["text"].to_numpy(), "label": names[data.test["label"].to_numpy()],
+                          "predicted": names[test["y_pred"]]})
+    return frame.join(pd.DataFrame(test["probs"], columns=[f"p_{n}" for n in names]))
+
+
+def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict,
+                   serving_model: export.RawTextClassifier) -> Path:
     title = f"{row['model']} on {row['dataset']}"
     y_true = data.test["label"].to_numpy()
-    model.save(run_dir / "model.keras")
+    export.export(serving_model, run_dir)
+    (run_dir / "classes.json").write_text(json.dumps(data.class_names, ensure_ascii=False))
+    _predictions(data, test).to_csv(run_dir / "test_predictions.csv", index=False)
     (run_dir / "classification_report.txt").write_text(report.classification_text(y_true, test["y_pred"], data.class_names))
     plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png", f"{title}: test")
     plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
     return report.write_report(row, run_dir)
 
 
-def run(config: RunConfig, command: str) -> Path:
-    """Trains and evaluates one configuration; returns the path of its CSV report."""
-    strategy, on_gpu = devices.setup_strategy(config.devices)  # before anything touches the devices
+def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool) -> Path:
+    """Trains and evaluates one configuration; returns the path of its CSV report.
+
+    Args:
+        config: the run; `config.devices` is already applied in `strategy`.
+        command: the command line that reproduces this run, kept in the run folder.
+        strategy, on_gpu: from `devices.setup_strategy`, called once per process.
+    """
     spec = registry.spec_for(config.dataset)
     builder = builder_for(config.model)
     config = config.resolve(spec.defaults)
+    keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
     data = splits.cap(spec.load(config), config.max_samples, config.seed)
     config = dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
@@ -105,7 +125,8 @@ def run(config: RunConfig, command: str) -> Path:
     test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
     row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
                peak_lr=peak_lr, policy=policy, run_dir=run_dir, command=command)
-    path = _write_outputs(run_dir, row, data, fitted, test, model)
+    serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
+    path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
     resume.mark_finished(output_dir, config.fingerprint())
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
     logger.remove(sink)

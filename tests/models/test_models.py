@@ -2,10 +2,32 @@ import keras
 import numpy as np
 import pytest
 
-from textclf.models.registry import MODELS, builder_for
 from textclf.errors import InputError
+from textclf.models.registry import MODELS, builder_for
 
-TINY = {"stacked_lstm": dict(embedding_dim=4, units=(4, 3), dense_units=3), "lstm": dict(embedding_dim=4, units=5)}
+TINY = {
+    "stacked_lstm": dict(embedding_dim=4, units=(4, 3), dense_units=3),
+    "lstm": dict(embedding_dim=4, units=5),
+    "gru": dict(embedding_dim=4, units=5),
+    "bilstm": dict(embedding_dim=4, units=3),
+    "text_cnn": dict(embedding_dim=4, filters=3, kernel_sizes=(2, 3, 4)),
+    "cnn_lstm": dict(embedding_dim=4, filters=3, kernel_size=3, units=3),
+    "attention_lstm": dict(embedding_dim=4, units=3, attention_units=2),
+    "capsule_lstm": dict(embedding_dim=4, units=3, num_capsules=2, capsule_dim=3),
+    "transformer": dict(embedding_dim=4, num_heads=2, intermediate_dim=4, num_layers=1, max_len=16),
+    "fasttext": dict(embedding_dim=4, buckets=7),
+}
+# L2 terms with `l2` set: the embedding(s), every kernel the builder creates, the output kernel.
+L2_TERMS = {
+    "stacked_lstm": 5,
+    "gru": 3,
+    "bilstm": 4,
+    "text_cnn": 5,
+    "cnn_lstm": 4,
+    "attention_lstm": 4,
+    "capsule_lstm": 4,
+    "fasttext": 3,
+}
 
 
 def batch():
@@ -13,39 +35,89 @@ def batch():
     return x, np.array([0, 1, 2, 1])
 
 
+def trained_a_step(model):
+    """Whether one train step changes some weight."""
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    model.train_on_batch(*batch())
+    return any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_tiny_covers_every_model():
+    assert set(TINY) == set(MODELS)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_builds_trains_a_step_and_round_trips(name, tmp_path):
     model = MODELS[name](10, 3, **TINY[name])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    x, y = batch()
-    before = [w.copy() for w in model.get_weights()]
-    model.train_on_batch(x, y)
-    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
-    probs = model.predict(x, verbose=0)
+    assert trained_a_step(model)
+    x, _ = batch()
+    probs = keras.ops.convert_to_numpy(model(x, training=False))
     assert probs.shape == (4, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     model.save(tmp_path / "m.keras")
-    assert np.allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), probs, atol=1e-6)
+    assert np.allclose(keras.saving.load_model(tmp_path / "m.keras")(x, training=False), probs, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_padding_is_masked(name):
+def test_padding_does_not_change_predictions(name):
     model = MODELS[name](10, 2, **TINY[name])
-    x = np.array([[2, 3, 0, 0, 0, 0]], dtype="int32")
-    assert np.allclose(model.predict(x, verbose=0), model.predict(x[:, :2], verbose=0), atol=1e-6)
+    x, _ = batch()
+    padded = np.pad(x, [(0, 0), (0, 6)])
+    assert np.allclose(model(x, training=False), model(padded, training=False), atol=1e-6)
+    one = np.array([[2, 3, 0, 0, 0, 0]], dtype="int32")
+    assert np.allclose(model(one, training=False), model(one[:, :2], training=False), atol=1e-6)
 
 
-def test_stacked_lstm_counts_l2_losses():
-    model = MODELS["stacked_lstm"](10, 2, **TINY["stacked_lstm"])
-    assert len(model.losses) == 5  # embedding, two LSTM kernels, two dense kernels
-    assert float(sum(model.losses)) > 0
+@pytest.mark.parametrize("name", sorted(L2_TERMS))
+def test_l2_adds_one_loss_per_regularized_weight(name):
+    model = MODELS[name](10, 2, **{**TINY[name], "l2": 1e-3})
+    assert len(model.losses) == L2_TERMS[name]
+    assert all(float(loss) > 0 for loss in model.losses)
 
 
-def test_output_stays_float32_under_mixed_precision():
+@pytest.mark.parametrize("name", sorted(set(L2_TERMS) - {"stacked_lstm"}))
+def test_no_l2_losses_by_default(name):
+    assert MODELS[name](10, 2, **TINY[name]).losses == []
+
+
+def pretrained():
+    matrix = np.random.default_rng(0).normal(size=(10, 6)).astype("float32")
+    matrix[0] = 0
+    return matrix
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_pretrained_embeddings_start_the_embedding_and_can_be_frozen(name):
+    matrix = pretrained()
+    model = MODELS[name](10, 3, **TINY[name], embeddings=matrix, freeze_embeddings=True)
+    embedding = model.get_layer("token_embedding")
+    assert np.array_equal(embedding.get_weights()[0], matrix)
+    assert all(w is not embedding.embeddings for w in model.trainable_weights)
+    unfrozen = MODELS[name](10, 3, **TINY[name], embeddings=matrix)
+    assert any(w is unfrozen.get_layer("token_embedding").embeddings for w in unfrozen.trainable_weights)
+
+
+@pytest.mark.parametrize("name", ["fasttext", "text_cnn"])  # fast ones; freezing is the shared helper's work
+def test_frozen_embeddings_survive_a_train_step(name):
+    model = MODELS[name](10, 3, **TINY[name], embeddings=pretrained(), freeze_embeddings=True)
+    assert trained_a_step(model)
+    assert np.array_equal(model.get_layer("token_embedding").get_weights()[0], pretrained())
+
+
+def test_embedding_matrix_must_fit_the_vocabulary():
+    with pytest.raises(ValueError, match="does not fit a vocabulary of 10"):
+        MODELS["gru"](10, 2, **TINY["gru"], embeddings=np.zeros((9, 4)))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_output_stays_float32_under_mixed_precision(name):
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        model = MODELS["stacked_lstm"](10, 2, **TINY["stacked_lstm"])
-        assert model.layers[1].compute_dtype == "float16"
+        model = MODELS[name](10, 2, **TINY[name])
+        assert model.get_layer("token_embedding").compute_dtype == "float16"
         assert model.output.dtype == "float32"
+        probs = keras.ops.convert_to_numpy(model(batch()[0]))
+        assert probs.dtype == "float32" and np.allclose(probs.sum(axis=1), 1, atol=1e-3)
     finally:
         keras.config.set_dtype_policy("float32")
 

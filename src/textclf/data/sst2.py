@@ -32,7 +32,8 @@ def load(config: RunConfig) -> splits.Splits:
         test = tables.load_labelled(folder / LABELED_TEST, "sentence", "label")
     else:
         logger.warning(
-            f"{folder}: no {LABELED_TEST} (GLUE's test.tsv has no labels); carving the test split from train (optimistic: its phrases share sentences with train)"
+            f"{folder}: no {LABELED_TEST} (GLUE's test.tsv has no labels); carving the test split from train "
+            "(optimistic: its phrases share sentences with train)"
         )
     return splits.make_splits(
         train,

@@ -1,17 +1,38 @@
 """The model registry: a plain dict of `--model` name -> builder.
 
 Every builder has the signature `builder(vocab_size, num_classes, **hyperparameters)`,
-returns an uncompiled `keras.Model` taking right-padded int ids (0 = padding) and
-giving float32 class probabilities, and owns its hyperparameters' defaults.
+returns an uncompiled `keras.Model` taking right-padded int32 ids (0 = padding, 1 = OOV) and
+giving float32 class probabilities, and owns its hyperparameters' defaults. Its predictions do
+not depend on how much padding follows a text.
+
+Every builder accepts `embeddings` (an initial (vocab_size, dim) matrix, which sets the width; see
+`textclf.data.embeddings.load_vectors`) and `freeze_embeddings`; all but `lstm` and `transformer`
+also accept `l2`.
 """
 
 from textclf.errors import InputError
+from textclf.models.attention_lstm import attention_lstm
+from textclf.models.bilstm import bilstm
+from textclf.models.capsule_lstm import capsule_lstm
+from textclf.models.cnn_lstm import cnn_lstm
+from textclf.models.fasttext import fasttext
+from textclf.models.gru import gru
 from textclf.models.lstm import lstm
 from textclf.models.stacked_lstm import stacked_lstm
+from textclf.models.text_cnn import text_cnn
+from textclf.models.transformer import transformer
 
 MODELS = {
     "stacked_lstm": stacked_lstm,
     "lstm": lstm,
+    "gru": gru,
+    "bilstm": bilstm,
+    "text_cnn": text_cnn,
+    "cnn_lstm": cnn_lstm,
+    "attention_lstm": attention_lstm,
+    "capsule_lstm": capsule_lstm,
+    "transformer": transformer,
+    "fasttext": fasttext,
 }
 
 

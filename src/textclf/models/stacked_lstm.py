@@ -3,6 +3,8 @@
 import keras
 from keras import layers, regularizers
 
+from textclf.models.blocks import probabilities, token_embedding, token_ids
+
 
 def stacked_lstm(
     vocab_size: int,
@@ -13,17 +15,22 @@ def stacked_lstm(
     dense_units: int = 32,
     dropout: float = 0.3,
     l2: float = 1e-5,  # on every kernel, as the original; larger values slowed learning on Weibo
+    embeddings=None,
+    freeze_embeddings: bool = False,
 ) -> keras.Model:
     """Embedding -> LSTM -> BN -> Dropout -> LSTM -> BN -> Dropout -> Dense -> BN -> Dropout -> softmax.
 
     Args:
         vocab_size: rows of the embedding, padding (0) and OOV (1) included.
         num_classes: width of the softmax.
+        embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
     """
     # === Layers ===
     reg = regularizers.L2(l2)
-    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, embeddings_regularizer=reg)(inputs)
+    inputs = token_ids()
+    x = token_embedding(
+        vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=reg
+    )(inputs)
     x = layers.LSTM(units[0], return_sequences=True, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(dropout)(x)
@@ -33,7 +40,6 @@ def stacked_lstm(
     x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(dropout)(x)
-    # The softmax stays float32 under mixed precision, for a stable loss.
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", kernel_regularizer=reg)(x)
+    outputs = probabilities(num_classes, reg)(x)
     # === Functional Model ===
     return keras.Model(inputs, outputs, name="stacked_lstm")

@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import difflib
 import glob
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -57,7 +57,7 @@ def read_report(path: Path) -> pd.DataFrame:
     return frame
 
 
-def check_columns(table: pd.DataFrame, names, flag: str):
+def check_columns(table: pd.DataFrame, names: Iterable[str], flag: str):
     for name in names:
         if name not in table.columns:
             close = difflib.get_close_matches(name, table.columns, n=1)
@@ -82,26 +82,29 @@ def apply_filters(raw: pd.DataFrame, filters: dict[str, set[str]]) -> pd.DataFra
     for key, values in filters.items():
         keep &= raw[key].isin(values)
     if not keep.any():
-        raise InputError(f"no report matches --filter {' '.join(f'{k}={v}' for k in filters for v in sorted(filters[k]))}")
+        wanted = " ".join(f"{key}={value}" for key, values in filters.items() for value in sorted(values))
+        raise InputError(f"no report matches --filter {wanted}")
     return raw[keep]
 
 
 def typed(raw: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as numbers, for sorting and display; text such as the timestamp stays text."""
+    """Numbers as numbers, for sorting and display: a column written as whole numbers stays whole
+    (Int64) even where a report lacks it; text such as the timestamp stays text."""
     table = raw.replace("", pd.NA)
     for column in table.columns:
         with contextlib.suppress(ValueError, TypeError):
-            table[column] = pd.to_numeric(table[column])
+            numbers = pd.to_numeric(table[column])
+            whole = table[column].dropna().str.fullmatch(r"-?\d+").all()
+            table[column] = numbers.astype("Int64") if whole else numbers
     return table
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """Floats to 4 decimals; whole numbers that became floats around a missing value shown whole again."""
+    """Floats to 4 decimals, a missing value as MISSING (which `to_string` does not do for Int64)."""
     shown = table.round(4)
     for column in shown.columns:
-        values = shown[column].dropna()
-        if shown[column].dtype.kind == "f" and (values % 1 == 0).all():
-            shown[column] = shown[column].map(lambda v: MISSING if pd.isna(v) else str(int(v)))
+        if isinstance(shown[column].dtype, pd.Int64Dtype):
+            shown[column] = shown[column].map(lambda v: MISSING if pd.isna(v) else str(v))
     return shown.to_string(index=False, na_rep=MISSING)
 
 
@@ -152,7 +155,8 @@ def parser() -> argparse.ArgumentParser:
                    help="keep reports whose KEY is written as VALUE; repeatable: different keys must all "
                         "match, a repeated key matches any of its values")
     p.add_argument("--output", metavar="PATH.csv", help="also save the merged table (every column) as CSV")
-    p.add_argument("--plot", metavar="PATH.png", help=f"test accuracy chart (default: {PLOT_NAME} beside the first report)")
+    p.add_argument("--plot", metavar="PATH.png",
+                   help=f"test accuracy chart, replaced if it exists (default: {PLOT_NAME} beside the first report)")
     return p
 
 

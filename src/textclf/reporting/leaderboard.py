@@ -48,6 +48,12 @@ def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
     return table[COLUMNS].reset_index(drop=True)
 
 
+HEADER = [
+    "| model | test accuracy | macro-F1 | seeds | train seconds (mean) | parameters |",
+    "| --- | --- | --- | --- | --- | --- |",
+]
+
+
 def _mean_std(mean: float, std: float) -> str:
     if pd.isna(mean):
         return "-"
@@ -68,8 +74,7 @@ def markdown(table: pd.DataFrame, failures: list[dict]) -> str:
     lines = ["# Leaderboard", "", "Test accuracy and macro-F1: mean ± standard deviation over seeds "
              "(\"-\" with one seed). Best accuracy first within each dataset.", ""]
     for dataset, cells in table.groupby("dataset", sort=False):
-        lines += [f"## {dataset}", "", "| model | test accuracy | macro-F1 | seeds | train seconds (mean) | parameters |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"## {dataset}", "", *HEADER]
         lines += [_markdown_row(cell) for cell in cells.itertuples()] + [""]
     if failures:
         lines += ["## Failures", "", "| dataset | model | seed | error |", "| --- | --- | --- | --- |"]

@@ -2,7 +2,8 @@
 
 Files are written atomically and never overwrite an earlier result: the run folder
 is claimed with mkdir (which fails if it exists) and the report is linked into place
-under a name nobody holds yet.
+under a name nobody holds yet. Derived files that may be replaced (comparisons,
+leaderboards) go through `write_atomically`.
 """
 
 import datetime
@@ -22,12 +23,12 @@ LEADING = [
 ]
 
 
-def reserve_run_dir(output_dir: Path, now: datetime.datetime | None = None) -> Path:
-    """Creates `output_dir/run_YYYYMMDD_HHMMSS` (then `_2`, `_3`, ... within the same second)."""
+def reserve_run_dir(output_dir: Path, now: datetime.datetime | None = None, prefix: str = "run") -> Path:
+    """Creates `output_dir/<prefix>_YYYYMMDD_HHMMSS` (then `_2`, `_3`, ... within the same second)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.datetime.now()).strftime("%Y%m%d_%H%M%S")
     for n in itertools.count(1):
-        run_dir = output_dir / (f"run_{stamp}" if n == 1 else f"run_{stamp}_{n}")
+        run_dir = output_dir / (f"{prefix}_{stamp}" if n == 1 else f"{prefix}_{stamp}_{n}")
         try:
             run_dir.mkdir()
             return run_dir

@@ -1,0 +1,103 @@
+"""The task matrix: expands datasets x models x seeds into runs, runs them, writes a leaderboard.
+
+This is the only module that knows about matrices; each run is an ordinary `run.run`
+of one `RunConfig`. A matrix comes from comma-separated `--dataset`/`--model` and
+`--seeds`, or from a file in experiments/ (see experiments/README.md):
+
+    python src/server_main.py --dataset imdb,sst2 --model text_cnn,lstm --seeds 0,42,123
+    python src/server_main.py --experiment experiments/imdb_table.yaml
+
+A cell that fails (bad data, out of memory) is recorded with its error in the
+leaderboard and the remaining cells still run.
+"""
+
+import dataclasses
+import itertools
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from loguru import logger
+
+from textclf.config import Command, RunConfig
+from textclf.errors import InputError
+from textclf.reporting.leaderboard import write_leaderboard
+from textclf.reporting.report import reserve_run_dir
+
+AXES = ("dataset", "model", "seed")
+FILE_KEYS = {"description", "matrix", "config"}
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def read_experiment(path: str) -> tuple[dict, dict]:
+    """The (axes, fixed config) of an experiment file; unknown keys fail loudly."""
+    try:
+        spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such experiment file") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("matrix"), dict):
+        raise InputError(f"{path}: expected a mapping with a 'matrix' section")
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (set(spec.get("config") or {}) - fields)
+    if unknown:
+        raise InputError(f"{path}: unknown keys {sorted(unknown)}")
+    axes = {axis: [values] if not isinstance(values, list) else values for axis, values in spec["matrix"].items()}
+    return axes, spec.get("config") or {}
+
+
+def cells(command: Command) -> list[RunConfig]:
+    """Every run the command asks for, datasets outermost, seeds innermost."""
+    base = command.config
+    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "seed": list(command.seeds or [base.seed])}
+    if command.experiment:
+        file_axes, fixed = read_experiment(command.experiment)
+        base = dataclasses.replace(base, **{k: v for k, v in fixed.items() if k not in command.given})
+        given = command.given | ({"seed"} if command.seeds else set())
+        axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
+    return [dataclasses.replace(base, dataset=d, model=m, seed=int(s)) for d, m, s in itertools.product(*axes.values())]
+
+
+def is_matrix(command: Command) -> bool:
+    return bool(command.experiment or command.seeds) or len(cells(command)) > 1
+
+
+def validate(configs: list[RunConfig]):
+    """Fails before the first run on a dataset or model name that no run could use."""
+    from textclf.data.registry import spec_for  # imports TensorFlow
+    from textclf.models.registry import builder_for
+
+    for config in configs:
+        spec_for(config.dataset)
+        builder_for(config.model)
+
+
+def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:
+    """Runs every config with `run_one` (which returns its report's path).
+
+    Returns the matrix folder (leaderboard, matrix.log, command.txt) and the number of failed runs.
+    """
+    out_dir = reserve_run_dir(Path(configs[0].output_dir), prefix="matrix")
+    (out_dir / "command.txt").write_text(command + "\n", encoding="utf-8")
+    sink = logger.add(out_dir / "matrix.log")
+    rows, failures = [], []
+    for number, config in enumerate(configs, start=1):
+        name = f"{config.dataset} / {config.model} / seed {config.seed}"
+        logger.info(f"matrix cell {number}/{len(configs)}: {name}")
+        try:
+            rows.append(pd.read_csv(run_one(config)).iloc[0].to_dict())
+        except Exception as err:  # noqa: BLE001 - a failed cell is recorded and the matrix goes on
+            logger.error(f"matrix cell {name} failed: {type(err).__name__}: {err}")
+            logger.debug(traceback.format_exc())
+            failures.append({"dataset": config.dataset, "model": config.model, "seed": config.seed,
+                             "error": f"{type(err).__name__}: {err}"})
+    write_leaderboard(rows, failures, out_dir)
+    logger.info(f"{len(rows)} of {len(configs)} runs finished; leaderboard in {out_dir}")
+    logger.remove(sink)
+    return out_dir, len(failures)

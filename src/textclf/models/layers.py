@@ -1,0 +1,217 @@
+"""Custom layers of the builders. Each one keeps padding out of its result, so that a prediction does not
+depend on how much padding its batch has (batches are length-bucketed, and serving pads differently).
+
+All are registered for `.keras` saving and return every constructor argument from `get_config()`.
+"""
+
+import keras
+import keras_hub
+from keras import initializers, layers, ops, regularizers
+
+register = keras.saving.register_keras_serializable(package="textclf")
+
+
+@register
+class MaskedConv1D(layers.Conv1D):
+    """Conv1D that zeroes padded steps before convolving, and passes the padding mask on.
+
+    Zeroed padding looks exactly like Conv1D's own "same" padding, so the outputs at text steps do not change
+    with the amount of padding; "valid" would shift the steps against the mask and is refused.
+    """
+
+    def __init__(self, filters, kernel_size, padding="same", **kwargs):
+        if padding == "valid":
+            raise ValueError("MaskedConv1D needs padding='same' or 'causal', to keep its steps aligned with the mask")
+        super().__init__(filters, kernel_size, padding=padding, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        return super().call(inputs)
+
+
+@register
+class MaskedGlobalMaxPooling1D(layers.Layer):
+    """Max over the text steps of (batch, steps, features); padded steps never win, whatever their values."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = ops.where(ops.expand_dims(mask, -1), inputs, float("-inf"))
+        return ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@register
+class MaskedPositionEmbedding(keras_hub.layers.PositionEmbedding):
+    """keras-hub's learned PositionEmbedding, passing the padding mask on.
+
+    Without it `Add()([tokens, positions])` would drop the mask (Add keeps one only if every input has one),
+    and the encoder would attend to padding.
+    """
+
+    def __init__(self, sequence_length, **kwargs):
+        super().__init__(sequence_length, **kwargs)
+        self.supports_masking = True
+
+
+@register
+class AttentionPooling(layers.Layer):
+    """Additive attention pooling (Bahdanau et al. 2015): a learned weighted mean of the text steps.
+
+    score_t = v . tanh(W h_t + b), weights = softmax of the scores over the text steps, output = sum_t weight_t h_t.
+
+    Args:
+        units: width of the scoring layer (W's output).
+    """
+
+    def __init__(self, units, kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        init, reg = self.kernel_initializer, self.kernel_regularizer
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer=init, regularizer=reg)
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros")
+        self.score_vector = self.add_weight(shape=(self.units, 1), initializer=init)
+
+    def call(self, inputs, mask=None):
+        hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
+        # float32 scores: a float16 softmax over hundreds of steps underflows.
+        scores = ops.cast(ops.squeeze(ops.matmul(hidden, self.score_vector), -1), "float32")
+        if mask is not None:
+            scores = ops.where(mask, scores, float("-inf"))
+        weights = ops.cast(ops.softmax(scores, axis=-1), inputs.dtype)
+        return ops.sum(ops.expand_dims(weights, -1) * inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+        }
+
+
+@register
+class Capsule(layers.Layer):
+    """Capsules with dynamic routing (Sabour et al. 2017) over a sequence whose steps are the input capsules.
+
+    One transformation matrix is shared by all steps (they are positions, not distinct parts), so any length
+    works; padded steps take no part in routing. Output: (batch, num_capsules, capsule_dim), vectors of length < 1.
+
+    Args:
+        num_capsules: output capsules.
+        capsule_dim: width of each output capsule.
+        routings: routing iterations; the paper's 3.
+    """
+
+    def __init__(
+        self,
+        num_capsules,
+        capsule_dim,
+        routings=3,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_capsules = num_capsules
+        self.capsule_dim = capsule_dim
+        self.routings = routings
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.num_capsules * self.capsule_dim),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+
+    def call(self, inputs, mask=None):
+        # Routing runs in float32: squared norms of sums over hundreds of steps overflow float16.
+        predictions = ops.cast(ops.matmul(inputs, self.kernel), "float32")
+        batch, steps = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        predictions = ops.reshape(predictions, (batch, steps, self.num_capsules, self.capsule_dim))
+        predictions = ops.transpose(predictions, (0, 2, 1, 3))  # (batch, out capsule, step, dim)
+        logits = ops.zeros_like(predictions[..., 0])
+        keep = 1.0 if mask is None else ops.expand_dims(ops.cast(mask, "float32"), 1)
+        for iteration in range(self.routings):
+            coupling = ops.softmax(logits, axis=1) * keep  # each step splits itself among the output capsules
+            outputs = _squash(ops.sum(ops.expand_dims(coupling, -1) * predictions, axis=2))
+            if iteration < self.routings - 1:
+                logits = logits + ops.sum(ops.expand_dims(outputs, 2) * predictions, axis=-1)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_capsules, self.capsule_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_capsules": self.num_capsules,
+            "capsule_dim": self.capsule_dim,
+            "routings": self.routings,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+        }
+
+
+def _squash(vectors, epsilon=1e-7):
+    """Shrinks each vector to a length in [0, 1), keeping its direction: |v|^2 / (1 + |v|^2) * v / |v|."""
+    squared_norm = ops.sum(ops.square(vectors), axis=-1, keepdims=True)
+    return vectors * squared_norm / (1.0 + squared_norm) / ops.sqrt(squared_norm + epsilon)
+
+
+@register
+class BigramHashing(layers.Layer):
+    """Token ids -> hashed ids of each (token, next token) pair, 0 where the pair runs into padding.
+
+    bigram_t = (ids_t * vocab_size + ids_t+1) % buckets + 1, as fastText hashes n-grams into a fixed table;
+    id 0 stays free for "no bigram", which an Embedding with mask_zero skips. The output has the input's length.
+
+    Args:
+        vocab_size: the token vocabulary size, so distinct pairs get distinct numbers before the modulo.
+        buckets: rows of the bigram table, not counting row 0.
+    """
+
+    def __init__(self, vocab_size, buckets, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int64")  # ids * vocab_size overflows int32 from a ~46k vocabulary
+        next_ids = ops.pad(ids[:, 1:], [[0, 0], [0, 1]])
+        hashed = (ids * self.vocab_size + next_ids) % self.buckets + 1
+        is_pair = ops.logical_and(ids > 0, next_ids > 0)
+        return ops.cast(ops.where(is_pair, hashed, 0), "int32")
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}

@@ -1,0 +1,47 @@
+"""A small Transformer encoder with learned positions and masked mean pooling."""
+
+import keras
+import keras_hub
+from keras import layers
+
+from textclf.models.blocks import probabilities, token_embedding, token_ids
+from textclf.models.layers import MaskedPositionEmbedding
+
+
+def transformer(
+    vocab_size: int,
+    num_classes: int,
+    *,
+    embedding_dim: int = 64,  # small: a few epochs of 25k reviews cannot fit a BERT-sized encoder
+    num_heads: int = 4,
+    intermediate_dim: int = 128,
+    num_layers: int = 2,
+    dropout: float = 0.1,
+    max_len: int = 512,
+    embeddings=None,
+    freeze_embeddings: bool = False,
+) -> keras.Model:
+    """Token + position embedding -> LayerNorm -> TransformerEncoder x num_layers -> masked mean -> softmax.
+
+    Padding is masked everywhere: the encoders' attention and the mean skip it.
+
+    Args:
+        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
+        num_classes: width of the softmax.
+        max_len: rows of the position table, the longest input the model accepts; keep it at least the run's
+            `max_len` (datasets default to 180-250 tokens). Longer inputs fail at prediction time.
+        embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
+    """
+    inputs = token_ids()
+    tokens = token_embedding(vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings)(inputs)
+    positions = MaskedPositionEmbedding(max_len)(tokens)
+    x = layers.Add()([tokens, positions])
+    # As BERT: puts pretrained vectors and fresh positions on one scale before attention.
+    x = layers.LayerNormalization()(x)
+    x = layers.Dropout(dropout)(x)
+    for _ in range(num_layers):
+        x = keras_hub.layers.TransformerEncoder(intermediate_dim, num_heads, dropout=dropout)(x)
+    x = layers.GlobalAveragePooling1D()(x)  # masked mean: the Keras mask reaches it through the encoders
+    x = layers.Dropout(dropout)(x)
+    outputs = probabilities(num_classes)(x)
+    return keras.Model(inputs, outputs, name="transformer")

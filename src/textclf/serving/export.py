@@ -1,0 +1,63 @@
+"""The end-to-end model a run exports: raw strings in, class probabilities out.
+
+Cleaning, vectorization and cutting to --max-len run inside the model as TensorFlow
+ops, with the training run's own vocabulary, so serving cannot drift from training.
+Only jieba segmentation is Python: `textclf.data.text.prepare` is applied to the texts
+before the model, by training and serving alike (`Predictor` does it here).
+"""
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from textclf.data import pipeline
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class RawTextClassifier(keras.Model):
+    """Strings -> token ids (as in training) -> the trained classifier -> probabilities.
+
+    Args:
+        vectorizer: the run's adapted TextVectorization (ragged output).
+        classifier: the trained model taking right-padded token ids.
+        max_len, truncate: as the run's config.
+    """
+
+    def __init__(self, vectorizer, classifier, max_len: int, truncate: str, **kwargs):
+        super().__init__(**kwargs)
+        self.vectorizer = vectorizer
+        self.classifier = classifier
+        self.max_len = max_len
+        self.truncate = truncate
+
+    def call(self, texts):
+        texts = tf.reshape(texts, [-1])  # a batch of strings, whether given as (n,) or (n, 1)
+        ids = pipeline.clip_tokens(self.vectorizer(texts), self.max_len, self.truncate).to_tensor(0)
+        return self.classifier(ids)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vectorizer": keras.saving.serialize_keras_object(self.vectorizer),
+            "classifier": keras.saving.serialize_keras_object(self.classifier),
+            "max_len": self.max_len,
+            "truncate": self.truncate,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["vectorizer"] = keras.saving.deserialize_keras_object(config["vectorizer"])
+        config["classifier"] = keras.saving.deserialize_keras_object(config["classifier"])
+        return cls(**config)
+
+
+def export(model: RawTextClassifier, run_dir: Path) -> tuple[Path, Path]:
+    """Saves `model.keras` and a TF-Serving SavedModel `saved_model/` (signature `serve`,
+    a string vector in, probabilities out) into `run_dir`."""
+    keras_path, saved_path = run_dir / "model.keras", run_dir / "saved_model"
+    model(tf.constant([""]))  # a subclassed model is built by its first call; export needs it built
+    model.save(keras_path)
+    model.export(str(saved_path), format="tf_saved_model", verbose=False,
+                 input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    return keras_path, saved_path

@@ -1,0 +1,107 @@
+"""The task matrix: expansion of flags and experiment files, failed cells, the leaderboard."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from textclf import matrix
+from textclf.config import as_command, parse_args
+from textclf.errors import InputError
+from test_server_main import ROOT, server_main
+
+WEIBO_CSV = ROOT / "tests" / "fixtures" / "weibo_tiny" / "weibo_senti_100k_test_split.csv"
+
+
+def cell_names(argv):
+    return [(c.dataset, c.model, c.seed) for c in matrix.cells(parse_args(argv))]
+
+
+def test_one_run_is_not_a_matrix():
+    assert not matrix.is_matrix(parse_args(["--dataset", "imdb"]))
+    assert matrix.is_matrix(parse_args(["--seeds", "1"]))
+
+
+def test_flags_expand_datasets_models_and_seeds():
+    assert cell_names(["--dataset", "imdb,sst2", "--model", "lstm,gru", "--seeds", "0,42"]) == [
+        ("imdb", "lstm", 0), ("imdb", "lstm", 42), ("imdb", "gru", 0), ("imdb", "gru", 42),
+        ("sst2", "lstm", 0), ("sst2", "lstm", 42), ("sst2", "gru", 0), ("sst2", "gru", 42),
+    ]
+
+
+def test_experiment_file_sets_axes_and_config_and_flags_win(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("description: two models\nmatrix:\n  dataset: r8\n  model: [lstm, gru]\n  seed: [1, 2]\n"
+                    "config:\n  epochs: 3\n  max_len: 99\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--max-len", "7", "--seeds", "5"]))
+    assert [(c.dataset, c.model, c.seed) for c in configs] == [("r8", "lstm", 5), ("r8", "gru", 5)]
+    assert {(c.epochs, c.max_len) for c in configs} == {(3, 7)}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("matrix:\n  dataset: [r8]\n  optimizer: [sgd]\n", "unknown keys ['optimizer']"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  epoch: 3\n", "unknown keys ['epoch']"),
+    ("config:\n  epochs: 3\n", "a 'matrix' section"),
+    ("matrix: [\n", "not valid YAML"),
+])
+def test_bad_experiment_files(tmp_path, text, message):
+    path = tmp_path / "e.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        matrix.cells(parse_args(["--experiment", str(path)]))
+
+
+def test_as_command_reproduces_the_config():
+    config = matrix.cells(parse_args(["--dataset", "r8,sst2", "--epochs", "3", "--seeds", "7"]))[1]
+    assert parse_args(as_command(config).split()[2:]).config == config
+
+
+def test_a_failing_cell_is_recorded_and_the_rest_runs(tmp_path):
+    def run_one(config):
+        if config.model == "broken":
+            raise MemoryError("out of memory")
+        path = tmp_path / f"{config.model}_{config.seed}.csv"
+        accuracy = {"lstm": 0.8, "gru": 0.9}[config.model] + config.seed / 100
+        pd.DataFrame([{"dataset": config.dataset, "model": config.model, "seed": config.seed,
+                       "final_test_accuracy": accuracy, "report_macro_avg_f1-score": accuracy - 0.1,
+                       "train_seconds": 10.0, "parameters": 5}]).to_csv(path, index=False)
+        return path
+
+    configs = matrix.cells(parse_args(["--model", "lstm,broken,gru", "--seeds", "1,3",
+                                       "--output-dir", str(tmp_path / "out")]))
+    out_dir, failed = matrix.run_matrix(configs, run_one, "the command")
+    assert failed == 2 and out_dir.name.startswith("matrix_")
+    board = pd.read_csv(out_dir / "leaderboard.csv").set_index("model")
+    assert board.loc["gru", "accuracy_mean"] == pytest.approx(0.92)
+    assert board.loc["gru", "accuracy_std"] == pytest.approx(pd.Series([0.91, 0.93]).std())
+    assert board.loc["broken", "failed_seeds"] == 2 and "out of memory" in board.loc["broken", "errors"]
+    assert (out_dir / "leaderboard.md").is_file() and (out_dir / "leaderboard.png").is_file()
+    assert (out_dir / "command.txt").read_text() == "the command\n"
+
+
+def test_unknown_model_fails_before_any_run():
+    with pytest.raises(InputError, match="unknown model 'nosuch'"):
+        matrix.validate(matrix.cells(parse_args(["--model", "lstm,nosuch"])))
+
+
+def test_matrix_end_to_end(tmp_path):
+    """2 datasets (one missing) x 1 model x 2 seeds: the missing one fails, the others report."""
+    out = tmp_path / "out"
+    done = server_main("--dataset", f"{WEIBO_CSV},{tmp_path / 'missing.csv'}", "--model", "lstm",
+                       "--seeds", "1,2", "--epochs", "1", "--batch-size", "32", "--output-dir", str(out),
+                       "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 1, done.stderr[-2000:]
+    out_dir = Path(done.stdout.strip())
+    board = pd.read_csv(out_dir / "leaderboard.csv")
+    assert len(list(out.glob("training_report_*.csv"))) == 2
+    ok = board[board["failed_seeds"] == 0].iloc[0]
+    assert ok["seeds"] == 2 and ok["accuracy_std"] >= 0
+    failed = board[board["failed_seeds"] == 2].iloc[0]
+    assert "no such file" in failed["errors"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_experiments_are_valid(path):
+    configs = matrix.cells(parse_args(["--experiment", str(path)]))
+    matrix.validate(configs)
+    assert configs and "Command: python src/server_main.py --experiment" in path.read_text()

@@ -1,0 +1,72 @@
+"""fit: selection on validation, the epoch log, and resuming a killed run."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from textclf.training import trainer
+
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    """Stands in for a killed process: stops fit by raising once epoch `epoch` has been logged."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def tiny_model(seed: int) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(20, 4, mask_zero=True)(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    trainer.compile_model(model, peak_lr=0.05, total_steps=40, warmup_ratio=0.1, clipnorm=1.0)
+    return model
+
+
+def data():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=64)
+    x = np.where(y[:, None] == 1, rng.integers(2, 10, (64, 6)), rng.integers(10, 20, (64, 6))).astype("int32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    return ds, ds
+
+
+def test_best_epoch_is_chosen_on_validation(tmp_path):
+    model = tiny_model(0)
+    train, val = data()
+    fitted = trainer.fit(model, train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+    assert list(fitted.history["epoch"]) == [1, 2, 3, 4]
+    assert fitted.best_epoch == int(fitted.history.loc[fitted.history["val_loss"].idxmin(), "epoch"])
+    best = fitted.history["val_loss"].min()
+    assert model.evaluate(val, verbose=0)[0] == pytest.approx(best, rel=1e-4)  # best weights are loaded
+    assert fitted.train_samples_per_second > 0
+
+
+def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    train, val = data()
+    make = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [KillAfterEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(tiny_model(0), train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+    assert (tmp_path / "backup").is_dir()
+    monkeypatch.setattr(trainer, "_callbacks", make)
+    fitted = trainer.fit(tiny_model(1), train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+    assert list(fitted.history["epoch"]) == [1, 2, 3, 4]  # epochs 1-2 from before, 3-4 after the resume
+    assert not (tmp_path / "backup").exists()
+
+
+def test_same_seed_same_result(tmp_path):
+    train, val = data()
+    results = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        fitted = trainer.fit(tiny_model(7), train, val, epochs=2, patience=2, run_dir=tmp_path / run, train_size=64)
+        results.append(fitted.history["val_loss"].tolist())
+    assert results[0] == results[1]
