@@ -68,7 +68,7 @@ def keras_model_and_data(data_dir: str, seed: int):
 
 def keras_round(model, ds, batches: int, warmup: int) -> float:
     timer = StepTimer()
-    model.fit(ds, steps_per_epoch=warmup + batches, epochs=1, callbacks=[timer], verbose=0)
+    model.fit(ds, steps_per_epoch=warmup + batches, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
     timed = [s for s in timer.seconds[warmup:] if s > 0]
     return batches * BATCH_SIZE / sum(timed)
 

@@ -5,6 +5,7 @@ matrices of runs.
 """
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import tensorflow as tf
 from loguru import logger
 
 from textclf.config import RunConfig
-from textclf.data import pipeline, registry, splits, text
+from textclf.data import embeddings, pipeline, registry, splits, text
 from textclf.models.registry import builder_for
 from textclf.reporting import plots, report
 from textclf.serving import export
@@ -49,7 +50,19 @@ def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
     return vectorizer, datasets
 
 
-def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak_lr, policy, run_dir, command):
+def _hyperparameters(config: RunConfig, builder, vectorizer) -> tuple[dict, float | None]:
+    """What the run decides for the builder: --embeddings (with the share of the vocabulary the file
+    covers), and the longest input for models with a position table."""
+    args = {"max_len": config.max_len} if "max_len" in inspect.signature(builder).parameters else {}
+    if config.embeddings is None:
+        return args, None
+    matrix, coverage = embeddings.load_vectors(config.embeddings, vectorizer.get_vocabulary(), seed=config.seed)
+    logger.info(f"{config.embeddings}: vectors for {coverage:.1%} of the vocabulary, width {matrix.shape[1]}")
+    return {**args, "embeddings": matrix, "freeze_embeddings": config.freeze_embeddings}, coverage
+
+
+def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak_lr, policy, coverage, run_dir,
+         command):
     return {
         "timestamp": run_dir.name.removeprefix("run_"),
         "best_epoch": fitted.best_epoch,
@@ -61,6 +74,7 @@ def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak
         "epochs_run": len(fitted.history), "train_seconds": round(fitted.train_seconds, 2),
         "train_samples_per_second": round(fitted.train_samples_per_second, 1),
         "parameters": model.count_params(), "peak_learning_rate": peak_lr, "dtype_policy": policy,
+        "embedding_coverage": coverage,
         **{f"{k}_size": v for k, v in data.sizes().items()}, "num_classes": len(data.class_names),
         **{f"config_{k}": v for k, v in config.to_dict().items() if k not in ("dataset", "model", "seed")},
         "fingerprint": config.fingerprint(), "run_dir": str(run_dir), "command": command,
@@ -115,16 +129,17 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     vectorizer, ds = _datasets(config, data, global_batch)
     steps_per_epoch = -(-len(data.train) // global_batch)
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
+    hyperparameters, coverage = _hyperparameters(config, builder, vectorizer)
     with strategy.scope():
-        model = builder(vectorizer.vocabulary_size(), len(data.class_names))
+        model = builder(vectorizer.vocabulary_size(), len(data.class_names), **hyperparameters)
         trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
                               warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
-    fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, patience=config.patience,
-                         run_dir=run_dir, train_size=len(data.train))
+    fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
+                         patience=config.patience, run_dir=run_dir, train_size=len(data.train))
     val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
     test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
     row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
-               peak_lr=peak_lr, policy=policy, run_dir=run_dir, command=command)
+               peak_lr=peak_lr, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
     serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
     path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
     resume.mark_finished(output_dir, config.fingerprint())

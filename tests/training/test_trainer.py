@@ -38,14 +38,16 @@ def data():
     return ds, ds
 
 
-def test_best_epoch_is_chosen_on_validation(tmp_path):
+@pytest.mark.parametrize("monitor, pick, index", [("val_loss", "idxmin", 0), ("val_accuracy", "idxmax", 1)])
+def test_best_epoch_is_chosen_on_validation(tmp_path, monitor, pick, index):
     model = tiny_model(0)
     train, val = data()
-    fitted = trainer.fit(model, train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+    fitted = trainer.fit(model, train, val, epochs=4, monitor=monitor, patience=4, run_dir=tmp_path, train_size=64)
     assert list(fitted.history["epoch"]) == [1, 2, 3, 4]
-    assert fitted.best_epoch == int(fitted.history.loc[fitted.history["val_loss"].idxmin(), "epoch"])
-    best = fitted.history["val_loss"].min()
-    assert model.evaluate(val, verbose=0)[0] == pytest.approx(best, rel=1e-4)  # best weights are loaded
+    best = getattr(fitted.history[monitor], pick)()
+    assert fitted.best_epoch == int(fitted.history.loc[best, "epoch"])
+    # the best epoch's weights are the ones loaded
+    assert model.evaluate(val, verbose=0)[index] == pytest.approx(fitted.history.loc[best, monitor], rel=1e-4)
     assert fitted.train_samples_per_second > 0
 
 
@@ -54,10 +56,10 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     make = trainer._callbacks
     monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [KillAfterEpoch(2)])
     with pytest.raises(KeyboardInterrupt):
-        trainer.fit(tiny_model(0), train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+        trainer.fit(tiny_model(0), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert (tmp_path / "backup").is_dir()
     monkeypatch.setattr(trainer, "_callbacks", make)
-    fitted = trainer.fit(tiny_model(1), train, val, epochs=4, patience=4, run_dir=tmp_path, train_size=64)
+    fitted = trainer.fit(tiny_model(1), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert list(fitted.history["epoch"]) == [1, 2, 3, 4]  # epochs 1-2 from before, 3-4 after the resume
     assert not (tmp_path / "backup").exists()
 
@@ -67,6 +69,6 @@ def test_same_seed_same_result(tmp_path):
     results = []
     for run in ("a", "b"):
         (tmp_path / run).mkdir()
-        fitted = trainer.fit(tiny_model(7), train, val, epochs=2, patience=2, run_dir=tmp_path / run, train_size=64)
+        fitted = trainer.fit(tiny_model(7), train, val, epochs=2, monitor="val_loss", patience=2, run_dir=tmp_path / run, train_size=64)
         results.append(fitted.history["val_loss"].tolist())
     assert results[0] == results[1]

@@ -28,8 +28,8 @@ def transformer(
     Args:
         vocab_size: rows of the embedding, padding (0) and OOV (1) included.
         num_classes: width of the softmax.
-        max_len: rows of the position table, the longest input the model accepts; keep it at least the run's
-            `max_len` (datasets default to 180-250 tokens). Longer inputs fail at prediction time.
+        max_len: rows of the position table, the longest input the model accepts; a run passes its
+            --max-len here (run.py), and serving cuts texts to the same length.
         embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
     """
     inputs = token_ids()

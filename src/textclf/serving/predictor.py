@@ -12,16 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from textclf.data import text
-from textclf.errors import InputError
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
-
-
-def newest_run(output_dir: Path) -> Path:
-    """The most recent run folder under `output_dir` that holds an exported model."""
-    runs = sorted(p.parent for p in Path(output_dir).glob("run_*/model.keras"))
-    if not runs:
-        raise InputError(f"{output_dir}: no run folder with a model.keras; train one with src/server_main.py")
-    return runs[-1]
+from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
 
 
 class Predictor:
@@ -33,10 +25,7 @@ class Predictor:
     """
 
     def __init__(self, run_dir: Path):
-        run_dir = Path(run_dir)
-        for name in ("model.keras", "config.json", "classes.json"):
-            if not (run_dir / name).is_file():
-                raise InputError(f"{run_dir}: not a finished run folder (no {name})")
+        run_dir = checked_run(Path(run_dir))
         self.run_dir = run_dir
         self.config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         self.class_names: list[str] = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Compile, fit with selection on validation, and evaluate.
 
 Selection sees only the validation split: the checkpoint keeps the epoch with the
-lowest val_loss and early stopping watches the same number. Test is evaluated once,
+best `monitor` (val_accuracy or val_loss) and early stopping watches the same number. Test is evaluated once,
 by the caller, on the selected weights. A killed run resumes from its last epoch
 (BackupAndRestore); the epoch log and the best checkpoint carry over the resume.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import keras
 import pandas as pd
 
+from textclf.config import MONITORS
 from textclf.training.schedules import warmup_cosine
 
-MONITOR = "val_loss"
 # Length-bucketed batches have no count known in advance, which Keras reports at every epoch end.
 warnings.filterwarnings("ignore", message="Your input ran out of data")
 
@@ -57,23 +57,25 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def _callbacks(run_dir: Path, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
+def _callbacks(run_dir: Path, monitor: str, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
-    best_so_far = float(previous[MONITOR].min()) if previous is not None else None  # from before a resume
+    mode = MONITORS[monitor]
+    best_so_far = float(previous[monitor].agg(mode)) if previous is not None else None  # from before a resume
     return [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"), monitor=MONITOR, save_best_only=True,
+            str(run_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.EarlyStopping(monitor=MONITOR, patience=patience),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
         timer,
     ]
 
 
-def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, patience: int, run_dir: Path, train_size: int) -> FitResult:
+def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, patience: int, run_dir: Path,
+        train_size: int) -> FitResult:
     """Fits, then loads the weights of the best epoch on validation into `model`."""
     timer = EpochTimer()
     start = time.perf_counter()
@@ -83,12 +85,13 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, patience: int, run
             validation_data=val_ds,
             epochs=epochs,
             shuffle=False,  # the tf.data pipeline shuffles
-            callbacks=_callbacks(run_dir, patience, timer),
+            callbacks=_callbacks(run_dir, monitor, patience, timer),
             verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
         )
     train_seconds = time.perf_counter() - start
     model.load_weights(str(run_dir / "best.weights.h5"))
     history = _epoch_log(run_dir).assign(epoch=lambda h: h["epoch"] + 1)
-    best_epoch = int(history.loc[history[MONITOR].idxmin(), "epoch"])
+    best = history[monitor].idxmax() if MONITORS[monitor] == "max" else history[monitor].idxmin()
+    best_epoch = int(history.loc[best, "epoch"])
     speed = train_size * len(timer.seconds) / sum(timer.seconds) if timer.seconds else float("nan")
     return FitResult(history, best_epoch, train_seconds, speed)

@@ -1,0 +1,97 @@
+"""Two tiny real runs, trained once per session by server_main.py in child processes:
+English (IMDB, words) and Chinese (Weibo, jieba), and what the serving tests share about them."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from textclf.serving.runs import newest_run
+
+ROOT = Path(__file__).resolve().parents[2]
+DATASETS = {"imdb": "tests/fixtures/imdb_tiny", "weibo": "tests/fixtures/weibo_tiny"}
+
+
+def train_command(dataset: str, out: Path) -> list[str]:
+    return [sys.executable, "src/server_main.py", "--dataset", dataset, "--data-dir", DATASETS[dataset],
+            "--model", "lstm", "--epochs", "1", "--batch-size", "16",
+            "--output-dir", str(out / dataset), "--cache-dir", str(out / "cache" / dataset)]
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """{"imdb": run folder, "weibo": run folder}; both trained at once, to save start-up time."""
+    out = tmp_path_factory.mktemp("serving_runs")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    children = {dataset: subprocess.Popen(train_command(dataset, out), cwd=ROOT, env=env, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for dataset in DATASETS}
+    for child in children.values():
+        _, stderr = child.communicate(timeout=600)
+        assert child.returncode == 0, stderr[-3000:]
+    return {dataset: newest_run(out / dataset) for dataset in DATASETS}
+
+
+@pytest.fixture(scope="session")
+def test_splits(runs) -> dict[str, pd.DataFrame]:
+    """Each run's test_predictions.csv: the test texts and the probabilities training gave them."""
+    return {dataset: pd.read_csv(run_dir / "test_predictions.csv", dtype={"text": str}, keep_default_na=False)
+            for dataset, run_dir in runs.items()}
+
+
+@pytest.fixture(scope="session")
+def predictors(runs):
+    from textclf.serving.predictor import Predictor
+
+    return {dataset: Predictor(run_dir) for dataset, run_dir in runs.items()}
+
+
+@pytest.fixture(scope="session")
+def client(predictors):
+    """A Flask test client of the Chinese run's app."""
+    from textclf.serving.app import create_app
+
+    return create_app(predictors["weibo"]).test_client()
+
+
+@pytest.fixture(scope="session")
+def server_url(runs):
+    """The base URL of a real serve.py (waitress) serving the Chinese run."""
+    from textclf.serving.launch import running_server
+
+    with running_server(runs["weibo"]) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api(server_url):
+    """POSTs a JSON payload to the real server's /api/predict; returns (status, parsed JSON body)."""
+
+    def post(payload) -> tuple[int, dict]:
+        request = urllib.request.Request(f"{server_url}/api/predict", data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def predict_py():
+    """Runs src/predict.py with the given arguments in a child process, as a user would."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def run(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "src/predict.py", *map(str, args)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    return run

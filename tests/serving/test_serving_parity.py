@@ -1,0 +1,66 @@
+"""One trained model, five ways in, the same probabilities for the same English and Chinese texts:
+the training process (test_predictions.csv), model.keras, the SavedModel's `serve` signature,
+the web API and predict.py."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from textclf.data import text
+from textclf.serving.app import create_app
+
+DATASETS = ["imdb", "weibo"]
+ATOL = 1e-6  # the same float32 model; only the batching differs (measured differences are below 1e-7)
+
+
+def probabilities(frame) -> np.ndarray:
+    return frame.filter(regex="^p_").to_numpy(dtype=np.float64)
+
+
+def prepared(predictor, frame) -> tf.Tensor:
+    """The texts as the exported models take them: after jieba for a Chinese word run."""
+    return tf.constant(text.prepare(frame["text"].tolist(), predictor.config["tokenizer"]))
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_keras_file(dataset, runs, test_splits, predictors):
+    model = keras.saving.load_model(runs[dataset] / "model.keras")
+    got = model(prepared(predictors[dataset], test_splits[dataset])).numpy()
+    np.testing.assert_allclose(got, probabilities(test_splits[dataset]), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_saved_model_serve_signature(dataset, runs, test_splits, predictors):
+    serve = tf.saved_model.load(str(runs[dataset] / "saved_model")).signatures["serve"]
+    (got,) = serve(texts=prepared(predictors[dataset], test_splits[dataset])).values()
+    np.testing.assert_allclose(got.numpy(), probabilities(test_splits[dataset]), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_web_api(dataset, test_splits, predictors):
+    frame, predictor = test_splits[dataset], predictors[dataset]
+    client = create_app(predictor).test_client()
+    batch = client.post("/api/predict", json={"texts": frame["text"].tolist()}).json["predictions"]
+    single = [client.post("/api/predict", json={"text": t}).json["predictions"][0] for t in frame["text"][:5]]
+    for answers, expected in ((batch, frame), (single, frame[:5])):
+        got = [[answer["probabilities"][name] for name in predictor.class_names] for answer in answers]
+        np.testing.assert_allclose(got, probabilities(expected), rtol=0, atol=ATOL)
+        assert [answer["label"] for answer in answers] == expected["predicted"].tolist()
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_predict_py(dataset, runs, test_splits, predict_py, tmp_path):
+    output = tmp_path / "predicted.csv"
+    output.write_text("an earlier output\n")
+    # test_predictions.csv as input: its predicted and p_ columns are replaced by predict.py's own
+    done = predict_py("--run", runs[dataset], "--input", runs[dataset] / "test_predictions.csv",
+                      "--text-column", "text", "--output", output, "--overwrite")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == str(output)
+    written = pd.read_csv(output, dtype={"text": str}, keep_default_na=False)
+    expected = test_splits[dataset]
+    assert list(written.columns) == list(expected.columns)
+    assert written[["text", "label", "predicted"]].equals(expected[["text", "label", "predicted"]])
+    np.testing.assert_allclose(probabilities(written), probabilities(expected), rtol=0, atol=ATOL)

@@ -1,0 +1,28 @@
+"""One run in process: options that change what the run builds."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from textclf.config import RunConfig
+from textclf.run import run
+
+
+def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
+    vectors = {"movie": [0.5, -0.5, 0.25], "film": [0.1, 0.2, 0.3], "good": [1.0, 0.0, -1.0]}
+    glove = tmp_path / "tiny.glove.txt"
+    glove.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model="lstm", epochs=1, batch_size=16,
+                       embeddings=str(glove), freeze_embeddings=True, output_dir=str(tmp_path / "out"))
+    row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
+    run_dir = tmp_path / "out" / f"run_{row['timestamp']}"
+    assert 0 < row["embedding_coverage"] <= 3 / 100  # 3 words of a vocabulary of about a hundred or more
+    model = keras.saving.load_model(run_dir / "model.keras")
+    vocabulary = model.vectorizer.get_vocabulary()
+    table = model.classifier.get_layer("token_embedding").embeddings.numpy()
+    for word, vector in vectors.items():
+        assert np.allclose(table[vocabulary.index(word)], vector)  # frozen: still the file's vector
+    assert json.loads((run_dir / "config.json").read_text())["freeze_embeddings"] is True
