@@ -41,7 +41,8 @@ def test_formats_in_and_out_keep_every_row_and_column(predictors, reviews, tmp_p
     written = READERS[target](tmp_path / f"out{target}")
     assert (rows, empty) == (len(frame), 0)
     assert list(written.columns) == ["id", "text", "predicted", "p_negative", "p_positive"]
-    assert written["id"].astype(int).tolist() == frame["id"].tolist() and written["text"].tolist() == frame["text"].tolist()
+    assert written["id"].astype(int).tolist() == frame["id"].tolist()
+    assert written["text"].tolist() == frame["text"].tolist()
     np.testing.assert_allclose(written.filter(regex="^p_").to_numpy(dtype=float), expected, rtol=0, atol=1e-6)
     assert (written["predicted"] == np.where(expected[:, 1] > expected[:, 0], "positive", "negative")).all()
 
@@ -114,5 +115,6 @@ def test_an_existing_output_is_refused_without_overwrite(predict_py, runs, table
     earlier = tmp_path / "out.csv"
     earlier.write_text("an earlier output\n")
     done = predict_py("--run", runs["weibo"], "--input", table, "--text-column", "review", "--output", earlier)
-    assert done.returncode == 2 and done.stderr.strip() == f"error: {earlier}: already exists; pass --overwrite to replace it"
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {earlier}: already exists; pass --overwrite to replace it"
     assert earlier.read_text() == "an earlier output\n"

@@ -59,8 +59,7 @@ def _encoding(path: Path) -> str:
         return "gb18030"
 
 
-def _chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    suffix = _format(Path(path.name.removesuffix(".gz")).suffix, INPUTS, path)
+def _chunks(path: Path, suffix: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     if suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
             yield batch.to_pandas()
@@ -74,10 +73,11 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 def read_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     """The table at `path`, `chunk_size` rows at a time; an unreadable file is an `InputError`."""
+    suffix = _format(Path(path.name.removesuffix(".gz")).suffix, INPUTS, path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        yield from _chunks(path, chunk_size)
+        yield from _chunks(path, suffix, chunk_size)
     except (ValueError, OSError) as err:  # pandas' and pyarrow's parse and decode errors are ValueErrors
         first_line = (str(err).strip() or type(err).__name__).splitlines()[0]
         raise InputError(f"{path}: cannot be read as a table: {first_line}") from err
@@ -113,7 +113,7 @@ class _ChunkWriter:
     def __init__(self, path: Path, suffix: str):
         self.path, self.suffix = path, suffix
         self.parquet: pq.ParquetWriter | None = None
-        self.rows = 0  # written so far; the text formats write their header with the first frame
+        self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.suffix == ".parquet":
@@ -125,7 +125,8 @@ class _ChunkWriter:
             with open(self.path, "a", encoding="utf-8") as file:
                 frame.to_json(file, orient="records", lines=True, force_ascii=False)
         else:
-            frame.to_csv(self.path, mode="a", header=self.rows == 0, index=False, sep=SEPARATORS[self.suffix])
+            frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False,
+                         sep=SEPARATORS[self.suffix])
         self.rows += len(frame)
 
     def __enter__(self):

@@ -1,0 +1,139 @@
+"""The web app: a page to try a trained run, and its JSON API (`python src/serve.py --help`).
+
+    GET  /              the page: a text box, example reviews, the label with a confidence bar
+    POST /api/predict   {"text": "..."} or {"texts": ["...", ...]} -> one prediction per text
+    GET  /healthz       200 and what is loaded
+
+Every error, bad input or not, is answered as JSON `{"error": message, "status": code}`;
+bad input gets a 4xx, never a 500. Requests are served by waitress, on threads sharing
+one `Predictor`, whose traced TensorFlow function is safe to call from many threads.
+"""
+
+import argparse
+
+from flask import Flask, json, render_template, request
+from loguru import logger
+from waitress import create_server
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+
+from textclf.errors import InputError, exit_code
+from textclf.serving.runs import add_run_flags, load_predictor, log_to_stderr
+
+MAX_CHARS = 10_000  # per text: a long IMDB review is ~1,800 words, and --max-len keeps far fewer
+MAX_TEXTS = 64  # per request: bounds the work one request takes from the other clients
+MAX_BODY_BYTES = 8 * 2**20  # a full batch fits even with every character \u-escaped (12 bytes for an emoji)
+THREADS = 8  # one per concurrent client the server is sized for; prediction itself uses every core
+JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+              dict: "an object", type(None): "null"}
+USAGE = 'send a JSON object with one field: {"text": "..."} or {"texts": ["...", ...]}'
+
+
+def _checked(text, where: str) -> str:
+    if not isinstance(text, str):
+        raise BadRequest(f'"{where}" must be a string, not {JSON_TYPES[type(text)]}')
+    if not text.strip():
+        raise BadRequest(f'"{where}" is empty')
+    if len(text) > MAX_CHARS:
+        raise RequestEntityTooLarge(f'"{where}" has {len(text):,} characters; the limit is {MAX_CHARS:,}')
+    return text
+
+
+def texts_from(payload) -> list[str]:
+    """The texts of a predict request's JSON body; a 400 or 413 that says what is wrong with it."""
+    if not isinstance(payload, dict) or len(payload) != 1 or not payload.keys() <= {"text", "texts"}:
+        raise BadRequest(USAGE)
+    if "text" in payload:
+        return [_checked(payload["text"], "text")]
+    texts = payload["texts"]
+    if not isinstance(texts, list) or not texts:
+        raise BadRequest('"texts" must be a non-empty array of strings')
+    if len(texts) > MAX_TEXTS:
+        raise RequestEntityTooLarge(f'"texts" has {len(texts)} texts; the limit is {MAX_TEXTS} per request')
+    return [_checked(text, f"texts[{i}]") for i, text in enumerate(texts)]
+
+
+def predictions(predictor, texts: list[str]) -> list[dict]:
+    """One {label, confidence, probabilities} per text, probabilities in the order of the classes."""
+    rows = predictor.predict(texts)
+    names = predictor.class_names
+    return [{"label": names[row.argmax()], "confidence": float(row.max()),
+             "probabilities": {name: float(p) for name, p in zip(names, row)}} for row in rows]
+
+
+def _json_error(error: HTTPException):
+    response = error.get_response()  # keeps the status line and headers such as a 405's Allow
+    response.set_data(json.dumps({"error": error.description, "status": error.code}))
+    response.content_type = "application/json"
+    return response
+
+
+def _internal_error(error: Exception):
+    logger.opt(exception=error).error(f"{request.method} {request.path} failed")
+    return {"error": "internal error; the server's log has the details", "status": 500}, 500
+
+
+def create_app(predictor) -> Flask:
+    """The Flask app serving `predictor` (a `textclf.serving.predictor.Predictor`)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # a larger body is a 413, read no further
+    app.json.ensure_ascii = False  # Chinese class names and messages stay readable
+    app.json.sort_keys = False  # probabilities in the order of the classes
+    loaded = predictor.describe()
+    app.register_error_handler(HTTPException, _json_error)
+    app.register_error_handler(Exception, _internal_error)
+
+    @app.get("/")
+    def page():
+        return render_template("index.html", loaded=loaded, max_chars=MAX_CHARS)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok", **loaded}
+
+    @app.post("/api/predict")
+    def predict():
+        texts = texts_from(request.get_json(force=True, silent=True))  # invalid JSON is None: a 400
+        return {"predictions": predictions(predictor, texts), "model": loaded["model"], "run": loaded["run"],
+                "dataset": loaded["dataset"]}
+
+    return app
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return port
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Try a trained run in the browser, or through its JSON API.")
+    add_run_flags(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: 8000; 0 picks a free one)")
+    return p
+
+
+def serve(args: argparse.Namespace) -> int:
+    predictor = load_predictor(args)
+    predictor.predict(["warm up"])  # trace the model and load jieba's dictionary before the first request
+    app = create_app(predictor)
+    try:
+        # waitress's own limit sits above Flask's, so an oversized body still gets Flask's JSON 413
+        server = create_server(app, host=args.host, port=args.port, threads=THREADS,
+                               max_request_body_size=2 * MAX_BODY_BYTES)
+    except OSError as err:
+        raise InputError(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from err
+    print(f"serving {predictor.run_dir} on http://{server.effective_host}:{server.effective_port}", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        server.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
+    log_to_stderr()
+    return exit_code(serve, args)
