@@ -35,6 +35,7 @@ from textclf.models.registry import builder_for  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
 BATCH_SIZE = 64  # the original's batch
+MAX_LEN = 250  # the original's length, whatever the IMDB default of server_main
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -52,7 +53,7 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def keras_model_and_data(data_dir: str, seed: int):
-    config = RunConfig(dataset="imdb", data_dir=data_dir, model="lstm", seed=seed).resolve(imdb.DEFAULTS)
+    config = RunConfig(dataset="imdb", data_dir=data_dir, model="lstm", max_len=MAX_LEN, seed=seed).resolve(imdb.DEFAULTS)
     keras.utils.set_random_seed(seed)
     train = imdb.load(config).train
     texts = text.prepare(train["text"].tolist(), "word", None)

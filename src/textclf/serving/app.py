@@ -5,8 +5,8 @@
     GET  /healthz       200 and what is loaded
 
 Every error, bad input or not, is answered as JSON `{"error": message, "status": code}`;
-bad input gets a 4xx, never a 500. Requests are served by waitress, on threads sharing
-one `Predictor`, whose traced TensorFlow function is safe to call from many threads.
+bad input gets a 4xx, never a 500. Requests are served by waitress, on threads that hand
+their texts to one `RequestBatcher`: concurrent requests share a model call.
 """
 
 import argparse
@@ -17,6 +17,7 @@ from waitress import create_server
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from textclf.errors import InputError, exit_code
+from textclf.serving.batching import RequestBatcher
 from textclf.serving.runs import add_run_flags, load_predictor, log_to_stderr
 
 MAX_CHARS = 10_000  # per text: a long IMDB review is ~1,800 words, and --max-len keeps far fewer
@@ -52,10 +53,8 @@ def texts_from(payload) -> list[str]:
     return [_checked(text, f"texts[{i}]") for i, text in enumerate(texts)]
 
 
-def predictions(predictor, texts: list[str]) -> list[dict]:
-    """One {label, confidence, probabilities} per text, probabilities in the order of the classes."""
-    rows = predictor.predict(texts)
-    names = predictor.class_names
+def predictions(names: list[str], rows) -> list[dict]:
+    """One {label, confidence, probabilities} per row of probabilities, in the order of the classes `names`."""
     return [{"label": names[row.argmax()], "confidence": float(row.max()),
              "probabilities": {name: float(p) for name, p in zip(names, row)}} for row in rows]
 
@@ -79,6 +78,7 @@ def create_app(predictor) -> Flask:
     app.json.ensure_ascii = False  # Chinese class names and messages stay readable
     app.json.sort_keys = False  # probabilities in the order of the classes
     loaded = predictor.describe()
+    batcher = RequestBatcher(predictor.predict, MAX_TEXTS)
     app.register_error_handler(HTTPException, _json_error)
     app.register_error_handler(Exception, _internal_error)
 
@@ -93,8 +93,9 @@ def create_app(predictor) -> Flask:
     @app.post("/api/predict")
     def predict():
         texts = texts_from(request.get_json(force=True, silent=True))  # invalid JSON is None: a 400
-        return {"predictions": predictions(predictor, texts), "model": loaded["model"], "run": loaded["run"],
-                "dataset": loaded["dataset"]}
+        rows = batcher.predict(texts)
+        return {"predictions": predictions(predictor.class_names, rows), "model": loaded["model"],
+                "run": loaded["run"], "dataset": loaded["dataset"]}
 
     return app
 
