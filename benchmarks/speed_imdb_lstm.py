@@ -31,7 +31,7 @@ import keras  # noqa: E402
 
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import imdb, pipeline, text  # noqa: E402
-from textclf.models.registry import builder_for  # noqa: E402
+from textclf.models.registry import builder_for, run_defaults  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
 BATCH_SIZE = 64  # the original's batch
@@ -53,7 +53,8 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def keras_model_and_data(data_dir: str, seed: int):
-    config = RunConfig(dataset="imdb", data_dir=data_dir, model="lstm", max_len=MAX_LEN, seed=seed).resolve(imdb.DEFAULTS)
+    config = RunConfig(dataset="imdb", data_dir=data_dir, model="lstm", max_len=MAX_LEN, seed=seed)
+    config = config.resolve(run_defaults("lstm")).resolve(imdb.DEFAULTS)
     keras.utils.set_random_seed(seed)
     train = imdb.load(config).train
     texts = text.prepare(train["text"].tolist(), "word", None)

@@ -87,9 +87,9 @@ def test_unknown_model_fails_before_any_run():
 def test_matrix_end_to_end(tmp_path):
     """2 datasets (one missing) x 1 model x 2 seeds: the missing one fails, the others report."""
     out = tmp_path / "out"
-    done = server_main("--dataset", f"{WEIBO_CSV},{tmp_path / 'missing.csv'}", "--model", "lstm",
-                       "--seeds", "1,2", "--epochs", "1", "--batch-size", "32", "--output-dir", str(out),
-                       "--cache-dir", str(tmp_path / "cache"))
+    args = ("--dataset", f"{WEIBO_CSV},{tmp_path / 'missing.csv'}", "--model", "lstm", "--seeds", "1,2",
+            "--epochs", "1", "--batch-size", "32", "--output-dir", str(out), "--cache-dir", str(tmp_path / "cache"))
+    done = server_main(*args)
     assert done.returncode == 1, done.stderr[-2000:]
     out_dir = Path(done.stdout.strip())
     board = pd.read_csv(out_dir / "leaderboard.csv")
@@ -98,6 +98,12 @@ def test_matrix_end_to_end(tmp_path):
     assert ok["seeds"] == 2 and ok["accuracy_std"] >= 0
     failed = board[board["failed_seeds"] == 2].iloc[0]
     assert "no such file" in failed["errors"]
+    # The same command again trains nothing: the finished cells reuse their reports, the failed ones fail again.
+    again = server_main(*args)
+    assert again.returncode == 1, again.stderr[-2000:]
+    assert len(list(out.glob("training_report_*.csv"))) == 2 and "already finished" in again.stderr
+    board_again = pd.read_csv(Path(again.stdout.strip()) / "leaderboard.csv")
+    assert board_again["accuracy_mean"].equals(board["accuracy_mean"])  # NaN for the failed cell in both
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)

@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pandas as pd
+import pytest
 import tensorflow as tf
 
 from textclf.config import RunConfig
@@ -26,3 +27,12 @@ def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
     for word, vector in vectors.items():
         assert np.allclose(table[vocabulary.index(word)], vector)  # frozen: still the file's vector
     assert json.loads((run_dir / "config.json").read_text())["freeze_embeddings"] is True
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 1e-2), (3e-4, 3e-4)])
+def test_a_model_sets_its_learning_rate_unless_the_user_does(tmp_path, fixtures, given, expected):
+    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model="fasttext", epochs=1,
+                       learning_rate=given, output_dir=str(tmp_path))
+    row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
+    assert row["peak_learning_rate"] == pytest.approx(expected)
+    assert json.loads((tmp_path / f"run_{row['timestamp']}" / "config.json").read_text())["learning_rate"] == expected

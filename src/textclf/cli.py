@@ -20,7 +20,10 @@ def _main(command: Command, line: str) -> int:
     configs = matrix.cells(command)
     matrix.validate(configs)
     strategy, on_gpu = devices.setup_strategy(configs[0].devices)
-    out_dir, failed = matrix.run_matrix(configs, lambda c: run.run(c, as_command(c), strategy, on_gpu), line)
+    # Run again, a matrix skips the cells that already have a report in --output-dir.
+    out_dir, failed = matrix.run_matrix(
+        configs, lambda c: run.run(c, as_command(c), strategy, on_gpu, reuse_finished=True), line
+    )
     print(out_dir)
     return 1 if failed else 0  # the leaderboard names the failed runs
 

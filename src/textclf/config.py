@@ -1,9 +1,9 @@
 """Typed run configuration and the command line that fills it.
 
 One `RunConfig` describes one training run. Fields left as None are filled from the
-chosen dataset's own defaults (`DatasetSpec.defaults`), so each component owns its
-defaults and the resolved config, written next to every result, has no None left
-that matters.
+chosen model's defaults (`models.registry.run_defaults`, e.g. its learning rate), then the
+dataset's (`DatasetSpec.defaults`), so each component owns its defaults and the resolved
+config, written next to every result, has no None left that matters.
 """
 
 import argparse
@@ -36,7 +36,7 @@ class RunConfig:
     seed: int = 42
     devices: int | None = None  # None: every local GPU, or the default strategy on CPU
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU (faster there)
-    learning_rate: float = 1e-3  # peak, for one replica; scaled by sqrt(replicas)
+    learning_rate: float | None = None  # peak, for one replica, scaled by sqrt(replicas); None: the model's default
     warmup_ratio: float = 0.1  # share of all steps spent warming up to the peak rate
     clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71)
     monitor: str = "val_accuracy"  # what selects the epoch and stops early; validation only, never test
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=d.seed)
     add("--devices", type=_positive_int, help="use the first N GPUs; on CPU, split it into N logical devices")
     add("--precision", choices=PRECISIONS, default=d.precision)
-    add("--learning-rate", type=float, default=d.learning_rate, help="peak rate for one replica")
+    add("--learning-rate", type=float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
     add("--warmup-ratio", type=_fraction, default=d.warmup_ratio)
     add("--clipnorm", type=float, default=d.clipnorm)
     add("--monitor", choices=MONITORS, default=d.monitor, help="validation metric that picks the best epoch")

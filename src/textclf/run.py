@@ -17,7 +17,7 @@ from loguru import logger
 
 from textclf.config import RunConfig
 from textclf.data import embeddings, pipeline, registry, splits, text
-from textclf.models.registry import builder_for
+from textclf.models.registry import builder_for, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
 from textclf.training import devices, resume, schedules, trainer
@@ -102,23 +102,29 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
     return report.write_report(row, run_dir)
 
 
-def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool) -> Path:
+def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
+        reuse_finished: bool = False) -> Path:
     """Trains and evaluates one configuration; returns the path of its CSV report.
 
     Args:
         config: the run; `config.devices` is already applied in `strategy`.
         command: the command line that reproduces this run, kept in the run folder.
         strategy, on_gpu: from `devices.setup_strategy`, called once per process.
+        reuse_finished: return the report of an earlier finished run of the same config in the same
+            output folder instead of training again (a matrix run a second time skips its done cells).
     """
     spec = registry.spec_for(config.dataset)
     builder = builder_for(config.model)
-    config = config.resolve(spec.defaults)
+    config = config.resolve(run_defaults(config.model)).resolve(spec.defaults)
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
     data = splits.cap(spec.load(config), config.max_samples, config.seed)
     config = dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
-    policy = devices.set_precision(config.precision, on_gpu)
     output_dir = Path(config.output_dir)
+    if reuse_finished and (done := resume.finished_report(output_dir, config.fingerprint())):
+        logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
+        return done
+    policy = devices.set_precision(config.precision, on_gpu)
     run_dir, resumed = resume.claim_run_dir(output_dir, config.fingerprint())
     sink = logger.add(run_dir / "run.log")
     logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, classes {data.class_names}")

@@ -1,10 +1,13 @@
 """Which run folder a run writes to: a new one, or the one a killed run left behind.
 
 Running the same command again (same config fingerprint, same --output-dir) after a
-run was killed resumes that run, in its folder, from its last finished epoch.
+run was killed resumes that run, in its folder, from its last finished epoch. A matrix
+run again also skips the cells that already have a report (`finished_report`).
 """
 
 from pathlib import Path
+
+import pandas as pd
 
 from textclf.reporting.report import reserve_run_dir
 
@@ -28,3 +31,11 @@ def claim_run_dir(output_dir: Path, fingerprint: str) -> tuple[Path, bool]:
 
 def mark_finished(output_dir: Path, fingerprint: str):
     _marker(output_dir, fingerprint).unlink(missing_ok=True)
+
+
+def finished_report(output_dir: Path, fingerprint: str) -> Path | None:
+    """The newest report in `output_dir` of a finished run with this fingerprint, or None."""
+    for path in sorted(output_dir.glob("training_report_*.csv"), reverse=True):
+        if pd.read_csv(path, usecols=["fingerprint"], dtype=str)["fingerprint"].iloc[0] == fingerprint:
+            return path
+    return None

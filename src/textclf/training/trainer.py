@@ -3,7 +3,8 @@
 Selection sees only the validation split: the checkpoint keeps the epoch with the
 best `monitor` (val_accuracy or val_loss) and early stopping watches the same number. Test is evaluated once,
 by the caller, on the selected weights. A killed run resumes from its last epoch
-(BackupAndRestore); the epoch log and the best checkpoint carry over the resume.
+(BackupAndRestore); the epoch log and the best checkpoint carry over the resume. BatchNormalization
+statistics are re-estimated before each validation (`precise_bn`).
 """
 
 import contextlib
@@ -17,6 +18,7 @@ import keras
 import pandas as pd
 
 from textclf.config import MONITORS
+from textclf.training.precise_bn import PreciseBatchNorm
 from textclf.training.schedules import warmup_cosine
 
 # Length-bucketed batches have no count known in advance, which Keras reports at every epoch end.
@@ -57,11 +59,13 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def _callbacks(run_dir: Path, monitor: str, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
+def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
     mode = MONITORS[monitor]
     best_so_far = float(previous[monitor].agg(mode)) if previous is not None else None  # from before a resume
     return [
+        timer,  # first: the epoch's training time ends where validation begins
+        PreciseBatchNorm(train_ds),  # before validation, so selection sees the statistics that are saved
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
@@ -70,7 +74,6 @@ def _callbacks(run_dir: Path, monitor: str, patience: int, timer: EpochTimer) ->
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
-        timer,
     ]
 
 
@@ -85,7 +88,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
             validation_data=val_ds,
             epochs=epochs,
             shuffle=False,  # the tf.data pipeline shuffles
-            callbacks=_callbacks(run_dir, monitor, patience, timer),
+            callbacks=_callbacks(run_dir, train_ds, monitor, patience, timer),
             verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
         )
     train_seconds = time.perf_counter() - start
