@@ -121,11 +121,12 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     data = splits.cap(spec.load(config), config.max_samples, config.seed)
     config = dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
     output_dir = Path(config.output_dir)
-    if reuse_finished and (done := resume.finished_report(output_dir, config.fingerprint())):
+    fingerprint = config.fingerprint()
+    if reuse_finished and (done := resume.finished_report(output_dir, fingerprint)):
         logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
         return done
     policy = devices.set_precision(config.precision, on_gpu)
-    run_dir, resumed = resume.claim_run_dir(output_dir, config.fingerprint())
+    run_dir, resumed = resume.claim_run_dir(output_dir, fingerprint)
     sink = logger.add(run_dir / "run.log")
     logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, classes {data.class_names}")
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
@@ -148,7 +149,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
                peak_lr=peak_lr, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
     serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
     path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
-    resume.mark_finished(output_dir, config.fingerprint())
+    resume.mark_finished(output_dir, fingerprint)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
     logger.remove(sink)
     return path
