@@ -34,8 +34,11 @@ def mark_finished(output_dir: Path, fingerprint: str):
 
 
 def finished_report(output_dir: Path, fingerprint: str) -> Path | None:
-    """The newest report in `output_dir` of a finished run with this fingerprint, or None."""
+    """The newest report in `output_dir` of a finished run with this fingerprint, or None.
+
+    Reports without a fingerprint (the original Weibo project wrote the same file names) never match.
+    """
     for path in sorted(output_dir.glob("training_report_*.csv"), reverse=True):
-        if pd.read_csv(path, usecols=["fingerprint"], dtype=str)["fingerprint"].iloc[0] == fingerprint:
+        if fingerprint in pd.read_csv(path, dtype=str).get("fingerprint", pd.Series()).tolist():
             return path
     return None
