@@ -38,7 +38,17 @@ def test_experiment_file_sets_axes_and_config_and_flags_win(tmp_path):
     assert {(c.epochs, c.max_len) for c in configs} == {(3, 7)}
 
 
+def test_per_model_settings_override_the_config_and_flags_win(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  model: [lstm, gru, text_cnn]\nconfig:\n  epochs: 3\n  max_len: 99\n"
+                    "per_model:\n  lstm: {epochs: 1, max_len: 50}\n  gru: {epochs: 2}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--max-len", "7"]))
+    assert [(c.model, c.epochs, c.max_len) for c in configs] == [("lstm", 1, 7), ("gru", 2, 7), ("text_cnn", 3, 7)]
+
+
 @pytest.mark.parametrize("text, message", [
+    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epoch: 3}\n", "unknown keys ['epoch']"),
+    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: 3\n", "'per_model' must map model names"),
     ("matrix:\n  dataset: [r8]\n  optimizer: [sgd]\n", "unknown keys ['optimizer']"),
     ("matrix:\n  model: [lstm]\nconfig:\n  epoch: 3\n", "unknown keys ['epoch']"),
     ("config:\n  epochs: 3\n", "a 'matrix' section"),

@@ -27,15 +27,15 @@ from textclf.reporting.leaderboard import write_leaderboard
 from textclf.reporting.report import reserve_run_dir
 
 AXES = ("dataset", "model", "seed")
-FILE_KEYS = {"description", "matrix", "config"}
+FILE_KEYS = {"description", "matrix", "config", "per_model"}
 
 
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def read_experiment(path: str) -> tuple[dict, dict]:
-    """The (axes, fixed config) of an experiment file; unknown keys fail loudly."""
+def read_experiment(path: str) -> tuple[dict, dict, dict]:
+    """The (axes, fixed config, per-model config) of an experiment file; unknown keys fail loudly."""
     try:
         spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -44,24 +44,39 @@ def read_experiment(path: str) -> tuple[dict, dict]:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("matrix"), dict):
         raise InputError(f"{path}: expected a mapping with a 'matrix' section")
+    per_model = spec.get("per_model") or {}
+    if not isinstance(per_model, dict) or not all(isinstance(v, dict) for v in per_model.values()):
+        raise InputError(f"{path}: 'per_model' must map model names to settings")
     fields = {f.name for f in dataclasses.fields(RunConfig)}
-    unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (set(spec.get("config") or {}) - fields)
+    settings = set(spec.get("config") or {}).union(*per_model.values())
+    unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (settings - fields)
     if unknown:
         raise InputError(f"{path}: unknown keys {sorted(unknown)}")
     axes = {axis: [values] if not isinstance(values, list) else values for axis, values in spec["matrix"].items()}
-    return axes, spec.get("config") or {}
+    return axes, spec.get("config") or {}, per_model
 
 
 def cells(command: Command) -> list[RunConfig]:
-    """Every run the command asks for, datasets outermost, seeds innermost."""
+    """Every run the command asks for, datasets outermost, seeds innermost.
+
+    Settings come from, weakest first: the defaults, the experiment's `config`, its `per_model`
+    entry for the cell's model, and the command line's flags.
+    """
     base = command.config
     axes = {"dataset": _split(base.dataset), "model": _split(base.model), "seed": list(command.seeds or [base.seed])}
+    per_model = {}
     if command.experiment:
-        file_axes, fixed = read_experiment(command.experiment)
+        file_axes, fixed, per_model = read_experiment(command.experiment)
         base = dataclasses.replace(base, **{k: v for k, v in fixed.items() if k not in command.given})
         given = command.given | ({"seed"} if command.seeds else set())
         axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
-    return [dataclasses.replace(base, dataset=d, model=m, seed=int(s)) for d, m, s in itertools.product(*axes.values())]
+    return [
+        dataclasses.replace(
+            base, dataset=d, model=m, seed=int(s),
+            **{k: v for k, v in per_model.get(m, {}).items() if k not in command.given},
+        )
+        for d, m, s in itertools.product(*axes.values())
+    ]
 
 
 def is_matrix(command: Command) -> bool:
