@@ -48,32 +48,6 @@ def test_imdb_both_layouts_keep_the_official_test(fixtures, layout):
     assert s.test["label"].value_counts().to_dict() == {1: 20, 0: 20}
 
 
-def test_imdb_movie_blocks_from_aclimdb_paths():
-    files = pd.Series(["train/pos/1299_10.txt", "pos/1300_7.txt", "train/neg/7_1.txt", "review.txt"])
-    assert imdb.movie_blocks(files).fillna("none").tolist() == ["pos/12", "pos/13", "neg/0", "none"]
-
-
-@pytest.mark.parametrize("layout", ["imdb_tiny", "imdb_csv_tiny"])
-def test_imdb_validation_keeps_blocks_of_review_ids_together(fixtures, layout, monkeypatch):
-    monkeypatch.setattr(imdb, "ID_BLOCK", 2500)  # 5 blocks per polarity in the 40 fixture reviews
-    rows = pd.read_csv(fixtures / "imdb_csv_tiny" / "imdb" / "imdb_train.csv.gz")
-    block_of = dict(zip(rows["review"], imdb.movie_blocks(rows["file"])))
-    s = imdb.load(RunConfig(dataset="imdb", data_dir=str(fixtures / layout)))
-    val_blocks = {block_of[t] for t in s.val.text}
-    assert len(s.val) >= 2 and val_blocks
-    assert val_blocks.isdisjoint(block_of[t] for t in s.train.text)
-    assert list(s.train.columns) == ["text", "label"]
-
-
-def test_imdb_csv_without_file_names_splits_review_by_review(fixtures, tmp_path):
-    (tmp_path / "imdb").mkdir()
-    for name in imdb.CSV_FILES.values():
-        frame = pd.read_csv(fixtures / "imdb_csv_tiny" / "imdb" / name[0])
-        frame[["review", "label"]].to_csv(tmp_path / "imdb" / name[0], index=False)
-    s = imdb.load(RunConfig(dataset="imdb", data_dir=str(tmp_path)))
-    assert s.sizes() == {"train": 36, "val": 4, "test": 40}
-
-
 def test_imdb_folder_and_csv_layouts_agree(fixtures):
     a = imdb.load(RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny")))
     b = imdb.load(RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_csv_tiny")))

@@ -53,15 +53,3 @@ def test_one_class_is_an_input_error():
 def test_cap_limits_every_split():
     s = splits.cap(make(frame()), 50, seed=0)
     assert s.sizes() == {"train": 50, "val": 50, "test": 50}
-
-
-def test_groups_stay_on_one_side_of_a_carved_split():
-    data = frame(n=1000).assign(group=lambda f: (f.index // 20).astype(str) + f["label"])  # 50 groups of 10 rows
-    s = make(data, seed=3)
-    group_of = dict(zip(data.text, data.group))
-    sides = [{group_of[t] for t in part.text} for part in (s.train, s.val, s.test)]
-    assert sides[0].isdisjoint(sides[1]) and sides[0].isdisjoint(sides[2]) and sides[1].isdisjoint(sides[2])
-    assert all(80 <= len(part) <= 120 for part in (s.val, s.test))
-    assert s.val["label"].nunique() == 2
-    assert all("group" not in part.columns for part in (s.train, s.val, s.test))
-    assert make(data, seed=3).val.text.tolist() == s.val.text.tolist()

@@ -1,17 +1,11 @@
 """IMDB Large Movie Review Dataset (Maas et al., 2011): 25k train / 25k test, 1 = positive.
 
 Reads either the original aclImdb folder layout (train/pos, train/neg, test/...) or
-the CSV form (imdb_train.csv.gz, imdb_test.csv.gz with `review,label`, and `file`, the aclImdb
-path, as in ../shared/data). When neither is under --data-dir, downloads the public archive once,
-verifies its SHA-256 and caches it there.
-
-Validation is carved from train by blocks of review ids, not review by review: aclImdb numbers
-each movie's reviews consecutively (up to 30 per movie), and its test movies are not in train. A
-validation split of single reviews shares movies with train and rewards memorised movie-specific
-words that test does not (the stacked LSTM's validation overstated test by 2.6 points that way).
+the CSV form (imdb_train.csv.gz, imdb_test.csv.gz with `review,label`). When neither
+is under --data-dir, downloads the public archive once, verifies its SHA-256 and
+caches it there.
 """
 
-import re
 from pathlib import Path
 
 import keras
@@ -30,25 +24,15 @@ CSV_FILES = {"train": ("imdb_train.csv.gz", "imdb_train.csv"), "test": ("imdb_te
 NAMES = {"0": "negative", "1": "positive"}
 # Keep a long review's end: reviews tend to close on their verdict, and 30% are over 250 words.
 DEFAULTS = {"max_len": 250, "vocab_size": 10_000, "epochs": 6, "truncate": "pre"}
-# Consecutive review ids of one polarity kept together when validation is carved: a block holds
-# several movies, so only the movies cut by a block's edges are on both sides.
-ID_BLOCK = 100
-FILE_NAME = re.compile(r"(pos|neg)/(\d+)_\d+\.txt$")  # aclImdb's <polarity>/<id>_<rating>.txt
-
-
-def movie_blocks(files: pd.Series) -> pd.Series:
-    """`pos/12` for the reviews `pos/1200_*.txt` to `pos/1299_*.txt`, from aclImdb file paths; NaN for others."""
-    parts = files.str.extract(FILE_NAME)
-    return parts[0] + "/" + (pd.to_numeric(parts[1]) // ID_BLOCK).astype("Int64").astype(str)
 
 
 def _read_split_folder(split_dir: Path) -> pd.DataFrame:
     rows = [
-        (path.read_text(encoding="utf-8"), label, f"{polarity}/{path.name}")
+        (path.read_text(encoding="utf-8"), label)
         for label, polarity in (("1", "pos"), ("0", "neg"))
         for path in sorted((split_dir / polarity).glob("*.txt"))
     ]
-    return pd.DataFrame(rows, columns=["text", "label", "file"])
+    return pd.DataFrame(rows, columns=["text", "label"])
 
 
 def _acl_root(data_dir: str) -> Path | None:
@@ -78,8 +62,7 @@ def _read(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     train_csv = folders.find_file(config.data_dir, FOLDERS, CSV_FILES["train"])
     test_csv = folders.find_file(config.data_dir, FOLDERS, CSV_FILES["test"])
     if train_csv and test_csv:
-        train, test = (tables.load_labelled(path, "review", "label", optional=("file",)) for path in (train_csv, test_csv))
-        return train, test, str(train_csv.parent)
+        return tables.load_labelled(train_csv, "review", "label"), tables.load_labelled(test_csv, "review", "label"), str(train_csv.parent)
     root = _acl_root(config.data_dir) or download(config.data_dir)
     frames = [tables.clean_rows(_read_split_folder(root / split), root / split) for split in ("train", "test")]
     return frames[0], frames[1], str(root)
@@ -89,12 +72,6 @@ def load(config: RunConfig) -> splits.Splits:
     folders.require_dir(config.data_dir)
     train, test, source = _read(config)
     logger.info(f"IMDB from {source}: {len(train)} train, {len(test)} test reviews")
-    blocks = movie_blocks(train["file"]) if "file" in train.columns else None
-    if blocks is not None and blocks.notna().all():
-        train = train.assign(group=blocks)
-    else:
-        logger.warning(f"{source}: no aclImdb file names, so validation is carved review by review")
-    train, test = (frame.drop(columns="file", errors="ignore") for frame in (train, test))
     return splits.make_splits(
         train,
         None,

@@ -7,18 +7,14 @@ import dataclasses
 
 import pandas as pd
 from loguru import logger
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from textclf.errors import InputError
 
 
 @dataclasses.dataclass
 class Splits:
-    """Three frames with columns `text` (str) and `label` (int index into `class_names`).
-
-    A loader may add a `group` column to the rows it hands to `make_splits` (e.g. the movie of an
-    IMDB review): carving then keeps each group on one side. The splits returned have no `group`.
-    """
+    """Three frames with columns `text` (str) and `label` (int index into `class_names`)."""
 
     train: pd.DataFrame
     val: pd.DataFrame
@@ -33,29 +29,14 @@ class Splits:
 def carve(frame: pd.DataFrame, size: float | int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Splits off `size` rows (a fraction when a float) of `frame`, stratified by label and seeded.
 
-    With a `group` column, whole groups go to one side (the part is then about `size` rows).
     Falls back to an unstratified split when a class is too rare to stratify.
     """
-    if "group" in frame.columns:
-        return _carve_groups(frame, size, seed)
     try:
         rest, part = train_test_split(frame, test_size=size, random_state=seed, stratify=frame["label"])
     except ValueError:
         logger.warning("a class is too rare to stratify the split; splitting at random")
         rest, part = train_test_split(frame, test_size=size, random_state=seed)
     return rest.reset_index(drop=True), part.reset_index(drop=True)
-
-
-def _carve_groups(frame: pd.DataFrame, size: float | int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One fold of a stratified group k-fold, with k chosen so that a fold holds about `size` rows."""
-    rows = size * len(frame) if isinstance(size, float) else size
-    k = min(max(2, round(len(frame) / rows)), frame["group"].nunique())
-    if k < 2:
-        logger.warning("all rows are in one group; splitting row by row")
-        return carve(frame.drop(columns="group"), size, seed)
-    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    rest, part = next(folds.split(frame, frame["label"], frame["group"]))
-    return frame.iloc[rest].reset_index(drop=True), frame.iloc[part].reset_index(drop=True)
 
 
 def _label_order(labels: pd.Series) -> list[str]:
@@ -116,10 +97,7 @@ def make_splits(
         train, test = carve(train, test_fraction, seed)
     if val is None:
         train, val = carve(train, val_size, seed)
-    frames = {"train": train, "val": val, "test": test}
-    frames, class_names = encode_labels(
-        {split: f.drop(columns="group", errors="ignore") for split, f in frames.items()}, names, source
-    )
+    frames, class_names = encode_labels({"train": train, "val": val, "test": test}, names, source)
     return Splits(frames["train"], frames["val"], frames["test"], class_names, language)
 
 

@@ -94,10 +94,9 @@ def clean_rows(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
 
 
 def load_labelled(
-    path: Path, text_column: str | None = None, label_column: str | None = None, *,
-    optional: tuple[str, ...] = (), **read_options
+    path: Path, text_column: str | None = None, label_column: str | None = None, **read_options
 ) -> pd.DataFrame:
-    """Reads `path` into a frame with the columns `text` and `label`, plus those of `optional` it has.
+    """Reads `path` into a frame with exactly the columns `text` and `label`.
 
     Example:
         >>> load_labelled(Path("reviews.tsv"), text_column="sentence")
@@ -107,8 +106,7 @@ def load_labelled(
         raise InputError(f"{path}: file has no rows")
     text_col = _pick_column(frame, text_column, TEXT_COLUMNS, "text", path)
     label_col = _pick_column(frame, label_column, LABEL_COLUMNS, "label", path)
-    extra = [name for name in optional if name in frame.columns]
-    frame = frame[[text_col, label_col, *extra]].set_axis(["text", "label", *extra], axis=1)
+    frame = frame[[text_col, label_col]].set_axis(["text", "label"], axis=1)
     frame = clean_rows(frame, path)
     if frame.empty:
         raise InputError(f"{path}: no row has both a text and a label")
