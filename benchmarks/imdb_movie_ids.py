@@ -1,9 +1,10 @@
 """Do aclImdb review ids run movie by movie? Named-entity overlap of neighbouring ids against random pairs.
 
-textclf carves IMDB's validation split by blocks of consecutive review ids (`data/imdb.py`) on the
-premise that one movie's reviews have consecutive ids. The CSV form has no movie ids, so this checks
-the premise from the texts: the capitalised words inside sentences (names of actors, characters,
-titles) of reviews `i` and `i + 1` of one polarity, against those of random pairs.
+IMDB's test movies are not in train, but a validation split carved at random from train shares
+movies with it. Whether consecutive ids are one movie's reviews decides whether validation could be
+carved by id blocks instead (tried; see BENCHMARKS.md). The CSV form has no movie ids, so this checks
+from the texts: the capitalised words inside sentences (names of actors, characters, titles) of
+reviews `i` and `i + 1` of one polarity, against those of random pairs.
 
     python benchmarks/imdb_movie_ids.py --data-dir ../shared/data
 
