@@ -29,10 +29,16 @@ def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
     assert json.loads((run_dir / "config.json").read_text())["freeze_embeddings"] is True
 
 
-@pytest.mark.parametrize(("given", "expected"), [(None, 1e-2), (3e-4, 3e-4)])
-def test_a_model_sets_its_learning_rate_unless_the_user_does(tmp_path, fixtures, given, expected):
-    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model="fasttext", epochs=1,
-                       learning_rate=given, output_dir=str(tmp_path))
+@pytest.mark.parametrize(("model", "given", "expected"), [
+    ("fasttext", {}, {"learning_rate": 1e-2, "ema_momentum": 0.0}),
+    ("fasttext", {"learning_rate": 3e-4, "ema_momentum": 0.9}, {"learning_rate": 3e-4, "ema_momentum": 0.9}),
+    ("stacked_lstm", {}, {"learning_rate": 1e-3, "ema_momentum": 0.99}),
+    ("stacked_lstm", {"ema_momentum": 0.0}, {"learning_rate": 1e-3, "ema_momentum": 0.0}),
+])
+def test_a_model_sets_its_run_defaults_unless_the_user_does(tmp_path, fixtures, model, given, expected):
+    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model=model, epochs=1,
+                       output_dir=str(tmp_path), **given)
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
-    assert row["peak_learning_rate"] == pytest.approx(expected)
-    assert json.loads((tmp_path / f"run_{row['timestamp']}" / "config.json").read_text())["learning_rate"] == expected
+    assert row["peak_learning_rate"] == pytest.approx(expected["learning_rate"])
+    written = json.loads((tmp_path / f"run_{row['timestamp']}" / "config.json").read_text())
+    assert {k: written[k] for k in expected} == expected

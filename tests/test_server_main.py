@@ -40,6 +40,7 @@ def test_end_to_end_under_mirrored_strategy(two_device_run):
     row = pd.read_csv(reports[0]).iloc[0]
     assert row["num_replicas"] == 2 and row["global_batch_size"] == 32
     assert row["peak_learning_rate"] == pytest.approx(1e-3 * 2**0.5)  # the shared default, scaled by sqrt(2)
+    assert row["config_ema_momentum"] == 0.99  # the stacked model's weight averaging, under MirroredStrategy
     assert row["dataset"] == "weibo" and row["model"] == "stacked_lstm" and row["config_tokenizer"] == "jieba"
     assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 2
     assert 0.0 <= row["final_test_accuracy"] <= 1.0
@@ -75,6 +76,7 @@ def test_report_columns_and_run_folder(two_device_run):
         (["--data-dir", "/nonexistent"], "no such folder"),
         (["--epochs", "0"], "must be at least 1"),
         (["--tokenizer", "bpe"], "invalid choice"),
+        (["--ema-momentum", "1"], "must be at least 0 and below 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):

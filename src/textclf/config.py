@@ -39,6 +39,7 @@ class RunConfig:
     learning_rate: float | None = None  # peak, for one replica, scaled by sqrt(replicas); None: the model's default
     warmup_ratio: float = 0.1  # share of all steps spent warming up to the peak rate
     clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71)
+    ema_momentum: float | None = None  # > 0: validate, keep and serve the weights' moving average; None: the model's
     monitor: str = "val_accuracy"  # what selects the epoch and stops early; validation only, never test
     patience: int = 2  # epochs without a better `monitor` before early stopping
     val_fraction: float = 0.1  # carved from train when a dataset has no validation split
@@ -103,6 +104,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _momentum(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = RunConfig()
     p = _Parser(
@@ -128,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--learning-rate", type=float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
     add("--warmup-ratio", type=_fraction, default=d.warmup_ratio)
     add("--clipnorm", type=float, default=d.clipnorm)
+    add("--ema-momentum", type=_momentum,
+        help="keep a moving average of the weights with this momentum (e.g. 0.99) and validate, save and serve "
+        "it; 0 turns it off (default: the model's, 0.99 for stacked_lstm, 0 for the others)")
     add("--monitor", choices=MONITORS, default=d.monitor, help="validation metric that picks the best epoch")
     add("--patience", type=_positive_int, default=d.patience, help="epochs without improvement before stopping")
     add("--val-fraction", type=_fraction, default=d.val_fraction)

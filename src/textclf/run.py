@@ -140,7 +140,8 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     with strategy.scope():
         model = builder(vectorizer.vocabulary_size(), len(data.class_names), **hyperparameters)
         trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
-                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
+                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm,
+                              ema_momentum=config.ema_momentum)
     fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
                          patience=config.patience, run_dir=run_dir, train_size=len(data.train))
     val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))

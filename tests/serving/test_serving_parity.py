@@ -2,6 +2,11 @@
 the training process (test_predictions.csv), model.keras, the SavedModel's `serve` signature,
 the web API and predict.py."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pandas as pd
@@ -9,7 +14,10 @@ import pytest
 import tensorflow as tf
 
 from textclf.data import text
+from textclf.models.registry import MODELS
 from textclf.serving.app import create_app
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 DATASETS = ["imdb", "weibo"]
 ATOL = 1e-6  # the same float32 model; only the batching differs (measured differences are below 1e-7)
@@ -64,3 +72,19 @@ def test_predict_py(dataset, runs, test_splits, predict_py, tmp_path):
     assert list(written.columns) == list(expected.columns)
     assert written[["text", "label", "predicted"]].equals(expected[["text", "label", "predicted"]])
     np.testing.assert_allclose(probabilities(written), probabilities(expected), rtol=0, atol=ATOL)
+
+
+def test_every_models_custom_layers_load_in_a_serving_process():
+    """serve.py and predict.py import only the serving package: it must register every layer a run can hold."""
+    names = set()
+    for name, builder in MODELS.items():
+        model = builder(50, 3, **({"max_len": 20} if name == "transformer" else {}))
+        names |= {keras.saving.get_registered_name(type(layer)) for layer in model.layers}
+    custom = sorted(n for n in names if n.startswith("textclf>"))
+    assert "textclf>MaskedConv1D" in custom and "textclf>BigramHashing" in custom
+    check = ("import sys, keras, textclf.serving.predictor; "
+             "print(' '.join(n for n in sys.argv[1:] if keras.saving.get_registered_object(n) is None))")
+    done = subprocess.run([sys.executable, "-c", check, *custom], env={**os.environ, "PYTHONPATH": str(SRC)},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"not registered in a serving process: {done.stdout.strip()}"

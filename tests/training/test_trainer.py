@@ -20,14 +20,34 @@ class KillAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def tiny_model(seed: int) -> keras.Model:
+class RawWeights(keras.callbacks.Callback):
+    """Records the weights each training batch starts from and ends with (the raw, not the averaged, ones)."""
+
+    def __init__(self):
+        super().__init__()
+        self.begin, self.end = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.begin.append([w.copy() for w in self.model.get_weights()])
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end.append([w.copy() for w in self.model.get_weights()])
+
+
+def tiny_model(seed: int, ema_momentum: float = 0.0) -> keras.Model:
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(20, 4, mask_zero=True)(inputs)
     x = keras.layers.GlobalAveragePooling1D()(x)
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
-    trainer.compile_model(model, peak_lr=0.05, total_steps=40, warmup_ratio=0.1, clipnorm=1.0)
+    trainer.compile_model(model, peak_lr=0.05, total_steps=40, warmup_ratio=0.1, clipnorm=1.0,
+                          ema_momentum=ema_momentum)
     return model
+
+
+def with_callback(monkeypatch, callback):
+    make = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [callback])
 
 
 def data():
@@ -54,7 +74,7 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, monitor, pick, index):
 def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     train, val = data()
     make = trainer._callbacks
-    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [KillAfterEpoch(2)])
+    with_callback(monkeypatch, KillAfterEpoch(2))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(tiny_model(0), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert (tmp_path / "backup").is_dir()
@@ -72,3 +92,47 @@ def test_same_seed_same_result(tmp_path):
         fitted = trainer.fit(tiny_model(7), train, val, epochs=2, monitor="val_loss", patience=2, run_dir=tmp_path / run, train_size=64)
         results.append(fitted.history["val_loss"].tolist())
     assert results[0] == results[1]
+
+
+def test_the_weights_moving_average_is_validated_and_kept_while_training_goes_on_from_the_raw_weights(
+        tmp_path, monkeypatch):
+    train, val = data()
+    raw = RawWeights()
+    with_callback(monkeypatch, raw)
+    model = tiny_model(0, ema_momentum=0.9)
+    fitted = trainer.fit(model, train, val, epochs=2, monitor="val_accuracy", patience=2, run_dir=tmp_path,
+                         train_size=64)
+    steps = 4  # 64 rows in batches of 16
+    # Keras' average: the first step's weights, then avg = 0.9 avg + 0.1 w after each step
+    average = raw.end[0]
+    for weights in raw.end[1:]:
+        average = [0.9 * a + 0.1 * w for a, w in zip(average, weights)]
+        if weights is raw.end[steps - 1]:
+            after_epoch_1 = average
+    expected = after_epoch_1 if fitted.best_epoch == 1 else average
+    for kept, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(kept, want, rtol=1e-5, atol=1e-6)
+    # the epoch logged (and selected) was validated with those averaged weights
+    best = fitted.history.set_index("epoch").loc[fitted.best_epoch]
+    assert model.evaluate(val, verbose=0)[1] == pytest.approx(best["val_accuracy"])
+    # epoch 2 trained on from epoch 1's raw weights, not from their average (Keras swaps the two by
+    # additions, which may move the last bit)
+    for start, end in zip(raw.begin[steps], raw.end[steps - 1]):
+        np.testing.assert_allclose(start, end, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(raw.end[steps - 1][0], after_epoch_1[0])  # the two differ, so the check can fail
+
+
+def test_a_killed_run_with_weight_averaging_resumes_from_the_raw_weights(tmp_path, monkeypatch):
+    train, val = data()
+    make = trainer._callbacks
+    killed = RawWeights()
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [killed, KillAfterEpoch(1)])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(tiny_model(0, 0.9), train, val, epochs=3, monitor="val_loss", patience=3, run_dir=tmp_path,
+                    train_size=64)
+    resumed = RawWeights()
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [resumed])
+    trainer.fit(tiny_model(1, 0.9), train, val, epochs=3, monitor="val_loss", patience=3, run_dir=tmp_path,
+                train_size=64)
+    for start, end in zip(resumed.begin[0], killed.end[-1]):
+        np.testing.assert_allclose(start, end, rtol=1e-6, atol=1e-7)

@@ -14,11 +14,12 @@ def stacked_lstm(
     units: tuple[int, int] = (128, 64),
     dense_units: int = 32,
     dropout: float = 0.3,
+    embedding_dropout: float = 0.2,  # whole word vectors, so it cannot lean on a few memorised words (IMDB)
     l2: float = 1e-5,  # on every kernel, as the original; larger values slowed learning on Weibo
     embeddings=None,
     freeze_embeddings: bool = False,
 ) -> keras.Model:
-    """Embedding -> LSTM -> BN -> Dropout -> LSTM -> BN -> Dropout -> Dense -> BN -> Dropout -> softmax.
+    """Embedding -> SpatialDropout -> LSTM -> BN -> Dropout -> LSTM -> BN -> Dropout -> Dense -> BN -> Dropout -> softmax.
 
     Args:
         vocab_size: rows of the embedding, padding (0) and OOV (1) included.
@@ -31,6 +32,7 @@ def stacked_lstm(
     x = token_embedding(
         vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=reg
     )(inputs)
+    x = layers.SpatialDropout1D(embedding_dropout)(x)
     x = layers.LSTM(units[0], return_sequences=True, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(dropout)(x)

@@ -4,7 +4,9 @@ Selection sees only the validation split: the checkpoint keeps the epoch with th
 best `monitor` (val_accuracy or val_loss) and early stopping watches the same number. Test is evaluated once,
 by the caller, on the selected weights. A killed run resumes from its last epoch
 (BackupAndRestore); the epoch log and the best checkpoint carry over the resume. BatchNormalization
-statistics are re-estimated before each validation (`precise_bn`).
+statistics are re-estimated before each validation (`precise_bn`). With `ema_momentum` the optimizer keeps an
+exponential moving average of the weights (Polyak averaging), and that average is what is validated, selected,
+saved and served; training goes on from the raw weights.
 """
 
 import contextlib
@@ -49,8 +51,13 @@ class EpochTimer(keras.callbacks.Callback):
             del self._start
 
 
-def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float):
-    optimizer = keras.optimizers.Adam(learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), clipnorm=clipnorm)
+def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float,
+                  ema_momentum: float = 0.0):
+    """Adam on the warmup + cosine schedule; `ema_momentum` > 0 also keeps the weights' moving average."""
+    optimizer = keras.optimizers.Adam(
+        learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), clipnorm=clipnorm,
+        use_ema=ema_momentum > 0, ema_momentum=ema_momentum,
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
@@ -59,14 +66,20 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: EpochTimer) -> list[keras.callbacks.Callback]:
+def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: EpochTimer,
+               use_ema: bool) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
     mode = MONITORS[monitor]
     best_so_far = float(previous[monitor].agg(mode)) if previous is not None else None  # from before a resume
+    # The order matters. The backup, before the swap, keeps the raw weights that training resumes from; the
+    # swap then puts the averaged weights in for validation and for the checkpoint that follows it, and
+    # precise BN estimates the statistics of the weights being validated.
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if use_ema else []
     return [
         timer,  # first: the epoch's training time ends where validation begins
-        PreciseBatchNorm(train_ds),  # before validation, so selection sees the statistics that are saved
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *averaging,
+        PreciseBatchNorm(train_ds),  # before validation, so selection sees the statistics that are saved
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far,
@@ -88,7 +101,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
             validation_data=val_ds,
             epochs=epochs,
             shuffle=False,  # the tf.data pipeline shuffles
-            callbacks=_callbacks(run_dir, train_ds, monitor, patience, timer),
+            callbacks=_callbacks(run_dir, train_ds, monitor, patience, timer, model.optimizer.use_ema),
             verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
         )
     train_seconds = time.perf_counter() - start
