@@ -8,13 +8,11 @@ varies, falls on both; the ratio is of the summed samples/s over all rounds.
 textclf's side is its real training path: the same tf.data pipeline (length-bucketed
 batches, right padding, masking), model builder, optimizer and schedule as
 `python src/server_main.py --dataset imdb --model lstm`. PyTorch's side is the original's
-recipe: every batch padded to 250, no masking. A third side, "keras_lstm", is textclf's model with
-Keras' own `keras.layers.LSTM` in place of its `FastLSTM` (same weights and results, see
-src/textclf/models/fast_lstm.py), so the gain of that layer is measured in the same run.
+recipe: every batch padded to 250, no masking.
 
     python benchmarks/speed_imdb_lstm.py --data-dir ../shared/data --batches 60 --rounds 2
 
-Prints one JSON line: samples/s of each side per round and the ratios.
+Prints one JSON line: samples/s of each side per round and the ratio.
 """
 
 import argparse
@@ -33,7 +31,6 @@ import keras  # noqa: E402
 
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import imdb, pipeline, text  # noqa: E402
-from textclf.models.fast_lstm import FastLSTM  # noqa: E402
 from textclf.models.registry import builder_for, run_defaults  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
@@ -66,18 +63,9 @@ def keras_model_and_data(data_dir: str, seed: int):
     ds = pipeline.make_dataset(texts, train["label"].to_numpy(), vectorizer, max_len=config.max_len,
                                truncate=config.truncate, global_batch=BATCH_SIZE, training=True, seed=seed)
     model = builder_for("lstm")(vectorizer.vocabulary_size(), 2)
-    with_keras_lstm = keras.models.clone_model(model, clone_function=_keras_lstm_for_fast_lstm)
-    for m in (model, with_keras_lstm):
-        trainer.compile_model(m, peak_lr=config.learning_rate, total_steps=10_000,
-                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
-    return model, with_keras_lstm, ds.repeat()
-
-
-def _keras_lstm_for_fast_lstm(layer):
-    """clone_model's layer copy, with Keras' own LSTM where the model has a FastLSTM."""
-    if isinstance(layer, FastLSTM):
-        return keras.layers.LSTM.from_config(layer.get_config())
-    return layer.__class__.from_config(layer.get_config())
+    trainer.compile_model(model, peak_lr=config.learning_rate, total_steps=10_000,
+                          warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
+    return model, ds.repeat()
 
 
 def keras_round(model, ds, batches: int, warmup: int) -> float:
@@ -109,20 +97,18 @@ def main():
         sys.exit(f"error: {train_csv}: no such file")
     python = subprocess.run(["bash", str(HERE / "torch_venv.sh")], capture_output=True, text=True,
                             check=True).stdout.strip()
-    model, with_keras_lstm, ds = keras_model_and_data(args.data_dir, args.seed)
+    model, ds = keras_model_and_data(args.data_dir, args.seed)
     rounds = []
     for _ in range(args.rounds):
         torch_sps = torch_round(python, train_csv, args.batches, args.warmup, args.seed)
         keras_sps = keras_round(model, ds, args.batches, args.warmup)
-        keras_lstm_sps = keras_round(with_keras_lstm, ds, args.batches, args.warmup)
-        rounds.append({"torch": round(torch_sps, 1), "keras": round(keras_sps, 1),
-                       "keras_lstm": round(keras_lstm_sps, 1)})
+        rounds.append({"torch": round(torch_sps, 1), "keras": round(keras_sps, 1)})
         print(f"round {len(rounds)}: {rounds[-1]}", file=sys.stderr)
-    total = {k: sum(r[k] for r in rounds) for k in ("keras", "keras_lstm", "torch")}
+    keras_total, torch_total = (sum(r[k] for r in rounds) for k in ("keras", "torch"))
     print(json.dumps({"batch_size": BATCH_SIZE, "batches": args.batches, "rounds": rounds,
-                      **{f"{k}_samples_per_second": round(v / len(rounds), 1) for k, v in total.items()},
-                      "ratio_keras_over_torch": round(total["keras"] / total["torch"], 3),
-                      "ratio_keras_over_keras_lstm": round(total["keras"] / total["keras_lstm"], 3)}))
+                      "keras_samples_per_second": round(keras_total / len(rounds), 1),
+                      "torch_samples_per_second": round(torch_total / len(rounds), 1),
+                      "ratio_keras_over_torch": round(keras_total / torch_total, 3)}))
 
 
 if __name__ == "__main__":

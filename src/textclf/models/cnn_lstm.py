@@ -4,7 +4,6 @@ import keras
 from keras import layers
 
 from textclf.models.blocks import l2_regularizer, probabilities, token_embedding, token_ids
-from textclf.models.fast_lstm import FastLSTM
 from textclf.models.layers import MaskedConv1D
 
 
@@ -37,7 +36,7 @@ def cnn_lstm(
         vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=reg
     )(inputs)
     x = MaskedConv1D(filters, kernel_size, activation="relu", kernel_regularizer=reg)(x)
-    x = FastLSTM(units, kernel_regularizer=reg)(x)
+    x = layers.LSTM(units, kernel_regularizer=reg)(x)
     x = layers.Dropout(dropout)(x)
     outputs = probabilities(num_classes, reg)(x)
     return keras.Model(inputs, outputs, name="cnn_lstm")

@@ -1,9 +1,9 @@
 """The IMDB project's single LSTM: Embedding(10000, 128) -> LSTM(256) -> Dense."""
 
 import keras
+from keras import layers
 
 from textclf.models.blocks import probabilities, token_embedding, token_ids
-from textclf.models.fast_lstm import FastLSTM
 
 
 def lstm(
@@ -24,6 +24,6 @@ def lstm(
     """
     inputs = token_ids()
     x = token_embedding(vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings)(inputs)
-    x = FastLSTM(units)(x)
+    x = layers.LSTM(units)(x)
     outputs = probabilities(num_classes)(x)
     return keras.Model(inputs, outputs, name="lstm")

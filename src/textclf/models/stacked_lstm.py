@@ -4,7 +4,6 @@ import keras
 from keras import layers, regularizers
 
 from textclf.models.blocks import probabilities, token_embedding, token_ids
-from textclf.models.fast_lstm import FastLSTM
 
 
 def stacked_lstm(
@@ -37,7 +36,7 @@ def stacked_lstm(
     x = layers.LSTM(units[0], return_sequences=True, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(dropout)(x)
-    x = FastLSTM(units[1], kernel_regularizer=reg)(x)
+    x = layers.LSTM(units[1], kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg)(x)
