@@ -40,7 +40,8 @@ def test_end_to_end_under_mirrored_strategy(two_device_run):
     row = pd.read_csv(reports[0]).iloc[0]
     assert row["num_replicas"] == 2 and row["global_batch_size"] == 32
     assert row["peak_learning_rate"] == pytest.approx(1e-3 * 2**0.5)  # the shared default, scaled by sqrt(2)
-    assert row["config_ema_momentum"] == 0.99  # the stacked model's weight averaging, under MirroredStrategy
+    assert row["config_ema_momentum"] == 0.99  # the stacked model's weight averaging under MirroredStrategy
+    assert row["ema_momentum_per_step"] == pytest.approx(0.99**2)  # over as many examples as on one device
     assert row["dataset"] == "weibo" and row["model"] == "stacked_lstm" and row["config_tokenizer"] == "jieba"
     assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 2
     assert 0.0 <= row["final_test_accuracy"] <= 1.0

@@ -61,7 +61,7 @@ def _hyperparameters(config: RunConfig, builder, vectorizer) -> tuple[dict, floa
     return {**args, "embeddings": matrix, "freeze_embeddings": config.freeze_embeddings}, coverage
 
 
-def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak_lr, policy, coverage, run_dir,
+def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak_lr, ema, policy, coverage, run_dir,
          command):
     return {
         "timestamp": run_dir.name.removeprefix("run_"),
@@ -73,7 +73,8 @@ def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak
         "num_replicas": strategy.num_replicas_in_sync, "global_batch_size": global_batch,
         "epochs_run": len(fitted.history), "train_seconds": round(fitted.train_seconds, 2),
         "train_samples_per_second": round(fitted.train_samples_per_second, 1),
-        "parameters": model.count_params(), "peak_learning_rate": peak_lr, "dtype_policy": policy,
+        "parameters": model.count_params(), "peak_learning_rate": peak_lr,
+        "ema_momentum_per_step": ema, "dtype_policy": policy,
         "embedding_coverage": coverage,
         **{f"{k}_size": v for k, v in data.sizes().items()}, "num_classes": len(data.class_names),
         **{f"config_{k}": v for k, v in config.to_dict().items() if k not in ("dataset", "model", "seed")},
@@ -136,18 +137,19 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     vectorizer, ds = _datasets(config, data, global_batch)
     steps_per_epoch = -(-len(data.train) // global_batch)
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
+    ema = schedules.scaled_ema_momentum(config.ema_momentum, strategy.num_replicas_in_sync)
     hyperparameters, coverage = _hyperparameters(config, builder, vectorizer)
     with strategy.scope():
         model = builder(vectorizer.vocabulary_size(), len(data.class_names), **hyperparameters)
         trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
                               warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm,
-                              ema_momentum=config.ema_momentum)
+                              ema_momentum=ema)
     fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
                          patience=config.patience, run_dir=run_dir, train_size=len(data.train))
     val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
     test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
     row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
-               peak_lr=peak_lr, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
+               peak_lr=peak_lr, ema=ema, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
     serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
     path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
     resume.mark_finished(output_dir, fingerprint)

@@ -9,6 +9,14 @@ def test_sqrt_scaling():
     assert schedules.scaled_learning_rate(1e-3, 1) == pytest.approx(1e-3)
 
 
+def test_weight_averaging_spans_the_same_examples_on_any_number_of_replicas():
+    assert schedules.scaled_ema_momentum(0.99, 1) == pytest.approx(0.99)
+    assert schedules.scaled_ema_momentum(0.99, 2) == pytest.approx(0.9801)
+    # what is left of an example's weight after 200 examples at batch 2 x 50 and 4 x 50: the same
+    assert schedules.scaled_ema_momentum(0.99, 2) ** 2 == pytest.approx(schedules.scaled_ema_momentum(0.99, 4))
+    assert schedules.scaled_ema_momentum(0.0, 4) == 0.0  # off stays off
+
+
 def test_warmup_then_cosine_values():
     s = schedules.warmup_cosine(peak=1.0, total_steps=110, warmup_ratio=10 / 110)
     assert float(s(0)) == pytest.approx(0.0)
