@@ -12,7 +12,7 @@ def test_sqrt_scaling():
 def test_weight_averaging_spans_the_same_examples_on_any_number_of_replicas():
     assert schedules.scaled_ema_momentum(0.99, 1) == pytest.approx(0.99)
     assert schedules.scaled_ema_momentum(0.99, 2) == pytest.approx(0.9801)
-    # what is left of an example's weight after 200 examples at batch 2 x 50 and 4 x 50: the same
+    # two steps on 2 replicas see as many examples as one step on 4, and decay the average as much
     assert schedules.scaled_ema_momentum(0.99, 2) ** 2 == pytest.approx(schedules.scaled_ema_momentum(0.99, 4))
     assert schedules.scaled_ema_momentum(0.0, 4) == 0.0  # off stays off
 

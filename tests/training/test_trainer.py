@@ -103,13 +103,15 @@ def test_the_weights_moving_average_is_validated_and_kept_while_training_goes_on
     fitted = trainer.fit(model, train, val, epochs=2, monitor="val_accuracy", patience=2, run_dir=tmp_path,
                          train_size=64)
     steps = 4  # 64 rows in batches of 16
-    # Keras' average: the first step's weights, then avg = 0.9 avg + 0.1 w after each step
-    average = raw.end[0]
-    for weights in raw.end[1:]:
-        average = [0.9 * a + 0.1 * w for a, w in zip(average, weights)]
-        if weights is raw.end[steps - 1]:
-            after_epoch_1 = average
-    expected = after_epoch_1 if fitted.best_epoch == 1 else average
+
+    def average(history):  # Keras': the first step's weights, then avg = 0.9 avg + 0.1 w after each step
+        result = history[0]
+        for weights in history[1:]:
+            result = [0.9 * a + 0.1 * w for a, w in zip(result, weights)]
+        return result
+
+    after_epoch_1 = average(raw.end[:steps])
+    expected = after_epoch_1 if fitted.best_epoch == 1 else average(raw.end)
     for kept, want in zip(model.get_weights(), expected):
         np.testing.assert_allclose(kept, want, rtol=1e-5, atol=1e-6)
     # the epoch logged (and selected) was validated with those averaged weights
