@@ -1,5 +1,7 @@
 """fit: selection on validation, the epoch log, and resuming a killed run."""
 
+import time
+
 import keras
 import numpy as np
 import pytest
@@ -71,10 +73,18 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, monitor, pick, index):
     assert fitted.train_samples_per_second > 0
 
 
-def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
-    train, val = data()
+class SlowBatches(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(SLOW_BATCH)
+
+
+SLOW_BATCH = 0.5
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_and_counts_the_time_before_the_kill(tmp_path, monkeypatch):
+    train, val = data()  # 4 batches an epoch
     make = trainer._callbacks
-    with_callback(monkeypatch, KillAfterEpoch(2))
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [SlowBatches(), KillAfterEpoch(2)])
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(tiny_model(0), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert (tmp_path / "backup").is_dir()
@@ -82,6 +92,12 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
     fitted = trainer.fit(tiny_model(1), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert list(fitted.history["epoch"]) == [1, 2, 3, 4]  # epochs 1-2 from before, 3-4 after the resume
     assert not (tmp_path / "backup").exists()
+    # the two slow epochs before the kill are in the run's time and speed
+    assert (fitted.history["train_seconds"][:2] >= 4 * SLOW_BATCH).all()
+    assert (fitted.history["seconds"] >= fitted.history["train_seconds"]).all()
+    assert fitted.train_seconds == pytest.approx(fitted.history["seconds"].sum())
+    assert fitted.train_seconds >= 8 * SLOW_BATCH
+    assert fitted.train_samples_per_second == pytest.approx(4 * 64 / fitted.history["train_seconds"].sum())
 
 
 def test_same_seed_same_result(tmp_path):

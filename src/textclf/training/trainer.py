@@ -31,24 +31,25 @@ warnings.filterwarnings("ignore", message="Your input ran out of data")
 class FitResult:
     history: pd.DataFrame  # one row per epoch, resumed epochs included; `epoch` counts from 1
     best_epoch: int
-    train_seconds: float  # wall time of fit in this process, validation included
+    train_seconds: float  # wall time of every epoch, validation included, resumed epochs too
     train_samples_per_second: float  # training steps only
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Times the training part of each epoch (up to where validation starts)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
+    """Adds each epoch's wall time to its logs: `train_seconds` up to where validation starts and
+    `seconds` in all, so the epoch log keeps them across a resume."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._train_seconds = None
 
     def on_test_begin(self, logs=None):
-        if hasattr(self, "_start"):  # fit's validation, not a standalone evaluate
-            self.seconds.append(time.perf_counter() - self._start)
-            del self._start
+        if getattr(self, "_train_seconds", 0) is None:  # fit's validation, not a standalone evaluate
+            self._train_seconds = time.perf_counter() - self._start
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        logs.update(seconds=seconds, train_seconds=seconds if self._train_seconds is None else self._train_seconds)
 
 
 def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float,
@@ -66,8 +67,7 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: EpochTimer,
-               use_ema: bool) -> list[keras.callbacks.Callback]:
+def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, use_ema: bool) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
     mode = MONITORS[monitor]
     best_so_far = float(previous[monitor].agg(mode)) if previous is not None else None  # from before a resume
@@ -76,7 +76,7 @@ def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: Epoc
     # precise BN estimates the statistics of the weights being validated.
     averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if use_ema else []
     return [
-        timer,  # first: the epoch's training time ends where validation begins
+        EpochTimer(),  # first: the epoch's training time ends where validation begins, its logs reach the rest
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         *averaging,
         PreciseBatchNorm(train_ds),  # before validation, so selection sees the statistics that are saved
@@ -93,21 +93,18 @@ def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, timer: Epoc
 def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, patience: int, run_dir: Path,
         train_size: int) -> FitResult:
     """Fits, then loads the weights of the best epoch on validation into `model`."""
-    timer = EpochTimer()
-    start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
         model.fit(
             train_ds,
             validation_data=val_ds,
             epochs=epochs,
             shuffle=False,  # the tf.data pipeline shuffles
-            callbacks=_callbacks(run_dir, train_ds, monitor, patience, timer, model.optimizer.use_ema),
+            callbacks=_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema),
             verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
         )
-    train_seconds = time.perf_counter() - start
     model.load_weights(str(run_dir / "best.weights.h5"))
     history = _epoch_log(run_dir).assign(epoch=lambda h: h["epoch"] + 1)
     best = history[monitor].idxmax() if MONITORS[monitor] == "max" else history[monitor].idxmin()
     best_epoch = int(history.loc[best, "epoch"])
-    speed = train_size * len(timer.seconds) / sum(timer.seconds) if timer.seconds else float("nan")
-    return FitResult(history, best_epoch, train_seconds, speed)
+    speed = train_size * len(history) / history["train_seconds"].sum()
+    return FitResult(history, best_epoch, float(history["seconds"].sum()), speed)
