@@ -12,7 +12,12 @@ recipe: every batch padded to 250, no masking.
 
     python benchmarks/speed_imdb_lstm.py --data-dir ../shared/data --batches 60 --rounds 2
 
-Prints one JSON line: samples/s of each side per round and the ratio.
+`--xla` adds two sides that are not textclf's path, to measure XLA on this CPU: the same
+model compiled with `jit_compile=True`, once on every batch padded to 250 (`xla_250`, one
+shape) and once on batches padded to their length bucket's boundary (`xla_buckets`, four
+shapes); each is compiled on untimed batches first.
+
+Prints one JSON line: samples/s of each side per round and each side's ratio to torch.
 """
 
 import argparse
@@ -28,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import imdb, pipeline, text  # noqa: E402
@@ -68,6 +74,24 @@ def keras_model_and_data(data_dir: str, seed: int):
     return model, ds.repeat()
 
 
+def xla_sides(ds) -> dict:
+    """The model under XLA on batches padded to 250, and to their bucket's boundary."""
+    boundaries = tf.constant([*pipeline.bucket_boundaries(MAX_LEN), MAX_LEN])
+
+    def padded_to(length_of):
+        return ds.map(lambda ids, y: (tf.pad(ids, [[0, 0], [0, length_of(tf.shape(ids)[1]) - tf.shape(ids)[1]]]), y))
+
+    sides = {}
+    for name, padded in (("xla_250", padded_to(lambda n: MAX_LEN)),
+                         ("xla_buckets", padded_to(lambda n: tf.reduce_min(tf.boolean_mask(boundaries, boundaries >= n))))):
+        model = builder_for("lstm")(10_000, 2)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
+                      jit_compile=True)
+        model.fit(padded, steps_per_epoch=40, epochs=1, verbose=0)  # compiles every shape it meets
+        sides[name] = (model, padded)
+    return sides
+
+
 def keras_round(model, ds, batches: int, warmup: int) -> float:
     timer = StepTimer()
     model.fit(ds, steps_per_epoch=warmup + batches, epochs=1, shuffle=False, callbacks=[timer], verbose=0)
@@ -91,6 +115,7 @@ def main():
     p.add_argument("--warmup", type=int, default=5, help="untimed batches first (tracing, caches)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--xla", action="store_true", help="also time the model under XLA (not textclf's path)")
     args = p.parse_args()
     train_csv = Path(args.data_dir) / "imdb" / "imdb_train.csv.gz"
     if not train_csv.is_file():
@@ -98,17 +123,17 @@ def main():
     python = subprocess.run(["bash", str(HERE / "torch_venv.sh")], capture_output=True, text=True,
                             check=True).stdout.strip()
     model, ds = keras_model_and_data(args.data_dir, args.seed)
+    sides = {"keras": (model, ds), **(xla_sides(ds) if args.xla else {})}
     rounds = []
     for _ in range(args.rounds):
-        torch_sps = torch_round(python, train_csv, args.batches, args.warmup, args.seed)
-        keras_sps = keras_round(model, ds, args.batches, args.warmup)
-        rounds.append({"torch": round(torch_sps, 1), "keras": round(keras_sps, 1)})
+        rounds.append({"torch": round(torch_round(python, train_csv, args.batches, args.warmup, args.seed), 1)})
+        for name, (side_model, side_ds) in sides.items():
+            rounds[-1][name] = round(keras_round(side_model, side_ds, args.batches, args.warmup), 1)
         print(f"round {len(rounds)}: {rounds[-1]}", file=sys.stderr)
-    keras_total, torch_total = (sum(r[k] for r in rounds) for k in ("keras", "torch"))
+    mean = {side: round(sum(r[side] for r in rounds) / len(rounds), 1) for side in rounds[0]}
     print(json.dumps({"batch_size": BATCH_SIZE, "batches": args.batches, "rounds": rounds,
-                      "keras_samples_per_second": round(keras_total / len(rounds), 1),
-                      "torch_samples_per_second": round(torch_total / len(rounds), 1),
-                      "ratio_keras_over_torch": round(keras_total / torch_total, 3)}))
+                      **{f"{side}_samples_per_second": sps for side, sps in mean.items()},
+                      **{f"ratio_{side}_over_torch": round(mean[side] / mean["torch"], 3) for side in sides}}))
 
 
 if __name__ == "__main__":
