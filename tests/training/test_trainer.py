@@ -73,12 +73,12 @@ def test_best_epoch_is_chosen_on_validation(tmp_path, monitor, pick, index):
     assert fitted.train_samples_per_second > 0
 
 
+SLOW_BATCH = 0.5
+
+
 class SlowBatches(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         time.sleep(SLOW_BATCH)
-
-
-SLOW_BATCH = 0.5
 
 
 def test_a_killed_run_resumes_from_its_last_epoch_and_counts_the_time_before_the_kill(tmp_path, monkeypatch):

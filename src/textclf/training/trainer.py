@@ -39,12 +39,16 @@ class EpochTimer(keras.callbacks.Callback):
     """Adds each epoch's wall time to its logs: `train_seconds` up to where validation starts and
     `seconds` in all, so the epoch log keeps them across a resume."""
 
+    def __init__(self):
+        super().__init__()
+        self._train_seconds = 0.0  # None while an epoch trains
+
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
         self._train_seconds = None
 
     def on_test_begin(self, logs=None):
-        if getattr(self, "_train_seconds", 0) is None:  # fit's validation, not a standalone evaluate
+        if self._train_seconds is None:  # fit's validation, not a standalone evaluate
             self._train_seconds = time.perf_counter() - self._start
 
     def on_epoch_end(self, epoch, logs=None):
