@@ -6,14 +6,27 @@ from textclf.models.layers import BigramHashing, Capsule, MaskedConv1D
 
 def test_bigram_hashing_numbers_pairs_and_leaves_padding_out():
     ids = np.array([[2, 3, 4, 0, 0]], dtype="int32")
-    hashed = np.asarray(BigramHashing(vocab_size=10, buckets=7)(ids))
+    hashed = np.asarray(BigramHashing(buckets=7)(ids))
+    m = BigramHashing.MULTIPLIER
     assert hashed.dtype == np.int32
-    assert hashed.tolist() == [[(2 * 10 + 3) % 7 + 1, (3 * 10 + 4) % 7 + 1, 0, 0, 0]]
+    assert hashed.tolist() == [[(2 * m + 3) % 7 + 1, (3 * m + 4) % 7 + 1, 0, 0, 0]]
 
 
 def test_bigram_hashing_does_not_overflow_with_a_large_vocabulary():
-    hashed = np.asarray(BigramHashing(vocab_size=200_000, buckets=1_000_003)(np.array([[199_999, 199_998]])))
-    assert hashed[0, 0] == (199_999 * 200_000 + 199_998) % 1_000_003 + 1
+    hashed = np.asarray(BigramHashing(buckets=1_000_003)(np.array([[199_999, 199_998]])))
+    assert hashed[0, 0] == (199_999 * BigramHashing.MULTIPLIER + 199_998) % 1_000_003 + 1
+
+
+def test_bigram_hashing_spreads_pairs_over_the_table_like_random_buckets():
+    """90,000 distinct pairs of 300 words in 200,000 buckets fill as many rows as random hashing would.
+
+    (a * vocab_size + b) % buckets with a 10,000-word vocabulary kept only a mod 20: 6,000 rows.
+    """
+    words = np.arange(2, 302)
+    first, second = (grid.ravel() for grid in np.meshgrid(words, words))
+    hashed = np.asarray(BigramHashing(buckets=200_000)(np.stack([first, second], axis=1)))[:, 0]
+    expected = 200_000 * (1 - np.exp(-first.size / 200_000))  # distinct rows for uniform random buckets
+    assert len(np.unique(hashed)) > 0.98 * expected
 
 
 def test_capsules_are_shorter_than_one():

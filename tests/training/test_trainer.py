@@ -47,9 +47,12 @@ def tiny_model(seed: int, ema_momentum: float = 0.0) -> keras.Model:
     return model
 
 
-def with_callback(monkeypatch, callback):
-    make = trainer._callbacks
-    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [callback])
+FIT_CALLBACKS = trainer._callbacks
+
+
+def with_callbacks(monkeypatch, *extra: keras.callbacks.Callback):
+    """The next fits run with fit's own callbacks followed by `extra` (none: fit's own alone)."""
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: FIT_CALLBACKS(*a) + list(extra))
 
 
 def data():
@@ -83,12 +86,11 @@ class SlowBatches(keras.callbacks.Callback):
 
 def test_a_killed_run_resumes_from_its_last_epoch_and_counts_the_time_before_the_kill(tmp_path, monkeypatch):
     train, val = data()  # 4 batches an epoch
-    make = trainer._callbacks
-    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [SlowBatches(), KillAfterEpoch(2)])
+    with_callbacks(monkeypatch, SlowBatches(), KillAfterEpoch(2))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(tiny_model(0), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert (tmp_path / "backup").is_dir()
-    monkeypatch.setattr(trainer, "_callbacks", make)
+    with_callbacks(monkeypatch)
     fitted = trainer.fit(tiny_model(1), train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path, train_size=64)
     assert list(fitted.history["epoch"]) == [1, 2, 3, 4]  # epochs 1-2 from before, 3-4 after the resume
     assert not (tmp_path / "backup").exists()
@@ -114,7 +116,7 @@ def test_the_weights_moving_average_is_validated_and_kept_while_training_goes_on
         tmp_path, monkeypatch):
     train, val = data()
     raw = RawWeights()
-    with_callback(monkeypatch, raw)
+    with_callbacks(monkeypatch, raw)
     model = tiny_model(0, ema_momentum=0.9)
     fitted = trainer.fit(model, train, val, epochs=2, monitor="val_accuracy", patience=2, run_dir=tmp_path,
                          train_size=64)
@@ -142,14 +144,13 @@ def test_the_weights_moving_average_is_validated_and_kept_while_training_goes_on
 
 def test_a_killed_run_with_weight_averaging_resumes_from_the_raw_weights(tmp_path, monkeypatch):
     train, val = data()
-    make = trainer._callbacks
     killed = RawWeights()
-    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [killed, KillAfterEpoch(1)])
+    with_callbacks(monkeypatch, killed, KillAfterEpoch(1))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(tiny_model(0, 0.9), train, val, epochs=3, monitor="val_loss", patience=3, run_dir=tmp_path,
                     train_size=64)
     resumed = RawWeights()
-    monkeypatch.setattr(trainer, "_callbacks", lambda *a: make(*a) + [resumed])
+    with_callbacks(monkeypatch, resumed)
     trainer.fit(tiny_model(1, 0.9), train, val, epochs=3, monitor="val_loss", patience=3, run_dir=tmp_path,
                 train_size=64)
     for start, end in zip(resumed.begin[0], killed.end[-1]):

@@ -35,7 +35,7 @@ def fasttext(
         vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=reg
     )
     unigrams = unigram_embedding(inputs)
-    bigram_ids = BigramHashing(vocab_size, buckets)(inputs)
+    bigram_ids = BigramHashing(buckets)(inputs)
     # As wide as the unigram vectors (a pretrained matrix may set that), since both go into one average.
     bigrams = layers.Embedding(
         buckets + 1, unigram_embedding.output_dim, mask_zero=True, embeddings_regularizer=reg, name="bigram_embedding"

@@ -190,23 +190,26 @@ def _squash(vectors, epsilon=1e-7):
 class BigramHashing(layers.Layer):
     """Token ids -> hashed ids of each (token, next token) pair, 0 where the pair runs into padding.
 
-    bigram_t = (ids_t * vocab_size + ids_t+1) % buckets + 1, as fastText hashes n-grams into a fixed table;
+    bigram_t = (ids_t * 116049371 + ids_t+1) % buckets + 1, fastText's n-gram hash (Dictionary::addWordNgrams);
     id 0 stays free for "no bigram", which an Embedding with mask_zero skips. The output has the input's length.
+    The multiplier is a prime that shares no factor with a table size like 200,000. The obvious hash,
+    (a * vocab_size + b) % buckets, does: with 10,000 words and 200,000 buckets it kept only a mod 20 of the
+    first word, so "not good" shared its row with the pairs of every 20th word and "good".
 
     Args:
-        vocab_size: the token vocabulary size, so distinct pairs get distinct numbers before the modulo.
         buckets: rows of the bigram table, not counting row 0.
     """
 
-    def __init__(self, vocab_size, buckets, **kwargs):
+    MULTIPLIER = 116_049_371
+
+    def __init__(self, buckets, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = vocab_size
         self.buckets = buckets
 
     def call(self, inputs):
-        ids = ops.cast(inputs, "int64")  # ids * vocab_size overflows int32 from a ~46k vocabulary
+        ids = ops.cast(inputs, "int64")  # ids * MULTIPLIER overflows int32 from the second id on
         next_ids = ops.pad(ids[:, 1:], [[0, 0], [0, 1]])
-        hashed = (ids * self.vocab_size + next_ids) % self.buckets + 1
+        hashed = (ids * self.MULTIPLIER + next_ids) % self.buckets + 1
         is_pair = ops.logical_and(ids > 0, next_ids > 0)
         return ops.cast(ops.where(is_pair, hashed, 0), "int32")
 
@@ -214,4 +217,4 @@ class BigramHashing(layers.Layer):
         return keras.KerasTensor(inputs.shape, dtype="int32")
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}
+        return {**super().get_config(), "buckets": self.buckets}
