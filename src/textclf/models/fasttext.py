@@ -11,8 +11,8 @@ def fasttext(
     vocab_size: int,
     num_classes: int,
     *,
-    embedding_dim: int = 50,  # fastText's own classifiers use 10-100
-    buckets: int = 200_000,  # bigram table rows; more means fewer collisions, at embedding_dim floats a row
+    embedding_dim: int = 10,  # the fastText paper's sentiment runs: 10 hidden units
+    buckets: int = 2_000_000,  # bigram table rows (fastText's default); more means fewer collisions
     dropout: float = 0.2,
     l2: float = 0.0,
     embeddings=None,
@@ -20,7 +20,7 @@ def fasttext(
 ) -> keras.Model:
     """[token embedding, hashed bigram embedding] -> one masked average -> Dropout -> softmax.
 
-    Word order enters only through the bigrams; that is enough for ~0.90 on IMDB, in seconds per epoch.
+    Word order enters only through the bigrams; given the whole review, that reaches 0.90 on IMDB.
 
     Args:
         vocab_size: rows of the embedding, padding (0) and OOV (1) included.

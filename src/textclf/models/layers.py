@@ -192,7 +192,7 @@ class BigramHashing(layers.Layer):
 
     bigram_t = (ids_t * 116049371 + ids_t+1) % buckets + 1, fastText's n-gram hash (Dictionary::addWordNgrams);
     id 0 stays free for "no bigram", which an Embedding with mask_zero skips. The output has the input's length.
-    The multiplier is a prime that shares no factor with a table size like 200,000. The obvious hash,
+    The multiplier is a prime, so it shares no factor with a table size like 2,000,000. The obvious hash,
     (a * vocab_size + b) % buckets, does: with 10,000 words and 200,000 buckets it kept only a mod 20 of the
     first word, so "not good" shared its row with the pairs of every 20th word and "good".
 
