@@ -21,7 +21,6 @@ from textclf.models.cnn_lstm import cnn_lstm
 from textclf.models.fasttext import fasttext
 from textclf.models.gru import gru
 from textclf.models.lstm import lstm
-from textclf.models.ngram_mlp import ngram_mlp
 from textclf.models.stacked_lstm import stacked_lstm
 from textclf.models.text_cnn import text_cnn
 from textclf.models.transformer import transformer
@@ -37,7 +36,6 @@ MODELS = {
     "capsule_lstm": capsule_lstm,
     "transformer": transformer,
     "fasttext": fasttext,
-    "ngram_mlp": ngram_mlp,
 }
 
 # Fills RunConfig fields the user left unset, before the dataset's defaults do.
