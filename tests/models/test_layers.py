@@ -1,6 +1,12 @@
+import json
+import zipfile
+
+import keras
 import numpy as np
 import pytest
 
+from textclf.errors import InputError
+from textclf.models.fasttext import fasttext
 from textclf.models.layers import BigramHashing, Capsule, MaskedConv1D
 
 
@@ -27,6 +33,24 @@ def test_bigram_hashing_spreads_pairs_over_the_table_like_random_buckets():
     hashed = np.asarray(BigramHashing(buckets=200_000)(np.stack([first, second], axis=1)))[:, 0]
     expected = 200_000 * (1 - np.exp(-first.size / 200_000))  # distinct rows for uniform random buckets
     assert len(np.unique(hashed)) > 0.98 * expected
+
+
+def test_a_model_saved_with_the_old_bigram_hash_fails_to_load_in_one_line(tmp_path):
+    """Its config has the old layer's `vocab_size`: loading it must not predict by the new hash silently."""
+    fasttext(10, 2, embedding_dim=4, buckets=7).save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as saved:
+        files = {name: saved.read(name) for name in saved.namelist()}
+    config = json.loads(files["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "BigramHashing":
+            layer["config"]["vocab_size"] = 10
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for name, content in files.items():
+            old.writestr(name, content)
+    assert keras.saving.load_model(tmp_path / "new.keras") is not None
+    with pytest.raises(InputError, match="old bigram hash"):
+        keras.saving.load_model(tmp_path / "old.keras")
 
 
 def test_capsules_are_shorter_than_one():

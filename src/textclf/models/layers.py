@@ -8,6 +8,8 @@ import keras
 import keras_hub
 from keras import initializers, layers, ops, regularizers
 
+from textclf.errors import InputError
+
 register = keras.saving.register_keras_serializable(package="textclf")
 
 
@@ -207,7 +209,7 @@ class BigramHashing(layers.Layer):
         self.buckets = buckets
 
     def call(self, inputs):
-        ids = ops.cast(inputs, "int64")  # ids * MULTIPLIER overflows int32 from the second id on
+        ids = ops.cast(inputs, "int64")  # ids * MULTIPLIER overflows int32 from id 19 on
         next_ids = ops.pad(ids[:, 1:], [[0, 0], [0, 1]])
         hashed = (ids * self.MULTIPLIER + next_ids) % self.buckets + 1
         is_pair = ops.logical_and(ids > 0, next_ids > 0)
@@ -218,3 +220,10 @@ class BigramHashing(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "buckets": self.buckets}
+
+    @classmethod
+    def from_config(cls, config):
+        if "vocab_size" in config:  # saved before 8769441, by the hash this layer no longer computes
+            raise InputError("this model was saved with fasttext's old bigram hash, which the code no longer "
+                             "computes; train it again")
+        return cls(**config)
