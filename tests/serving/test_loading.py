@@ -2,7 +2,6 @@
 and predict.py alike (both load through serving/runs.py's load_predictor and Predictor)."""
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
