@@ -29,6 +29,7 @@ def test_healthz_says_what_is_loaded(client, runs):
 def test_page_shows_the_run_and_examples_in_both_languages(client, runs):
     page = client.get("/").get_data(as_text=True)
     assert runs["weibo"].name in page and "weibo" in page and "lstm" in page
+    assert str(runs["weibo"].parent) not in page  # the run's name, not where it lies on this machine
     assert 'class="example" type="button" lang="en"' in page and 'class="example" type="button" lang="zh"' in page
     assert f'maxlength="{MAX_CHARS}"' in page
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
