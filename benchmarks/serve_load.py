@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "serving"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from textclf.serving.launch import running_server  # noqa: E402
+from launch import running_server  # noqa: E402 - the tests' launcher: serve.py in a child process
 
 WARM_UP = 16  # requests before the clock starts: the first ones pay for thread and connection set-up
 

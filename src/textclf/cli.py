@@ -3,10 +3,9 @@
 import shlex
 import sys
 
-from loguru import logger
-
 from textclf.config import Command, as_command, parse_args
 from textclf.errors import exit_code
+from textclf.logs import log_to_stderr
 
 
 def _main(command: Command, line: str) -> int:
@@ -31,8 +30,7 @@ def _main(command: Command, line: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = parse_args(argv)  # argparse itself exits 2 on a bad flag
-    logger.remove()
-    logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} | {level: <7} | {message}")
+    log_to_stderr()
     line = shlex.join([sys.executable, "src/server_main.py", *argv])
     try:
         return exit_code(_main, command, line)

@@ -63,7 +63,7 @@ def client(predictors):
 @pytest.fixture(scope="session")
 def server_url(runs):
     """The base URL of a real serve.py (waitress) serving the Chinese run."""
-    from textclf.serving.launch import running_server
+    from launch import running_server  # tests/serving/launch.py
 
     with running_server(runs["weibo"]) as url:
         yield url

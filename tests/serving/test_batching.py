@@ -1,16 +1,19 @@
-"""RequestBatcher: requests that arrive while the model is busy share its next call, and each gets its own rows."""
+"""RequestBatcher: requests that arrive while the model is busy share its next call, each gets its own rows,
+a failing call fails only the request that broke it, and a request that waits too long gives up."""
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from textclf.serving.batching import RequestBatcher
 
+WAIT = 10  # seconds any step of these tests may take; they take milliseconds
+
 
 class GatedModel:
-    """A stand-in model: row i is [len(text), index of the text in its call]; its first call waits for `gate`."""
+    """A stand-in model: row i is [len(text), index of the text in its call]; its first call waits for `gate`;
+    a call holding the text "bad" fails."""
 
     def __init__(self):
         self.calls: list[list[str]] = []
@@ -19,49 +22,65 @@ class GatedModel:
     def __call__(self, texts: list[str]) -> np.ndarray:
         self.calls.append(list(texts))
         self.started.set()
-        self.gate.wait(timeout=10)
+        self.gate.wait(timeout=WAIT)
+        if "bad" in texts:
+            raise ValueError("model failed")
         return np.array([[len(t), i] for i, t in enumerate(texts)], dtype=float)
 
 
-def test_requests_queued_behind_a_busy_model_share_one_call_and_get_their_own_rows():
+def busy(max_texts: int) -> tuple[GatedModel, RequestBatcher]:
+    """A batcher whose model is busy with a first call of ["x"] until `model.gate` is set."""
     model = GatedModel()
-    batcher = RequestBatcher(model, max_texts=64)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.predict, ["a"])
-        assert model.started.wait(timeout=10)  # the model is busy with the first request
-        waiting = [pool.submit(batcher.predict, ["b" * n, "c" * (n + 10)]) for n in range(1, 7)]
-        while batcher._jobs.qsize() < len(waiting):
-            threading.Event().wait(0.01)
-        model.gate.set()
-        assert first.result(timeout=10).tolist() == [[1, 0]]
-        answers = [future.result(timeout=10) for future in waiting]
+    batcher = RequestBatcher(model, max_texts)
+    batcher.submit(["x"])
+    assert model.started.wait(timeout=WAIT)
+    return model, batcher
+
+
+def test_requests_queued_behind_a_busy_model_share_one_call_and_get_their_own_rows():
+    model, batcher = busy(max_texts=64)
+    waiting = [batcher.submit(["b" * n, "c" * (n + 10)]) for n in range(1, 7)]
+    model.gate.set()
+    answers = [future.result(timeout=WAIT) for future in waiting]
     assert [len(call) for call in model.calls] == [1, 12]  # six requests, one call
     for n, rows in enumerate(answers, start=1):
         assert rows[:, 0].tolist() == [n, n + 10]  # each request gets the rows of its own texts
 
 
 def test_a_call_never_takes_more_than_max_texts():
-    model = GatedModel()
-    batcher = RequestBatcher(model, max_texts=4)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.predict, ["x"])
-        assert model.started.wait(timeout=10)
-        waiting = [pool.submit(batcher.predict, ["y"] * 3) for _ in range(3)]
-        while batcher._jobs.qsize() < len(waiting):
-            threading.Event().wait(0.01)
-        model.gate.set()
-        first.result(timeout=10)
-        assert all(future.result(timeout=10).shape == (3, 2) for future in waiting)
+    model, batcher = busy(max_texts=4)
+    waiting = [batcher.submit(["y"] * 3) for _ in range(3)]
+    model.gate.set()
+    assert all(future.result(timeout=WAIT).shape == (3, 2) for future in waiting)
     assert [len(call) for call in model.calls] == [1, 3, 3, 3]
 
 
-def test_a_failing_call_raises_in_every_request_it_served_and_the_batcher_goes_on():
-    def predict(texts):
-        if "bad" in texts:
-            raise ValueError("model failed")
-        return np.ones((len(texts), 2))
-
-    batcher = RequestBatcher(predict, max_texts=64)
+def test_a_failing_call_is_retried_request_by_request_so_only_the_culprit_fails():
+    model, batcher = busy(max_texts=64)
+    good = [batcher.submit(["good", "fine"]) for _ in range(3)]
+    culprit = batcher.submit(["ok", "bad"])
+    good.append(batcher.submit(["also good"]))
+    model.gate.set()
     with pytest.raises(ValueError, match="model failed"):
-        batcher.predict(["bad"])
-    assert batcher.predict(["good", "good"]).shape == (2, 2)
+        culprit.result(timeout=WAIT)
+    assert [future.result(timeout=WAIT)[:, 0].tolist() for future in good] == [[4, 4]] * 3 + [[9]]
+    assert [len(call) for call in model.calls] == [1, 9, 2, 2, 2, 2, 1]  # the shared call, then each alone
+    assert batcher.predict(["good"], timeout=WAIT).shape == (1, 2)  # and the batcher goes on
+
+
+def test_a_lone_failing_request_raises_what_the_model_raised():
+    model = GatedModel()
+    model.gate.set()
+    with pytest.raises(ValueError, match="model failed"):
+        RequestBatcher(model, max_texts=64).predict(["bad"], timeout=WAIT)
+    assert model.calls == [["bad"]]  # not called again: it was alone
+
+
+def test_a_request_that_waits_too_long_times_out_and_never_reaches_the_model():
+    model, batcher = busy(max_texts=64)
+    with pytest.raises(TimeoutError):
+        batcher.predict(["given up"], timeout=0.05)
+    later = batcher.submit(["later"])
+    model.gate.set()
+    assert later.result(timeout=WAIT)[:, 0].tolist() == [5]
+    assert model.calls == [["x"], ["later"]]

@@ -1,24 +1,35 @@
 """The web app's contract: the page, /healthz, answers, limits, and a JSON 4xx (never a 500 or a
-traceback) for every bad request; then the real server (waitress) under 8 concurrent clients."""
+traceback) for every bad request; then the real server (waitress) under concurrent clients."""
 
+import http.client
+import json
+import socket
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from loguru import logger
 
+from textclf.logs import log_to_stderr
+from textclf.serving import app as app_module
 from textclf.serving.app import MAX_BODY_BYTES, MAX_CHARS, MAX_TEXTS, create_app
 
 
 def test_healthz_says_what_is_loaded(client, runs):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "run": runs["weibo"].name, "run_dir": str(runs["weibo"]),
-                             "dataset": "weibo", "model": "lstm", "classes": ["negative", "positive"]}
+    assert response.json == {"status": "ok", "run": runs["weibo"].name, "dataset": "weibo", "model": "lstm",
+                             "classes": ["negative", "positive"]}  # the run's name, not this machine's path
 
 
 def test_page_shows_the_run_and_examples_in_both_languages(client, runs):
     page = client.get("/").get_data(as_text=True)
     assert runs["weibo"].name in page and "weibo" in page and "lstm" in page
+    assert str(runs["weibo"].parent) not in page  # the run's name, not where it lies on this machine
     assert 'class="example" type="button" lang="en"' in page and 'class="example" type="button" lang="zh"' in page
     assert f'maxlength="{MAX_CHARS}"' in page
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
@@ -39,7 +50,16 @@ BAD_REQUESTS = {
     "empty text": ({"json": {"text": ""}}, 400, '"text" is empty'),
     "blank text": ({"json": {"text": " \n\t"}}, 400, '"text" is empty'),
     "invalid JSON": ({"data": '{"text": "unterminated', "content_type": "application/json"}, 400, "JSON object"),
-    "no body": ({}, 400, "JSON object"),
+    "no body": ({"content_type": "application/json"}, 400, "JSON object"),
+    "deeply nested JSON": ({"data": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, 400,
+                           "nested too deeply"),
+    "lone surrogate": ({"data": '{"text": "bad \\ud800"}', "content_type": "application/json"}, 400,
+                       '"text" is not valid Unicode (a lone surrogate at character 4)'),
+    "lone surrogate in texts": ({"data": '{"texts": ["ok", "\\udfff"]}', "content_type": "application/json"}, 400,
+                                '"texts[1]" is not valid Unicode'),
+    "no content type": ({"data": '{"text": "good"}'}, 415, "Content-Type: application/json"),
+    "a form": ({"data": {"text": "good"}}, 415, "(not application/x-www-form-urlencoded)"),
+    "text/plain JSON": ({"data": '{"text": "good"}', "content_type": "text/plain"}, 415, "(not text/plain)"),
     "JSON array": ({"json": ["a review"]}, 400, "JSON object"),
     "no field": ({"json": {}}, 400, "JSON object"),
     "unknown field": ({"json": {"review": "good"}}, 400, "JSON object"),
@@ -93,21 +113,57 @@ def test_wrong_method_is_a_json_405(client, method, path):
 class BrokenPredictor:
     class_names = ["negative", "positive"]
 
+    def __init__(self):
+        self.release = threading.Event()
+
     def describe(self):
-        return {"run": "run_x", "run_dir": "run_x", "dataset": "d", "model": "m", "classes": self.class_names}
+        return {"run": "run_x", "dataset": "d", "model": "m", "classes": self.class_names}
 
     def predict(self, texts):
-        raise RuntimeError("secret internals")
+        if texts == ["hang"]:
+            self.release.wait(timeout=10)
+        raise RuntimeError(f"secret internals; texts: {texts}")
 
 
-def test_a_failing_model_is_a_json_500_without_internals():
-    response = create_app(BrokenPredictor()).test_client().post("/api/predict", json={"text": "good"})
+@pytest.fixture
+def server_log(capsys):
+    """Starts the server's stderr log (textclf.logs) and returns what it has shown so far; called in the
+    test's body, as capsys gives the test a new stream after the fixtures' set-up."""
+
+    def start():
+        log_to_stderr()
+        return lambda: capsys.readouterr().err
+
+    yield start
+    logger.remove()
+    logger.add(sys.stderr)  # loguru's default again, not a sink on capsys's closed stream
+
+
+def test_a_failing_model_is_a_json_500_and_the_log_has_its_traceback_but_no_users_text(server_log):
+    log = server_log()
+    response = create_app(BrokenPredictor()).test_client().post("/api/predict", json={"text": "my private review"})
     assert response.status_code == 500 and response.is_json
     assert "secret" not in response.get_data(as_text=True) and "Traceback" not in response.get_data(as_text=True)
+    shown = log()
+    assert "POST /api/predict failed" in shown and "Traceback" in shown and "RuntimeError" in shown
+    assert shown.count("my private review") == 1  # in the exception's own message, but no variable's value shown
 
 
-def test_real_server_listens_on_loopback(server_url):
-    assert server_url.startswith("http://127.0.0.1:")
+def test_a_model_that_does_not_answer_in_time_is_a_json_503(monkeypatch, server_log):
+    monkeypatch.setattr(app_module, "WAIT_SECONDS", 0.2)
+    log = server_log()
+    predictor = BrokenPredictor()
+    try:
+        response = create_app(predictor).test_client().post("/api/predict", json={"text": "hang"})
+    finally:
+        predictor.release.set()
+    assert response.status_code == 503 and response.json["status"] == 503
+    assert response.json["error"] == "the model did not answer within 0.2 s; try again later"
+    assert "no answer from the model within 0.2 s" in log()
+
+
+def test_real_server_listens_on_loopback_by_default(server_url):
+    assert server_url.startswith("http://127.0.0.1:")  # the launcher gives no --host
 
 
 def test_real_server_with_8_concurrent_clients_answers_as_the_model(api, test_splits, predictors):
@@ -124,3 +180,22 @@ def test_real_server_answers_bad_input_and_big_bodies_with_json(api):
     assert api({"text": ""}) == (400, {"error": '"text" is empty', "status": 400})
     status, body = api({"text": "a" * MAX_BODY_BYTES})
     assert status == 413 and body["status"] == 413
+
+
+def test_real_server_answers_every_good_request_beside_bad_ones(api):
+    """A bad text among concurrent good ones: its batch must not fail the others (it used to, with a 500)."""
+    payloads = [{"text": "bad \ud800"} if i % 4 == 0 else {"text": f"A wonderful film, number {i}"} for i in range(48)]
+    with ThreadPoolExecutor(max_workers=8) as clients:
+        statuses = list(clients.map(lambda payload: api(payload)[0], payloads))
+    assert statuses == [400 if i % 4 == 0 else 200 for i in range(48)]
+
+
+def test_real_server_still_answers_with_more_idle_connections_than_waitress_allows_by_default(server_url):
+    host, port = urlsplit(server_url).hostname, urlsplit(server_url).port
+    with ExitStack() as idle:
+        for _ in range(150):  # waitress's default connection_limit is 100
+            idle.enter_context(socket.create_connection((host, port), timeout=10))
+        connection = http.client.HTTPConnection(host, port, timeout=20)
+        connection.request("POST", "/api/predict", json.dumps({"text": "ok"}), {"Content-Type": "application/json"})
+        assert connection.getresponse().status == 200
+        connection.close()

@@ -5,8 +5,9 @@
     GET  /healthz       200 and what is loaded
 
 Every error, bad input or not, is answered as JSON `{"error": message, "status": code}`;
-bad input gets a 4xx, never a 500. Requests are served by waitress, on threads that hand
-their texts to one `RequestBatcher`: concurrent requests share a model call.
+bad input gets a 4xx, never a 500; a model that gives no answer within WAIT_SECONDS, a 503.
+Requests are served by waitress, on threads that hand their texts to one `RequestBatcher`:
+concurrent requests share a model call.
 """
 
 import argparse
@@ -14,16 +15,24 @@ import argparse
 from flask import Flask, json, render_template, request
 from loguru import logger
 from waitress import create_server
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge, ServiceUnavailable,
+                                 UnsupportedMediaType)
 
 from textclf.errors import InputError, exit_code
+from textclf.logs import log_to_stderr
 from textclf.serving.batching import RequestBatcher
-from textclf.serving.runs import add_run_flags, load_predictor, log_to_stderr
+from textclf.serving.runs import add_run_flags, load_predictor
 
 MAX_CHARS = 10_000  # per text: a long IMDB review is ~1,800 words, and --max-len keeps far fewer
 MAX_TEXTS = 64  # per request: bounds the work one request takes from the other clients
 MAX_BODY_BYTES = 8 * 2**20  # a full batch fits even with every character \u-escaped (12 bytes for an emoji)
 THREADS = 8  # one per concurrent client the server is sized for; prediction itself uses every core
+WAIT_SECONDS = 60  # a request's wait for the model: a hung model answers 503s instead of holding every thread
+# waitress's defaults, 100 connections and 120 s before an idle one is closed, let 100 idle keep-alive
+# connections lock every other client out for two minutes. Idle ones now go after 30-60 s (waitress looks
+# every 30 s; a request in progress is never cut), and 500 stays under the 1,024 files a process often may open.
+CONNECTION_LIMIT = 500
+CHANNEL_TIMEOUT = 30
 JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
               dict: "an object", type(None): "null"}
 USAGE = 'send a JSON object with one field: {"text": "..."} or {"texts": ["...", ...]}'
@@ -36,6 +45,10 @@ def _checked(text, where: str) -> str:
         raise BadRequest(f'"{where}" is empty')
     if len(text) > MAX_CHARS:
         raise RequestEntityTooLarge(f'"{where}" has {len(text):,} characters; the limit is {MAX_CHARS:,}')
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # JSON's "\ud800" escape: a string no model can take
+        raise BadRequest(f'"{where}" is not valid Unicode (a lone surrogate at character {err.start})') from None
     return text
 
 
@@ -51,6 +64,18 @@ def texts_from(payload) -> list[str]:
     if len(texts) > MAX_TEXTS:
         raise RequestEntityTooLarge(f'"texts" has {len(texts)} texts; the limit is {MAX_TEXTS} per request')
     return [_checked(text, f"texts[{i}]") for i, text in enumerate(texts)]
+
+
+def _json_body():
+    """The request's JSON (None if it does not parse). A body not sent as application/json is a 415:
+    a form or text/plain POST, which any web page the user visits may send here unasked, predicts nothing."""
+    if not request.is_json:
+        raise UnsupportedMediaType(f'send JSON with the header "Content-Type: application/json" '
+                                   f'(not {request.mimetype or "none"})')
+    try:
+        return request.get_json(silent=True)  # invalid JSON is None: texts_from's 400
+    except RecursionError:
+        raise BadRequest("the JSON is nested too deeply") from None
 
 
 def predictions(names: list[str], rows) -> list[dict]:
@@ -92,8 +117,12 @@ def create_app(predictor) -> Flask:
 
     @app.post("/api/predict")
     def predict():
-        texts = texts_from(request.get_json(force=True, silent=True))  # invalid JSON is None: a 400
-        rows = batcher.predict(texts)
+        texts = texts_from(_json_body())
+        try:
+            rows = batcher.predict(texts, timeout=WAIT_SECONDS)
+        except TimeoutError:
+            logger.error(f"no answer from the model within {WAIT_SECONDS} s; a request of {len(texts)} texts got a 503")
+            raise ServiceUnavailable(f"the model did not answer within {WAIT_SECONDS} s; try again later") from None
         return {"predictions": predictions(predictor.class_names, rows), "model": loaded["model"],
                 "run": loaded["run"], "dataset": loaded["dataset"]}
 
@@ -118,12 +147,12 @@ def parser() -> argparse.ArgumentParser:
 
 def serve(args: argparse.Namespace) -> int:
     predictor = load_predictor(args)
-    predictor.predict(["warm up"])  # trace the model and load jieba's dictionary before the first request
     app = create_app(predictor)
     try:
         # waitress's own limit sits above Flask's, so an oversized body still gets Flask's JSON 413
         server = create_server(app, host=args.host, port=args.port, threads=THREADS,
-                               max_request_body_size=2 * MAX_BODY_BYTES)
+                               max_request_body_size=2 * MAX_BODY_BYTES, connection_limit=CONNECTION_LIMIT,
+                               channel_timeout=CHANNEL_TIMEOUT, asyncore_use_poll=True)  # select() stops at 1,024 files
     except OSError as err:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from err
     print(f"serving {predictor.run_dir} on http://{server.effective_host}:{server.effective_port}", flush=True)

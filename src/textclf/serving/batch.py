@@ -31,7 +31,8 @@ from loguru import logger
 from tqdm import tqdm
 
 from textclf.errors import InputError, exit_code
-from textclf.serving.runs import add_run_flags, load_predictor, log_to_stderr
+from textclf.logs import log_to_stderr
+from textclf.serving.runs import add_run_flags, load_predictor
 
 SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}  # .txt is tab-separated, as for training files
 INPUTS = (*SEPARATORS, ".jsonl", ".json", ".parquet")

@@ -1,10 +1,12 @@
 """Loads a run folder's exported model and predicts class probabilities for raw texts.
 
 The web app, batch prediction and the tests all go through `Predictor`, which applies
-the same `text.prepare` (jieba for Chinese word runs) as training did.
+the same `text.prepare` (jieba for Chinese word runs) as training did. A run folder whose
+files cannot be used is an `InputError` naming the file, raised before any text is served.
 """
 
 import json
+import zipfile
 from pathlib import Path
 
 import keras
@@ -12,9 +14,43 @@ import numpy as np
 import tensorflow as tf
 
 from textclf.data import text
+from textclf.errors import InputError
 from textclf.models import registry  # noqa: F401 - imports every builder's module, registering its custom layers
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
 from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
+
+CONFIG_KEYS = ("dataset", "model", "tokenizer")  # what serving reads of a run's config.json
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err})") from err
+
+
+def _config(path: Path) -> dict:
+    config = _json(path)
+    if not (isinstance(config, dict) and all(isinstance(config.get(key), str) for key in CONFIG_KEYS)):
+        raise InputError(f"{path}: not a run's config (a JSON object with the strings {', '.join(CONFIG_KEYS)})")
+    return config
+
+
+def _class_names(path: Path) -> list[str]:
+    names = _json(path)
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names) > 1):
+        raise InputError(f"{path}: not a list of at least 2 distinct class names")
+    return names
+
+
+def _model(path: Path) -> keras.Model:
+    if not zipfile.is_zipfile(path):  # Keras itself would say "File not found"
+        raise InputError(f"{path}: cannot be loaded (not a .keras zip archive: empty, truncated or another file)")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as err:  # noqa: BLE001 - whatever a damaged archive raises, the file is the user's to fix
+        reason = (str(err).strip().splitlines() or [""])[0][:200]  # Keras's messages run to paragraphs
+        raise InputError(f"{path}: cannot be loaded ({type(err).__name__}: {reason})") from err
 
 
 class Predictor:
@@ -28,14 +64,19 @@ class Predictor:
     def __init__(self, run_dir: Path):
         run_dir = checked_run(Path(run_dir))
         self.run_dir = run_dir
-        self.config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        self.class_names: list[str] = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
-        self.model = keras.saving.load_model(run_dir / "model.keras")
+        self.config = _config(run_dir / "config.json")
+        self.class_names = _class_names(run_dir / "classes.json")
+        self.model = _model(run_dir / "model.keras")
         # One traced graph for any number of texts: far less overhead per request than model.predict.
         self._probabilities = tf.function(
             lambda texts: self.model(texts, training=False),
             input_signature=[tf.TensorSpec([None], tf.string)],
         )
+        # The first call traces the model and loads jieba's dictionary: here, not in the first request.
+        width = self.predict(["warm up"]).shape[-1]
+        if width != len(self.class_names):
+            raise InputError(f"{run_dir / 'classes.json'}: {len(self.class_names)} class names, "
+                             f"but {run_dir / 'model.keras'} predicts {width} classes")
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in the order of `class_names`."""
@@ -43,6 +84,6 @@ class Predictor:
         return self._probabilities(tf.constant(prepared, dtype=tf.string)).numpy()
 
     def describe(self) -> dict:
-        """What is loaded, for the web page and /healthz."""
-        return {"run": self.run_dir.name, "run_dir": str(self.run_dir), "dataset": self.config["dataset"],
-                "model": self.config["model"], "classes": self.class_names}
+        """What is loaded, for the web page and /healthz: names, not this machine's paths."""
+        return {"run": self.run_dir.name, "dataset": self.config["dataset"], "model": self.config["model"],
+                "classes": self.class_names}

@@ -5,10 +5,7 @@ is known to be good: a bad flag or a wrong folder is reported at once, on one li
 """
 
 import argparse
-import sys
 from pathlib import Path
-
-from loguru import logger
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
@@ -44,8 +41,3 @@ def load_predictor(args: argparse.Namespace):
     from textclf.serving.predictor import Predictor  # TensorFlow starts here
 
     return Predictor(run_dir)
-
-
-def log_to_stderr() -> None:
-    logger.remove()
-    logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} | {level: <7} | {message}")
