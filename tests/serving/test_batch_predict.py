@@ -1,5 +1,5 @@
-"""predict.py: every table format in and out, empty texts, chunks, all-or-nothing output, and
-bad input as one `error:` line with exit code 2."""
+"""predict.py: every table format in and out, empty texts, chunks and their columns, all-or-nothing output
+(a failure, Ctrl-C, SIGTERM, a killed run's leftovers), and bad input as one `error:` line with exit code 2."""
 
 import json
 import os
@@ -166,8 +166,11 @@ def test_an_existing_output_is_refused_without_overwrite(predict_py, runs, table
     assert earlier.read_text() == "an earlier output\n"
 
 
-JSON_LINES = [{"review": "太好看了", "id": 1}, {"review": "差评", "id": 2},  # then another key order, a
-              {"id": "c", "review": "一般般吧"}, {"id": 4, "review": "还行"}, {"review": "不错"}]  # string id, no id
+JSON_LINES = [  # in chunks of 2: the second chunk has another key order and a string id, the third no id
+    {"review": "太好看了", "id": 1}, {"review": "差评", "id": 2},
+    {"id": "c", "review": "一般般吧"}, {"id": 4, "review": "还行"},
+    {"review": "不错"},
+]
 
 
 @pytest.mark.parametrize("target", [".csv", ".jsonl", ".parquet"])
