@@ -76,6 +76,14 @@ def test_gb18030_past_the_first_mib_is_read_to_the_end(tmp_path):
     assert read["text"].tail(3).tolist() == ["今天很开心 0", "今天很开心 1", "今天很开心 2"]
 
 
+def test_json_lines_values_are_read_as_text(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "好", "id": 7, "score": 0.25, "ok": true, "tags": ["新", 1], "note": null}\n',
+                    encoding="utf-8")
+    row = next(read_chunks(path, 10)).iloc[0]
+    assert row.drop("note").tolist() == ["好", "7", "0.25", "true", '["新", 1]'] and pd.isna(row["note"])
+
+
 def test_empty_and_missing_texts_are_kept_without_a_prediction(predictors, tmp_path):
     pd.DataFrame({"text": ["太好看了", "", "   ", None, "差评"]}).to_json(tmp_path / "in.jsonl", orient="records",
                                                                           lines=True, force_ascii=False)
