@@ -91,9 +91,11 @@ def _json_lines(path: Path, encoding: str, chunk_size: int) -> Iterator[pd.DataF
         while batch := list(itertools.islice(rows, chunk_size)):
             records = [record for _, record in batch]
             columns = columns or list(dict.fromkeys(key for record in records for key in record))
+            known = set(columns)
             for number, record in batch:
-                if new := [key for key in record if key not in columns]:
-                    raise InputError(f"{path}: line {number} has a key {new[0]!r} that no row of the first chunk "
+                if not known.issuperset(record):
+                    new = next(key for key in record if key not in known)
+                    raise InputError(f"{path}: line {number} has a key {new!r} that no row of the first chunk "
                                      f"has; the output's columns are those of the first --chunk-size rows")
             yield pd.DataFrame(records, columns=columns, dtype="str")
 
