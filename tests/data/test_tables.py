@@ -1,4 +1,5 @@
 import gzip
+import io
 import zipfile
 
 import pandas as pd
@@ -38,6 +39,16 @@ def test_gb18030_is_decoded(tmp_path):
     path = tmp_path / "zh.csv"
     path.write_bytes("label,review\n1,今天很开心\n0,太难过了\n".encode("gb18030"))
     assert tables.load_labelled(path)["text"].tolist() == ["今天很开心", "太难过了"]
+
+
+@pytest.mark.parametrize("content, written_as, read_as", [
+    ("review\n" + "fine\n" * 20 + "今天很开心\n", "gb18030", "gb18030"),  # GB18030 only many blocks in
+    ("review\n今天很开心\n太难过了\n", "utf-8", "utf-8-sig"),  # block edges cut UTF-8 characters
+])
+def test_the_encoding_is_decided_over_every_block(monkeypatch, content, written_as, read_as):
+    monkeypatch.setattr(tables, "BLOCK_BYTES", 4)
+    raw = content.encode(written_as)
+    assert tables.text_encoding(lambda: io.BytesIO(raw), tables.Path("f.csv")) == read_as
 
 
 def test_undecodable_text_is_an_input_error(tmp_path):

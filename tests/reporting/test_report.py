@@ -24,7 +24,7 @@ def test_report_never_overwrites_and_keeps_the_leading_columns(tmp_path):
     assert pd.read_csv(first)["dataset"].item() == "x"
     assert pd.read_csv(second)["dataset"].item() == "y"
     assert list(pd.read_csv(first).columns)[: len(report.LEADING)] == report.LEADING
-    assert not list(run_dir.glob("*.tmp"))
+    assert not list(tmp_path.rglob(".*tmp*"))
 
 
 def test_report_columns_per_class_and_averages():

@@ -1,11 +1,22 @@
-"""predict.py: every table format in and out, empty texts, chunks, all-or-nothing output, and
-bad input as one `error:` line with exit code 2."""
+"""predict.py: every table format in and out, empty texts, chunks and their columns, all-or-nothing output
+(a failure, Ctrl-C, SIGTERM, a killed run's leftovers), and bad input as one `error:` line with exit code 2."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from textclf.files import temporary_name
 from textclf.serving.batch import read_chunks, write_predictions
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WRITERS = {
     ".csv": lambda frame, path: frame.to_csv(path, index=False),
@@ -54,6 +65,25 @@ def test_gb18030_input_is_read(predictors, reviews, tmp_path):
     np.testing.assert_allclose(READERS[".csv"](tmp_path / "out.csv").filter(regex="^p_"), expected, rtol=0, atol=1e-6)
 
 
+def test_gb18030_past_the_first_mib_is_read_to_the_end(tmp_path):
+    ascii_rows = [f"{n},plain ascii review number {n}" for n in range(40_000)]  # about 1.3 MiB
+    chinese_rows = [f"{40_000 + n},今天很开心 {n}" for n in range(3)]
+    path = tmp_path / "in.csv"
+    path.write_bytes("\n".join(["id,text", *ascii_rows, *chinese_rows, ""]).encode("gb18030"))
+    assert path.read_bytes()[:2**20].isascii()
+    read = pd.concat(read_chunks(path, 4096), ignore_index=True)
+    assert len(read) == 40_003
+    assert read["text"].tail(3).tolist() == ["今天很开心 0", "今天很开心 1", "今天很开心 2"]
+
+
+def test_json_lines_values_are_read_as_text(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "好", "id": 7, "score": 0.25, "ok": true, "tags": ["新", 1], "note": null}\n',
+                    encoding="utf-8")
+    row = next(read_chunks(path, 10)).iloc[0]
+    assert row.drop("note").tolist() == ["好", "7", "0.25", "true", '["新", 1]'] and pd.isna(row["note"])
+
+
 def test_empty_and_missing_texts_are_kept_without_a_prediction(predictors, tmp_path):
     pd.DataFrame({"text": ["太好看了", "", "   ", None, "差评"]}).to_json(tmp_path / "in.jsonl", orient="records",
                                                                           lines=True, force_ascii=False)
@@ -89,6 +119,26 @@ def test_a_failed_run_leaves_no_half_file_and_keeps_the_earlier_output(reviews, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
 
 
+class HalfPredictor:
+    class_names = ["negative", "positive"]
+
+    def predict(self, texts):
+        return np.full((len(texts), 2), 0.5, dtype=np.float32)
+
+
+def test_temporary_files_of_killed_runs_are_removed_and_live_ones_kept(reviews, tmp_path):
+    reviews[0].to_csv(tmp_path / "in.csv", index=False)
+    output = tmp_path / "out.csv"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    stale, live = temporary_name(output, ended.pid), temporary_name(output, os.getppid())
+    for path in (stale, live):
+        path.write_text("half an output\n")
+    write_predictions(HalfPredictor(), read_chunks(tmp_path / "in.csv", 5), "text", output)
+    assert not stale.exists() and live.read_text() == "half an output\n"
+    assert len(pd.read_csv(output)) == len(reviews[0])
+
+
 @pytest.fixture
 def table(tmp_path):
     path = tmp_path / "reviews.csv"
@@ -101,8 +151,12 @@ def table(tmp_path):
     (["--input", "{table}", "--text-column", "text"], "no column 'text'; columns are ['id', 'review']"),
     (["--input", "{table}", "--text-column", "review", "--run", "{tmp}"], "not a finished run folder (no model.keras)"),
     (["--input", "{tmp}/in.xlsx", "--text-column", "review"], "unknown table format '.xlsx'"),
+    (["--input", "{tmp}/header.csv", "--text-column", "review"], "header.csv: file has no rows"),
+    (["--input", "{tmp}/mojibake.csv", "--text-column", "review"], "text is neither UTF-8 nor GB18030"),
 ])
 def test_bad_input_is_one_line_and_exit_2(predict_py, runs, table, tmp_path, flags, message):
+    (tmp_path / "header.csv").write_text("id,review\n")
+    (tmp_path / "mojibake.csv").write_bytes(b"id,review\n1,\x81\x30\xff\xff\n")
     flags = [flag.format(tmp=tmp_path, table=table) for flag in flags]
     done = predict_py("--run", runs["weibo"], *flags, "--output", tmp_path / "out.csv")
     assert done.returncode == 2
@@ -118,3 +172,55 @@ def test_an_existing_output_is_refused_without_overwrite(predict_py, runs, table
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {earlier}: already exists; pass --overwrite to replace it"
     assert earlier.read_text() == "an earlier output\n"
+
+
+JSON_LINES = [  # in chunks of 2: the second chunk has another key order and a string id, the third no id
+    {"review": "太好看了", "id": 1}, {"review": "差评", "id": 2},
+    {"id": "c", "review": "一般般吧"}, {"id": 4, "review": "还行"},
+    {"review": "不错"},
+]
+
+
+@pytest.mark.parametrize("target", [".csv", ".jsonl", ".parquet"])
+def test_json_lines_chunks_keep_the_first_chunks_columns(predict_py, runs, predictors, tmp_path, target):
+    source, output = tmp_path / "in.jsonl", tmp_path / f"out{target}"
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in JSON_LINES), encoding="utf-8")
+    done = predict_py("--run", runs["weibo"], "--input", source, "--text-column", "review", "--output", output,
+                      "--chunk-size", 2)
+    assert done.returncode == 0, done.stderr
+    written = READERS[target](output)
+    assert list(written.columns) == ["review", "id", "predicted", "p_negative", "p_positive"]
+    assert written["review"].tolist() == [row["review"] for row in JSON_LINES]
+    assert [str(v) if pd.notna(v) and v != "" else "" for v in written["id"]] == ["1", "2", "c", "4", ""]
+    expected = predictors["weibo"].predict([row["review"] for row in JSON_LINES])
+    np.testing.assert_allclose(written.filter(regex="^p_").to_numpy(dtype=float), expected, rtol=0, atol=1e-6)
+
+
+def test_a_key_new_in_a_later_chunk_is_one_error_line_and_no_output(predict_py, runs, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"review": "好"}\n{"review": "差"}\n{"review": "好", "stars": 5}\n', encoding="utf-8")
+    done = predict_py("--run", runs["weibo"], "--input", source, "--text-column", "review",
+                      "--output", tmp_path / "out.parquet", "--chunk-size", 2)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {source}: line 3 has a key 'stars' ")
+    assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda signum: signum.name)
+def test_an_interrupted_run_says_so_and_leaves_nothing(runs, test_splits, tmp_path, signum):
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"text": test_splits["weibo"]["text"].tolist() * 300}).to_csv(source, index=False)
+    child = subprocess.Popen([sys.executable, "src/predict.py", "--run", runs["weibo"], "--input", source,
+                              "--text-column", "text", "--output", output, "--chunk-size", "64"],
+                             cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not temporary_name(output, child.pid).exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signum)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == f"interrupted ({signum.name}): no output written"
+    assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]

@@ -4,10 +4,13 @@ Every way a user's file can be unusable ends here as an `InputError` with one cl
 line: missing, empty, not decodable, missing a column, or holding a single class.
 """
 
+import codecs
 import gzip
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 from loguru import logger
@@ -17,14 +20,27 @@ from textclf.errors import InputError
 TEXT_COLUMNS = ("text", "review", "sentence", "content", "comment")
 LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "target")
 ENCODINGS = ("utf-8-sig", "gb18030")  # Chinese CSVs are often GB18030, not UTF-8
+BLOCK_BYTES = 2**20  # read at a time while deciding the encoding, so a file larger than memory works
 
 
-def _decode(raw: bytes, path: Path) -> str:
+def text_encoding(open_binary: Callable[[], BinaryIO], path: Path) -> str:
+    """The first of `ENCODINGS` in which every byte of the stream decodes: one bad byte anywhere,
+    even past the first gigabyte, rules an encoding out. Training and predict.py both decide here.
+
+    Args:
+        open_binary: opens the bytes to check (called once per encoding tried).
+        path: the file, named in the error when no encoding fits.
+    """
     for encoding in ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with open_binary() as stream:
+            try:
+                while block := stream.read(BLOCK_BYTES):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+                return encoding
+            except UnicodeDecodeError:
+                continue
     raise InputError(f"{path}: text is neither UTF-8 nor GB18030; re-save it as UTF-8")
 
 
@@ -43,7 +59,7 @@ def _unpacked(path: Path) -> tuple[bytes, str]:
 
 def _read_text_table(path: Path, **read_options) -> pd.DataFrame:
     raw, name = _unpacked(path)
-    text = _decode(raw, path)
+    text = raw.decode(text_encoding(lambda: io.BytesIO(raw), path))
     if not text.strip():
         raise InputError(f"{path}: file is empty")
     suffix = Path(name).suffix

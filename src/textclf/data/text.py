@@ -7,13 +7,14 @@ disk keyed by a hash of the input, so a second run does not segment again.
 """
 
 import hashlib
-import os
 from pathlib import Path
 
 import jieba
 import keras
 import tensorflow as tf
 from loguru import logger
+
+from textclf.files import replacing
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO to stderr
 
@@ -82,9 +83,8 @@ def segment(texts: list[str], cache_dir: str | None = None) -> list[str]:
     logger.info(f"segmenting {len(texts)} texts with jieba")
     lines = [_segment_one(t) for t in texts]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
     return lines
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, precision_score, recall_score
 
+from textclf.files import replacing, temporary_beside
+
 # The original project's columns, in its order; per-class report columns follow them.
 LEADING = [
     "timestamp", "best_epoch", "best_val_loss", "best_val_accuracy", "best_val_precision", "best_val_recall",
@@ -75,28 +77,21 @@ def write_report(row: dict, run_dir: Path) -> Path:
     """Writes the one-row CSV atomically; never replaces an existing file."""
     columns = LEADING + [c for c in row if c not in LEADING]
     target = report_path(run_dir)
-    tmp = run_dir / f".report.{os.getpid()}.tmp"
-    pd.DataFrame([row], columns=columns).to_csv(tmp, index=False)
-    for n in itertools.count(1):
-        path = target if n == 1 else target.with_name(f"{target.stem}_{n}.csv")
-        try:
-            os.link(tmp, path)
-            break
-        except FileExistsError:
-            continue
-    tmp.unlink()
-    return path
+    with temporary_beside(target) as tmp:
+        pd.DataFrame([row], columns=columns).to_csv(tmp, index=False)
+        for n in itertools.count(1):
+            path = target if n == 1 else target.with_name(f"{target.stem}_{n}.csv")
+            try:
+                os.link(tmp, path)  # unlike a rename, fails if the name is taken
+                return path
+            except FileExistsError:
+                continue
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """Calls `write` on a hidden temporary name beside `path` (same suffix, so matplotlib
-    knows the format), then renames it into place: readers see the old file or the new one,
-    never half of one. Unlike `write_report`, this replaces an existing file."""
+    """Calls `write` on a temporary path beside `path` (with its suffix, so matplotlib knows
+    the format), then renames it into place. Unlike `write_report`, this replaces an existing file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with replacing(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -2,11 +2,19 @@
 
 The input (CSV, TSV, JSON Lines or Parquet; the text formats may be gzipped) is read,
 predicted and written in chunks of `--chunk-size` rows, so a file larger than memory
-works. The output (its format from its suffix: .csv, .tsv, .jsonl or .parquet) holds
-every input row and column, then `predicted` and one `p_<class>` per class (replacing
-input columns of those names, as in an earlier output). It grows in
-a hidden temporary file beside --output that is renamed when the last row is done: a
-failed or interrupted run leaves no half file, and an existing --output is replaced only
+works. Its encoding (UTF-8, else GB18030) is decided over the whole file first, by the
+function training uses. The output (its format from its suffix: .csv, .tsv, .jsonl or
+.parquet) holds every input row and column, then `predicted` and one `p_<class>` per class
+(replacing input columns of those names, as in an earlier output).
+
+The columns are those of the first chunk, in every format: JSON Lines values are read as
+text, as CSV cells are (a number or an object as its JSON text, null as missing), a row
+without one of the first chunk's keys gets an empty value, and a key the first chunk lacks
+is an error.
+
+The output grows in a hidden temporary file beside --output that is renamed when the last
+row is done: a failed or interrupted (Ctrl-C, SIGTERM) run leaves no half file, a killed
+run's temporary file is removed by the next run, and an existing --output is replaced only
 with --overwrite.
 
 A row whose text is empty, blank or missing has nothing to classify (the web API answers
@@ -15,10 +23,11 @@ and counted in the closing log line.
 """
 
 import argparse
-import codecs
 import gzip
 import itertools
-import os
+import json
+import signal
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,17 +39,19 @@ import pyarrow.parquet as pq
 from loguru import logger
 from tqdm import tqdm
 
+from textclf.data.tables import text_encoding
 from textclf.errors import InputError, exit_code
+from textclf.files import remove_stale_temporaries, replacing
 from textclf.logs import log_to_stderr
 from textclf.serving.runs import add_run_flags, load_predictor
 
 SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}  # .txt is tab-separated, as for training files
 INPUTS = (*SEPARATORS, ".jsonl", ".json", ".parquet")
 OUTPUTS = (".csv", ".tsv", ".jsonl", ".parquet")
-SNIFF_BYTES = 2**20  # enough text to tell UTF-8 from GB18030
 # Texts of similar length go to the model together, as in training: padding every text of a
 # chunk to its longest made prediction 1.5-2x slower (IMDB, Weibo; 1,024 texts on 2 cores).
 LENGTH_BATCH = 128
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one for every value: json.dumps with options builds one per call
 
 
 def _format(suffix: str, allowed: tuple[str, ...], path: Path) -> str:
@@ -49,27 +60,59 @@ def _format(suffix: str, allowed: tuple[str, ...], path: Path) -> str:
     return suffix
 
 
-def _encoding(path: Path) -> str:
-    """UTF-8, unless the first MiB is not UTF-8: then GB18030 (as `textclf.data.tables` falls back)."""
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
-        head = file.read(SNIFF_BYTES)
+def _open(path: Path, mode: str, **options):
+    return (gzip.open if path.suffix == ".gz" else open)(path, mode, **options)
+
+
+def _as_text(value):
+    """A JSON value as a CSV cell would hold it: a string as it is, null as missing, anything
+    else as its JSON text, so every chunk's columns have one type whatever the rows hold."""
+    if value is None or isinstance(value, str):
+        return value
+    # a number's repr is its JSON text (NaN aside), and reading a row of numbers took 2.5x as long without it
+    return repr(value) if type(value) in (int, float) else _JSON.encode(value)
+
+
+def _record(line: str, number: int, path: Path) -> dict:
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: a character cut at the end is fine
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        return "gb18030"
+        record = json.loads(line)
+    except ValueError as err:
+        raise InputError(f"{path}: line {number} is not JSON (JSON Lines: one object per line): {err}") from err
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: line {number} is not a JSON object (JSON Lines: one object per line)")
+    return {key: _as_text(value) for key, value in record.items()}
+
+
+def _json_lines(path: Path, encoding: str, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """The first chunk's keys, in their order, are every chunk's columns: a row without one of
+    them gets an empty value, and a key the first chunk lacks is an `InputError`."""
+    columns = None
+    with _open(path, "rt", encoding=encoding) as file:
+        rows = ((number, _record(line, number, path)) for number, line in enumerate(file, 1) if line.strip())
+        while batch := list(itertools.islice(rows, chunk_size)):
+            records = [record for _, record in batch]
+            columns = columns or list(dict.fromkeys(key for record in records for key in record))
+            known = set(columns)
+            for number, record in batch:
+                if not known.issuperset(record):
+                    new = next(key for key in record if key not in known)
+                    raise InputError(f"{path}: line {number} has a key {new!r} that no row of the first chunk "
+                                     f"has; the output's columns are those of the first --chunk-size rows")
+            yield pd.DataFrame(records, columns=columns, dtype="str")
 
 
 def _chunks(path: Path, suffix: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     if suffix == ".parquet":
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
             yield batch.to_pandas()
-    elif suffix in SEPARATORS:
+        return
+    encoding = text_encoding(lambda: _open(path, "rb"), path)
+    if suffix in SEPARATORS:
         # every cell a string, and "NA" or "null" a text like any other
         yield from pd.read_csv(path, sep=SEPARATORS[suffix], dtype=str, keep_default_na=False,
-                               encoding=_encoding(path), chunksize=chunk_size)
+                               encoding=encoding, chunksize=chunk_size)
     else:
-        yield from pd.read_json(path, lines=True, dtype=False, encoding=_encoding(path), chunksize=chunk_size)
+        yield from _json_lines(path, encoding, chunk_size)
 
 
 def read_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -141,18 +184,15 @@ class _ChunkWriter:
 def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: str, output: Path) -> tuple[int, int]:
     """Predicts every chunk and writes all rows to `output`, or nothing; returns (rows, empty texts)."""
     suffix = _format(output.suffix, OUTPUTS, output)
-    partial = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(output)
     empty = 0
-    try:
-        with _ChunkWriter(partial, suffix) as writer, tqdm(unit=" rows", desc="predicting") as progress:
-            for chunk in chunks:
-                frame, blank = predict_chunk(predictor, chunk, text_column)
-                writer.write(frame)
-                empty += blank
-                progress.update(len(frame))
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with (replacing(output) as partial, _ChunkWriter(partial, suffix) as writer,
+          tqdm(unit=" rows", desc="predicting") as progress):
+        for chunk in chunks:
+            frame, blank = predict_chunk(predictor, chunk, text_column)
+            writer.write(frame)
+            empty += blank
+            progress.update(len(frame))
     return writer.rows, empty
 
 
@@ -179,7 +219,7 @@ def _checked_chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
         raise InputError(f"--chunk-size must be at least 1, not {args.chunk_size}")
     chunks = read_chunks(args.input, args.chunk_size)
     first = next(chunks, None)
-    if first is None:
+    if first is None or first.empty:
         raise InputError(f"{args.input}: file has no rows")
     if args.text_column not in first.columns:
         raise InputError(f"{args.input}: no column {args.text_column!r}; columns are {list(first.columns)}")
@@ -198,7 +238,22 @@ def predict_file(args: argparse.Namespace) -> int:
     return 0
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, raised where the program is, so that the temporary output is removed."""
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
     log_to_stderr()
-    return exit_code(predict_file, args)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+    try:
+        return exit_code(predict_file, args)
+    except Interrupted as stop:
+        signum = stop.args[0]
+        print(f"interrupted ({signal.Signals(signum).name}): no output written", file=sys.stderr)
+        return 128 + signum  # as a shell reports a process the signal ended

@@ -1,0 +1,65 @@
+"""Writing a file atomically: into a hidden temporary file beside it, renamed into place at the end.
+
+A reader sees the old file or the new one, never half of one, and a failed write leaves
+no temporary file behind. A process killed outright (SIGKILL, power loss) cannot clean up:
+`remove_stale_temporaries` finds what such a process left, by the pid in the name.
+"""
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from loguru import logger
+
+
+def temporary_name(path: Path, pid: int | str) -> Path:
+    """`.<stem>.<pid>.tmp<suffix>` beside `path`: the same folder, so the rename is atomic, and
+    the same suffix, so writers that go by it (matplotlib, pandas' compression) pick the format."""
+    return path.with_name(f".{path.stem}.{pid}.tmp{path.suffix}")
+
+
+@contextmanager
+def temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary path for `path`, empty at the start and removed at the end whatever happens."""
+    tmp = temporary_name(path, os.getpid())
+    tmp.unlink(missing_ok=True)  # left by an earlier process that had our pid
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yields a temporary path to write; it replaces `path` if the block succeeds and is removed if not.
+
+    Example:
+        >>> with replacing(Path("out.csv")) as tmp:
+        ...     frame.to_csv(tmp)
+    """
+    with temporary_beside(path) as tmp:
+        yield tmp
+        os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Removes the temporary files of `path` whose writer is no longer running on this machine."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.(\d+)\.tmp{re.escape(path.suffix)}")  # temporary_name's
+    stale = [tmp for tmp in path.parent.iterdir()
+             if (match := pattern.fullmatch(tmp.name)) and not _alive(int(match[1]))]
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    if stale:
+        logger.info(f"removed {len(stale)} temporary file(s) of {path.name} left by runs that were killed")
