@@ -28,7 +28,7 @@ def test_empty_text_becomes_one_oov_token_not_all_padding(vectorizer):
 def test_eval_dataset_keeps_order_and_labels(vectorizer):
     texts = ["one", "two two", "three three three", "four"]
     ds = pipeline.make_dataset(texts, np.array([0, 1, 0, 1]), vectorizer, max_len=5, truncate="post",
-                               global_batch=3, training=False, seed=0)
+                               global_batch=3)
     batches = list(ds.as_numpy_iterator())
     assert [len(y) for _, y in batches] == [3, 1]
     assert np.concatenate([y for _, y in batches]).tolist() == [0, 1, 0, 1]
@@ -39,7 +39,7 @@ def test_eval_dataset_keeps_order_and_labels(vectorizer):
 def test_training_batches_group_lengths_and_cover_every_row(vectorizer):
     texts = [" ".join(["one"] * n) for n in range(1, 41)]
     ds = pipeline.make_dataset(texts, np.arange(40) % 2, vectorizer, max_len=40, truncate="post",
-                               global_batch=4, training=True, seed=0)
+                               global_batch=4, shuffle=pipeline.EpochShuffle(0))
     batches = list(ds.as_numpy_iterator())
     assert sum(len(y) for _, y in batches) == 40
     for ids, _ in batches:
