@@ -1,7 +1,12 @@
 """One run in process: options that change what the run builds."""
 
 import dataclasses
+import fcntl
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -10,9 +15,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from textclf import run as run_module
 from textclf.config import RunConfig
+from textclf.errors import InputError
 from textclf.run import run
+from textclf.serving.runs import EVALUATION_PENDING, newest_run
 from textclf.training import trainer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
@@ -111,3 +121,75 @@ def test_a_killed_and_resumed_run_trains_as_the_uninterrupted_one(tmp_path, fixt
     rows = [pd.read_csv(report).iloc[0] for report in (whole, resumed)]
     for column in ("best_epoch", "final_test_loss", "final_test_accuracy"):
         assert rows[1][column] == pytest.approx(rows[0][column], rel=1e-6)
+
+
+def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures, monkeypatch):
+    config = tiny_run(fixtures, tmp_path, epochs=2)
+    evaluate = run_module.evaluate
+    monkeypatch.setattr(run_module, "evaluate", lambda *a: (_ for _ in ()).throw(Killed))
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    (run_dir,) = tmp_path.glob("run_*")
+    assert (run_dir / EVALUATION_PENDING).is_file() and not (run_dir / "backup").exists()
+    monkeypatch.setattr(run_module, "evaluate", evaluate)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **kw: pytest.fail("trained again"))
+    report = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert run_folder(report) == run_dir and pd.read_csv(report)["epochs_run"].item() == 2
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == [0, 1]
+    assert not (run_dir / EVALUATION_PENDING).exists() and newest_run(tmp_path) == run_dir
+
+
+def test_a_killed_run_whose_data_changed_starts_again(tmp_path, fixtures, monkeypatch):
+    table = tmp_path / "reviews.csv"
+    frame = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
+    frame.to_csv(table, index=False)
+    config = tiny_run(fixtures, tmp_path / "out", dataset=str(table), vocab_size=2000)
+    original = killed_at_epoch(monkeypatch, 2)
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    (killed,) = (tmp_path / "out").glob("run_*")
+    frame.assign(sentence=frame["sentence"] + " again").to_csv(table, index=False)
+    monkeypatch.setattr(trainer, "_callbacks", original)
+    report = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert run_folder(report) != killed
+    assert "starting run" in (run_folder(report) / "run.log").read_text()
+    assert pd.read_csv(run_folder(report) / "history.csv")["epoch"].tolist() == [0, 1, 2]  # from epoch 1
+    assert pd.read_csv(report)["data_fingerprint"].notna().all()
+
+
+def test_a_loss_that_goes_nan_stops_the_run_with_one_line_and_no_report(tmp_path, fixtures):
+    config = tiny_run(fixtures, tmp_path, learning_rate=1e38)
+    with pytest.raises(InputError, match=r"loss became nan in epoch 1: .*try a lower --learning-rate"):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert not list(tmp_path.glob("training_report_*")) and len(list(tmp_path.glob("run_*"))) == 1
+    with pytest.raises(InputError, match="no finished run folder"):  # the folder stays unfinished
+        newest_run(tmp_path)
+
+
+def test_a_second_identical_command_is_refused_while_the_first_trains(tmp_path, fixtures):
+    command = [sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"),
+               "--model", "lstm", "--epochs", "500", "--patience", "500", "--batch-size", "4",
+               "--output-dir", str(tmp_path)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not any(path.stat().st_size for path in tmp_path.glob("run_*/history.csv")):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start training"
+            time.sleep(0.5)
+        (run_dir,) = tmp_path.glob("run_*")
+        before = sorted(tmp_path.iterdir()), sorted((tmp_path / ".unfinished").iterdir())
+        second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert first.poll() is None, "the first run ended before the second one started"
+    finally:
+        first.kill()
+        first.wait(timeout=60)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: {run_dir}: another process is training this run (same command, same data); "
+        "wait for it to finish or stop it, then run the command again")
+    assert (sorted(tmp_path.iterdir()), sorted((tmp_path / ".unfinished").iterdir())) == before  # nothing new
+    # The OS released the killed run's lock with its process: the same command can resume it at once.
+    (marker,) = (tmp_path / ".unfinished").iterdir()
+    with marker.open() as file:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)

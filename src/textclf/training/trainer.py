@@ -158,7 +158,9 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
     Args:
         callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
     """
-    if not (run_dir / EVALUATION_PENDING).is_file():
+    if (run_dir / EVALUATION_PENDING).is_file():
+        model.optimizer.build(model.trainable_variables)  # the checkpoint holds its state too
+    else:
         with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
             model.fit(
                 train_ds,
