@@ -105,33 +105,6 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
     return report.write_report(row, run_dir)
 
 
-def _train_and_report(config: RunConfig, data: splits.Splits, builder, strategy: tf.distribute.Strategy,
-                      policy: str, run_dir: Path, command: str) -> Path:
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    (run_dir / "command.txt").write_text(command + "\n")
-    global_batch = config.batch_size * strategy.num_replicas_in_sync
-    vectorizer, ds, shuffle = _datasets(config, data, global_batch)
-    steps_per_epoch = int(ds["train"].cardinality())  # length buckets make a few more than rows / batch
-    peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
-    ema = schedules.scaled_ema_momentum(config.ema_momentum, strategy.num_replicas_in_sync)
-    hyperparameters, coverage = _hyperparameters(config, builder, vectorizer)
-    with strategy.scope():
-        model = builder(vectorizer.vocabulary_size(), len(data.class_names), **hyperparameters)
-        trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
-                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm,
-                              ema_momentum=ema)
-    fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
-                         patience=config.patience, run_dir=run_dir, train_size=len(data.train), callbacks=(shuffle,))
-    val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
-    test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
-    row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
-               peak_lr=peak_lr, ema=ema, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
-    serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
-    path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
-    logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
-    return path
-
-
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
         reuse_finished: bool = False) -> Path:
     """Trains and evaluates one configuration; returns the path of its CSV report.
@@ -164,3 +137,31 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
             return _train_and_report(config, data, builder, strategy, policy, run_dir, command)
         finally:
             logger.remove(sink)
+
+
+def _train_and_report(config: RunConfig, data: splits.Splits, builder, strategy: tf.distribute.Strategy,
+                      policy: str, run_dir: Path, command: str) -> Path:
+    """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    (run_dir / "command.txt").write_text(command + "\n")
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    vectorizer, ds, shuffle = _datasets(config, data, global_batch)
+    steps_per_epoch = int(ds["train"].cardinality())  # length buckets make a few more than rows / batch
+    peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
+    ema = schedules.scaled_ema_momentum(config.ema_momentum, strategy.num_replicas_in_sync)
+    hyperparameters, coverage = _hyperparameters(config, builder, vectorizer)
+    with strategy.scope():
+        model = builder(vectorizer.vocabulary_size(), len(data.class_names), **hyperparameters)
+        trainer.compile_model(model, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
+                              warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm,
+                              ema_momentum=ema)
+    fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
+                         patience=config.patience, run_dir=run_dir, train_size=len(data.train), callbacks=(shuffle,))
+    val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
+    test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
+    row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
+               peak_lr=peak_lr, ema=ema, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
+    serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
+    path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
+    logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
+    return path
