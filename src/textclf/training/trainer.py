@@ -159,7 +159,8 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
         callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
     """
     if (run_dir / EVALUATION_PENDING).is_file():
-        model.optimizer.build(model.trainable_variables)  # the checkpoint holds its state too
+        with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
+            model.optimizer.build(model.trainable_variables)
     else:
         with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
             model.fit(
