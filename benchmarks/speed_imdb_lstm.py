@@ -67,7 +67,7 @@ def keras_model_and_data(data_dir: str, seed: int):
     vectorizer = text.make_vectorizer("word", config.vocab_size)
     vectorizer.adapt(texts, batch_size=pipeline.VECTORIZE_CHUNK)
     ds = pipeline.make_dataset(texts, train["label"].to_numpy(), vectorizer, max_len=config.max_len,
-                               truncate=config.truncate, global_batch=BATCH_SIZE, training=True, seed=seed)
+                               truncate=config.truncate, global_batch=BATCH_SIZE, shuffle=pipeline.EpochShuffle(seed))
     model = builder_for("lstm")(vectorizer.vocabulary_size(), 2)
     trainer.compile_model(model, peak_lr=config.learning_rate, total_steps=10_000,
                           warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)

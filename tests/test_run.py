@@ -1,6 +1,13 @@
 """One run in process: options that change what the run builds."""
 
+import dataclasses
+import fcntl
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,8 +15,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from textclf import run as run_module
 from textclf.config import RunConfig
+from textclf.errors import InputError
 from textclf.run import run
+from textclf.serving.runs import EVALUATION_PENDING, newest_run
+from textclf.training import trainer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
@@ -42,3 +55,141 @@ def test_a_model_sets_its_run_defaults_unless_the_user_does(tmp_path, fixtures, 
     assert row["peak_learning_rate"] == pytest.approx(expected["learning_rate"])
     written = json.loads((tmp_path / f"run_{row['timestamp']}" / "config.json").read_text())
     assert {k: written[k] for k in expected} == expected
+
+
+class Killed(Exception):
+    """Stands in for a kill: nothing after it runs in the run it stops."""
+
+
+class KillAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise Killed
+
+
+def killed_at_epoch(monkeypatch, epoch: int):
+    """The next runs are killed as their epoch `epoch` starts, once the epochs before it are backed up."""
+    callbacks = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [KillAtEpoch(epoch)])
+    return callbacks
+
+
+class Steps(keras.callbacks.Callback):
+    def on_train_end(self, logs=None):
+        self.steps = [int(self.model.optimizer.iterations)]
+
+
+def tiny_run(fixtures, out, **given) -> RunConfig:
+    settings = dict(dataset="sst2", data_dir=str(fixtures / "sst2_tiny"), model="lstm", epochs=3, batch_size=8,
+                    patience=3, output_dir=str(out))
+    return RunConfig(**{**settings, **given})
+
+
+def run_folder(report) -> Path:
+    return Path(pd.read_csv(report)["run_dir"].item())
+
+
+METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"]
+
+
+def test_a_killed_and_resumed_run_trains_as_the_uninterrupted_one(tmp_path, fixtures, monkeypatch):
+    # The stacked model has everything a resumed epoch must get back: dropout, BatchNorm, weight averaging.
+    config = tiny_run(fixtures, tmp_path / "whole", model="stacked_lstm")
+    total_steps, trained = [], Steps()
+    compile_model, callbacks = trainer.compile_model, trainer._callbacks
+    monkeypatch.setattr(trainer, "compile_model", lambda model, **kw: total_steps.append(kw["total_steps"])
+                        or compile_model(model, **kw))
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [trained])
+    whole = run(config, "cmd", tf.distribute.get_strategy(), False)
+    # the learning rate decays to 0 over exactly the batches trained on: length buckets make more than rows / batch
+    assert trained.steps == total_steps == [6 + 6 + 6]  # 40 rows: 5 batches of 8, and one more for a second length
+    monkeypatch.setattr(trainer, "_callbacks", callbacks)
+    original = killed_at_epoch(monkeypatch, 2)
+    config = dataclasses.replace(config, output_dir=str(tmp_path / "resumed"))
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    monkeypatch.setattr(trainer, "_callbacks", original)
+    resumed = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert "resuming run" in (run_folder(resumed) / "run.log").read_text()
+    histories = [pd.read_csv(run_folder(report) / "history.csv") for report in (whole, resumed)]
+    assert histories[1]["epoch"].tolist() == [0, 1, 2]
+    np.testing.assert_allclose(histories[1][METRICS], histories[0][METRICS], rtol=1e-6, atol=1e-7)
+    rows = [pd.read_csv(report).iloc[0] for report in (whole, resumed)]
+    for column in ("best_epoch", "final_test_loss", "final_test_accuracy"):
+        assert rows[1][column] == pytest.approx(rows[0][column], rel=1e-6)
+
+
+def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures, monkeypatch):
+    config = tiny_run(fixtures, tmp_path, epochs=2)
+    evaluate = run_module.evaluate
+    monkeypatch.setattr(run_module, "evaluate", lambda *a: (_ for _ in ()).throw(Killed))
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    (run_dir,) = tmp_path.glob("run_*")
+    assert (run_dir / EVALUATION_PENDING).is_file() and not (run_dir / "backup").exists()
+    monkeypatch.setattr(run_module, "evaluate", evaluate)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **kw: pytest.fail("trained again"))
+    report = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert run_folder(report) == run_dir and pd.read_csv(report)["epochs_run"].item() == 2
+    assert pd.read_csv(run_dir / "history.csv")["epoch"].tolist() == [0, 1]
+    assert not (run_dir / EVALUATION_PENDING).exists() and newest_run(tmp_path) == run_dir
+
+
+def test_a_killed_run_whose_data_changed_starts_again(tmp_path, fixtures, monkeypatch):
+    table = tmp_path / "reviews.csv"
+    frame = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
+    frame.to_csv(table, index=False)
+    config = tiny_run(fixtures, tmp_path / "out", dataset=str(table), vocab_size=2000)
+    original = killed_at_epoch(monkeypatch, 2)
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    (killed,) = (tmp_path / "out").glob("run_*")
+    frame.assign(sentence=frame["sentence"] + " again").to_csv(table, index=False)
+    monkeypatch.setattr(trainer, "_callbacks", original)
+    report = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert run_folder(report) != killed
+    assert "starting run" in (run_folder(report) / "run.log").read_text()
+    assert pd.read_csv(run_folder(report) / "history.csv")["epoch"].tolist() == [0, 1, 2]  # from epoch 1
+    assert pd.read_csv(report)["data_fingerprint"].notna().all()
+
+
+def test_a_loss_that_goes_nan_stops_the_run_with_one_line_and_no_report(tmp_path, fixtures):
+    config = tiny_run(fixtures, tmp_path, learning_rate=1e38)
+    with pytest.raises(InputError, match=r"loss became nan in epoch 1: .*try a lower --learning-rate"):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert not list(tmp_path.glob("training_report_*")) and len(list(tmp_path.glob("run_*"))) == 1
+    with pytest.raises(InputError, match="no finished run folder"):  # the folder stays unfinished
+        newest_run(tmp_path)
+
+
+def test_a_second_identical_command_is_refused_while_the_first_trains(tmp_path, fixtures):
+    command = [sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"),
+               "--model", "lstm", "--epochs", "500", "--patience", "500", "--batch-size", "4",
+               "--output-dir", str(tmp_path)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not any(path.stat().st_size for path in tmp_path.glob("run_*/history.csv")):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start training"
+            time.sleep(0.5)
+        (run_dir,) = tmp_path.glob("run_*")
+        before = sorted(tmp_path.iterdir()), sorted((tmp_path / ".unfinished").iterdir())
+        second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert first.poll() is None, "the first run ended before the second one started"
+    finally:
+        first.kill()
+        first.wait(timeout=60)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: {run_dir}: another process is training this run (same command, same data); "
+        "wait for it to finish or stop it, then run the command again")
+    assert (sorted(tmp_path.iterdir()), sorted((tmp_path / ".unfinished").iterdir())) == before  # nothing new
+    # The OS released the killed run's lock with its process: the same command can resume it at once.
+    (marker,) = (tmp_path / ".unfinished").iterdir()
+    with marker.open() as file:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)

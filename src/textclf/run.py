@@ -35,19 +35,20 @@ def evaluate(model: keras.Model, ds, labels: np.ndarray, num_classes: int) -> di
 
 
 def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
-    """The vectorizer (vocabulary from train only) and the three batched datasets."""
+    """The vectorizer (vocabulary from train only), the three batched datasets and the training order."""
     texts = {name: text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir)
              for name in ("train", "val", "test")}
     vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
     vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
+    shuffle = pipeline.EpochShuffle(config.seed)
     datasets = {
         name: pipeline.make_dataset(
             texts[name], getattr(data, name)["label"].to_numpy(), vectorizer, max_len=config.max_len,
-            truncate=config.truncate, global_batch=global_batch, training=name == "train", seed=config.seed,
+            truncate=config.truncate, global_batch=global_batch, shuffle=shuffle if name == "train" else None,
         )
         for name in texts
     }
-    return vectorizer, datasets
+    return vectorizer, datasets, shuffle
 
 
 def _hyperparameters(config: RunConfig, builder, vectorizer) -> tuple[dict, float | None]:
@@ -78,7 +79,8 @@ def _row(config, data, fitted, val, test, *, model, strategy, global_batch, peak
         "embedding_coverage": coverage,
         **{f"{k}_size": v for k, v in data.sizes().items()}, "num_classes": len(data.class_names),
         **{f"config_{k}": v for k, v in config.to_dict().items() if k not in ("dataset", "model", "seed")},
-        "fingerprint": config.fingerprint(), "run_dir": str(run_dir), "command": command,
+        "fingerprint": config.fingerprint(), "data_fingerprint": resume.data_fingerprint(data),
+        "run_dir": str(run_dir), "command": command,
     }
 
 
@@ -111,8 +113,8 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         config: the run; `config.devices` is already applied in `strategy`.
         command: the command line that reproduces this run, kept in the run folder.
         strategy, on_gpu: from `devices.setup_strategy`, called once per process.
-        reuse_finished: return the report of an earlier finished run of the same config in the same
-            output folder instead of training again (a matrix run a second time skips its done cells).
+        reuse_finished: return the report of an earlier finished run of the same config and data in the
+            same output folder instead of training again (a matrix run a second time skips its done cells).
     """
     spec = registry.spec_for(config.dataset)
     builder = builder_for(config.model)
@@ -122,20 +124,29 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     data = splits.cap(spec.load(config), config.max_samples, config.seed)
     config = dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
     output_dir = Path(config.output_dir)
-    fingerprint = config.fingerprint()
-    if reuse_finished and (done := resume.finished_report(output_dir, fingerprint)):
+    fingerprints = config.fingerprint(), resume.data_fingerprint(data)
+    if reuse_finished and (done := resume.finished_report(output_dir, *fingerprints)):
         logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
         return done
     policy = devices.set_precision(config.precision, on_gpu)
-    run_dir, resumed = resume.claim_run_dir(output_dir, fingerprint)
-    sink = logger.add(run_dir / "run.log")
-    logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, classes {data.class_names}")
+    with resume.claim_run_dir(output_dir, *fingerprints) as (run_dir, resumed):
+        sink = logger.add(run_dir / "run.log")
+        try:
+            logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
+                        f"classes {data.class_names}")
+            return _train_and_report(config, data, builder, strategy, policy, run_dir, command)
+        finally:
+            logger.remove(sink)
+
+
+def _train_and_report(config: RunConfig, data: splits.Splits, builder, strategy: tf.distribute.Strategy,
+                      policy: str, run_dir: Path, command: str) -> Path:
+    """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     (run_dir / "command.txt").write_text(command + "\n")
-
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    vectorizer, ds = _datasets(config, data, global_batch)
-    steps_per_epoch = -(-len(data.train) // global_batch)
+    vectorizer, ds, shuffle = _datasets(config, data, global_batch)
+    steps_per_epoch = int(ds["train"].cardinality())  # length buckets make a few more than rows / batch
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
     ema = schedules.scaled_ema_momentum(config.ema_momentum, strategy.num_replicas_in_sync)
     hyperparameters, coverage = _hyperparameters(config, builder, vectorizer)
@@ -145,14 +156,12 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
                               warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm,
                               ema_momentum=ema)
     fitted = trainer.fit(model, ds["train"], ds["val"], epochs=config.epochs, monitor=config.monitor,
-                         patience=config.patience, run_dir=run_dir, train_size=len(data.train))
+                         patience=config.patience, run_dir=run_dir, train_size=len(data.train), callbacks=(shuffle,))
     val = evaluate(model, ds["val"], data.val["label"].to_numpy(), len(data.class_names))
     test = evaluate(model, ds["test"], data.test["label"].to_numpy(), len(data.class_names))
     row = _row(config, data, fitted, val, test, model=model, strategy=strategy, global_batch=global_batch,
                peak_lr=peak_lr, ema=ema, policy=policy, coverage=coverage, run_dir=run_dir, command=command)
     serving_model = export.RawTextClassifier(vectorizer, model, config.max_len, config.truncate)
     path = _write_outputs(run_dir, row, data, fitted, test, serving_model)
-    resume.mark_finished(output_dir, fingerprint)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
-    logger.remove(sink)
     return path

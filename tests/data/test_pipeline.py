@@ -28,7 +28,7 @@ def test_empty_text_becomes_one_oov_token_not_all_padding(vectorizer):
 def test_eval_dataset_keeps_order_and_labels(vectorizer):
     texts = ["one", "two two", "three three three", "four"]
     ds = pipeline.make_dataset(texts, np.array([0, 1, 0, 1]), vectorizer, max_len=5, truncate="post",
-                               global_batch=3, training=False, seed=0)
+                               global_batch=3)
     batches = list(ds.as_numpy_iterator())
     assert [len(y) for _, y in batches] == [3, 1]
     assert np.concatenate([y for _, y in batches]).tolist() == [0, 1, 0, 1]
@@ -39,10 +39,35 @@ def test_eval_dataset_keeps_order_and_labels(vectorizer):
 def test_training_batches_group_lengths_and_cover_every_row(vectorizer):
     texts = [" ".join(["one"] * n) for n in range(1, 41)]
     ds = pipeline.make_dataset(texts, np.arange(40) % 2, vectorizer, max_len=40, truncate="post",
-                               global_batch=4, training=True, seed=0)
+                               global_batch=4, shuffle=pipeline.EpochShuffle(0))
     batches = list(ds.as_numpy_iterator())
     assert sum(len(y) for _, y in batches) == 40
     for ids, _ in batches:
         lengths = (ids != 0).sum(axis=1)
         assert ids.shape[1] == lengths.max()  # no column of padding only
         assert lengths.max() - lengths.min() < 10  # one bucket: similar lengths
+
+
+def rows_in_order(vectorizer, shuffle: pipeline.EpochShuffle, epoch: int) -> list[int]:
+    """The rows (numbered by their label) in the order epoch `epoch` trains on them."""
+    texts = [" ".join(["one"] * n) for n in range(1, 41)]
+    ds = pipeline.make_dataset(texts, np.arange(40), vectorizer, max_len=40, truncate="post", global_batch=4,
+                               shuffle=shuffle)
+    shuffle.on_epoch_begin(epoch)
+    return np.concatenate([y for _, y in ds.as_numpy_iterator()]).tolist()
+
+
+def test_the_training_order_follows_the_seed_and_the_epoch_not_how_often_the_data_was_read(vectorizer):
+    shuffle = pipeline.EpochShuffle(seed=0)
+    epochs = [rows_in_order(vectorizer, shuffle, epoch) for epoch in (0, 1, 2)]
+    assert epochs[0] != epochs[1] != epochs[2] != epochs[0]  # a new order each epoch
+    # a resumed run reads its data for the first time at epoch 3, and sees epoch 3's order
+    assert rows_in_order(vectorizer, pipeline.EpochShuffle(seed=0), 2) == epochs[2]
+    assert rows_in_order(vectorizer, pipeline.EpochShuffle(seed=1), 0) != epochs[0]
+
+
+def test_the_training_batches_are_counted_and_bucketing_makes_more_than_rows_over_batch(vectorizer):
+    texts = [" ".join(["one"] * n) for n in range(1, 41)]  # 9, 10, 10 and 11 rows in the four length buckets
+    ds = pipeline.make_dataset(texts, np.arange(40) % 2, vectorizer, max_len=40, truncate="post",
+                               global_batch=4, shuffle=pipeline.EpochShuffle(0))
+    assert ds.cardinality().numpy() == len(list(ds)) == 3 + 3 + 3 + 3  # where 40 rows / 4 would say 10

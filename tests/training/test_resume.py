@@ -1,7 +1,11 @@
-"""finished_report: which earlier report a matrix cell reuses."""
+"""finished_report: which earlier report a matrix cell reuses; claim_run_dir: which folder a run owns;
+newest_run: which folder serving picks among finished and half ones."""
 
 import pandas as pd
+import pytest
 
+from textclf.errors import InputError
+from textclf.serving.runs import EVALUATION_PENDING, RUN_FILES, newest_run
 from textclf.training import resume
 
 
@@ -9,16 +13,55 @@ def write(path, **columns):
     pd.DataFrame([columns]).to_csv(path, index=False)
 
 
-def test_the_newest_report_with_the_fingerprint_is_reused(tmp_path):
+def test_the_newest_report_with_the_same_config_and_data_is_reused(tmp_path):
+    write(tmp_path / "training_report_20261101_000000.csv", fingerprint="00a1", data_fingerprint="d1")
+    write(tmp_path / "training_report_20261102_000000.csv", fingerprint="00a1", data_fingerprint="d1")
+    write(tmp_path / "training_report_20261103_000000.csv", fingerprint="ffff", data_fingerprint="d1")
+    write(tmp_path / "training_report_20261104_000000.csv", fingerprint="00a1", data_fingerprint="d2")
+    assert resume.finished_report(tmp_path, "00a1", "d1") == tmp_path / "training_report_20261102_000000.csv"
+    assert resume.finished_report(tmp_path, "0001", "d1") is None
+    assert resume.finished_report(tmp_path, "00a1", "d3") is None  # same config, other data
+
+
+def test_a_report_from_before_data_fingerprints_matches_on_its_config(tmp_path):
     write(tmp_path / "training_report_20261101_000000.csv", fingerprint="00a1", final_test_accuracy=0.5)
-    write(tmp_path / "training_report_20261102_000000.csv", fingerprint="00a1", final_test_accuracy=0.6)
-    write(tmp_path / "training_report_20261103_000000.csv", fingerprint="ffff", final_test_accuracy=0.7)
-    assert resume.finished_report(tmp_path, "00a1") == tmp_path / "training_report_20261102_000000.csv"
-    assert resume.finished_report(tmp_path, "0001") is None
+    assert resume.finished_report(tmp_path, "00a1", "d1") == tmp_path / "training_report_20261101_000000.csv"
 
 
 def test_a_report_without_a_fingerprint_never_matches(tmp_path):
     # As the original Weibo project wrote them into data/output: same name pattern, no fingerprint column.
     write(tmp_path / "training_report_20261104_000000.csv", best_epoch=2, final_test_accuracy=0.97)
     write(tmp_path / "training_report_20261101_000000.csv", fingerprint="123456789012")
-    assert resume.finished_report(tmp_path, "123456789012") == tmp_path / "training_report_20261101_000000.csv"
+    assert resume.finished_report(tmp_path, "123456789012", "d1") == tmp_path / "training_report_20261101_000000.csv"
+
+
+def test_a_second_claim_of_a_run_in_progress_is_refused_and_leaves_nothing(tmp_path):
+    with resume.claim_run_dir(tmp_path, "c1", "d1") as (run_dir, resumed):
+        before = sorted(tmp_path.rglob("*"))
+        with pytest.raises(InputError, match=f"{run_dir}: another process is training this run"):
+            with resume.claim_run_dir(tmp_path, "c1", "d1"):
+                pass
+        assert sorted(tmp_path.rglob("*")) == before
+        with resume.claim_run_dir(tmp_path, "c1", "d2") as (other, _):  # other data: another run
+            assert other != run_dir
+    assert not resumed and not list((tmp_path / ".unfinished").iterdir())  # both finished
+
+
+def finished_run(run_dir):
+    run_dir.mkdir(parents=True)
+    for name in RUN_FILES:
+        (run_dir / name).write_text("{}")
+    return run_dir
+
+
+def test_newest_run_orders_runs_of_one_second_by_number_and_passes_over_unfinished_ones(tmp_path):
+    finished_run(tmp_path / "run_20261101_120000")
+    second = finished_run(tmp_path / "run_20261101_120000_2")
+    finished_run(tmp_path / "run_20261101_115959_10")
+    assert newest_run(tmp_path) == second
+    tenth = finished_run(tmp_path / "run_20261101_120000_10")
+    assert newest_run(tmp_path) == tenth
+    (tmp_path / "run_20261101_120001").mkdir()
+    (tmp_path / "run_20261101_120001" / "model.keras").write_text("")  # killed during its export
+    (finished_run(tmp_path / "run_20261101_120002") / EVALUATION_PENDING).touch()  # killed before its report
+    assert newest_run(tmp_path) == tenth

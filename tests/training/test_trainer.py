@@ -155,3 +155,23 @@ def test_a_killed_run_with_weight_averaging_resumes_from_the_raw_weights(tmp_pat
                 train_size=64)
     for start, end in zip(resumed.begin[0], killed.end[-1]):
         np.testing.assert_allclose(start, end, rtol=1e-6, atol=1e-7)
+
+
+def test_a_resumed_run_stops_early_at_the_epoch_the_uninterrupted_one_does(tmp_path, monkeypatch):
+    train, val = data()
+
+    def still_model():  # a learning rate of 0: validation never beats epoch 1
+        model = tiny_model(0)
+        trainer.compile_model(model, peak_lr=0.0, total_steps=40, warmup_ratio=0.1, clipnorm=1.0)
+        return model
+
+    settings = dict(epochs=8, monitor="val_loss", patience=2, train_size=64)
+    (tmp_path / "whole").mkdir()
+    whole = trainer.fit(still_model(), train, val, run_dir=tmp_path / "whole", **settings)
+    assert list(whole.history["epoch"]) == [1, 2, 3]
+    with_callbacks(monkeypatch, KillAfterEpoch(2))
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(still_model(), train, val, run_dir=tmp_path, **settings)
+    with_callbacks(monkeypatch)
+    resumed = trainer.fit(still_model(), train, val, run_dir=tmp_path, **settings)
+    assert list(resumed.history["epoch"]) == [1, 2, 3]

@@ -3,7 +3,8 @@
 Sequences are padded on the right with 0 and the models mask it (`mask_zero=True`),
 which is what lets Keras pick the cuDNN LSTM kernel on GPU. Training batches group
 texts of similar length, so a batch of short texts is not padded to --max-len:
-on IMDB that skips about a third of the LSTM steps.
+on IMDB that skips about a third of the LSTM steps. Their order is keyed on (seed, epoch)
+(`EpochShuffle`), so a resumed run trains its epochs on the batches the uninterrupted run saw.
 """
 
 import keras
@@ -13,6 +14,7 @@ import tensorflow as tf
 AUTOTUNE = tf.data.AUTOTUNE
 OOV = 1  # TextVectorization's out-of-vocabulary id
 VECTORIZE_CHUNK = 1024  # texts vectorized per call; the op is much faster on batches
+SEEDS_PER_RUN = 1_000_003  # a run's shuffle seeds are seed * SEEDS_PER_RUN + epoch
 
 
 def clip_tokens(ids: tf.RaggedTensor, max_len: int, truncate: str) -> tf.RaggedTensor:
@@ -44,6 +46,34 @@ def bucket_boundaries(max_len: int) -> list[int]:
     return sorted({max(1, max_len * k // 4) for k in (1, 2, 3)})
 
 
+class EpochShuffle(keras.callbacks.Callback):
+    """Shuffles the training rows anew each epoch, keyed on (seed, epoch).
+
+    tf.data's own reshuffling is keyed on how many times the dataset has been read, which starts
+    again at epoch 1's order when a killed run resumes. Here fit tells the callback each epoch's
+    number before the epoch's iterator is made, and the order follows from it alone.
+
+    Args:
+        seed: the run's seed.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+        with tf.device("/cpu:0"):  # read by the input pipeline, which runs on the host
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch.assign(epoch)
+
+    def __call__(self, rows: tf.data.Dataset) -> tf.data.Dataset:
+        """`rows` (cached, of known size) in this epoch's order."""
+        size = int(rows.cardinality())
+        seed = self.seed * SEEDS_PER_RUN  # so that seeds 1 and 2 never share an epoch's order
+        # flat_map builds the shuffle each time the dataset is read, so it reads the epoch then.
+        return tf.data.Dataset.from_tensors(0).flat_map(lambda _: rows.shuffle(size, seed=seed + self.epoch))
+
+
 def make_dataset(
     texts: list[str],
     labels: np.ndarray,
@@ -52,10 +82,13 @@ def make_dataset(
     max_len: int,
     truncate: str,
     global_batch: int,
-    training: bool,
-    seed: int,
+    shuffle: EpochShuffle | None = None,
 ) -> tf.data.Dataset:
-    """A batched dataset of (ids, label). Evaluation keeps the input order."""
+    """A batched dataset of (ids, label). Evaluation (no `shuffle`) keeps the input order.
+
+    Training batches come from `shuffle`'s order and length buckets; their number, which bucketing
+    makes a few more than rows / batch, is counted once and set as the dataset's cardinality.
+    """
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
     ds = ds.batch(VECTORIZE_CHUNK).map(
         lambda t, y: (*_padded_with_lengths(clip_tokens(vectorizer(t), max_len, truncate)), y),
@@ -63,12 +96,12 @@ def make_dataset(
     )
     ds = ds.unbatch().map(lambda ids, length, y: (ids[:length], y))  # one unpadded row each
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(texts))).cache()
-    if training:
-        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-        boundaries = bucket_boundaries(max_len)
-        ds = ds.bucket_by_sequence_length(
-            lambda ids, _: tf.shape(ids)[0], boundaries, [global_batch] * (len(boundaries) + 1)
-        )
-    else:
-        ds = ds.padded_batch(global_batch)
-    return ds.prefetch(AUTOTUNE)
+    if shuffle is None:
+        return ds.padded_batch(global_batch).prefetch(AUTOTUNE)
+    boundaries = bucket_boundaries(max_len)
+    ds = shuffle(ds).bucket_by_sequence_length(
+        lambda ids, _: tf.shape(ids)[0], boundaries, [global_batch] * (len(boundaries) + 1)
+    )
+    # Each bucket ends with one partial batch whatever the order, so one count holds for every epoch.
+    batches = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
+    return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(AUTOTUNE)

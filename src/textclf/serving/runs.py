@@ -5,12 +5,15 @@ is known to be good: a bad flag or a wrong folder is reported at once, on one li
 """
 
 import argparse
+import re
 from pathlib import Path
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
 
 RUN_FILES = ("model.keras", "config.json", "classes.json")  # what a finished run leaves for serving
+# In a run folder from the end of its fit until its report is written (`training.trainer.fit`).
+EVALUATION_PENDING = "evaluation_pending"
 
 
 def checked_run(run_dir: Path) -> Path:
@@ -21,12 +24,21 @@ def checked_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def _finished(run_dir: Path) -> bool:
+    return all((run_dir / name).is_file() for name in RUN_FILES) and not (run_dir / EVALUATION_PENDING).exists()
+
+
 def newest_run(output_dir: Path) -> Path:
-    """The most recent run folder under `output_dir` that holds an exported model."""
-    runs = sorted(p.parent for p in Path(output_dir).glob("run_*/model.keras"))
-    if not runs:
-        raise InputError(f"{output_dir}: no run folder with a model.keras; train one with src/server_main.py")
-    return checked_run(runs[-1])
+    """The most recent finished run folder under `output_dir`: `run_<stamp>` or, started within the same
+    second, `run_<stamp>_<n>`, ordered by (stamp, n); a folder that a run still trains or was killed in is
+    passed over."""
+    started = {}
+    for run_dir in Path(output_dir).glob("run_*"):
+        if (name := re.fullmatch(r"run_(\d{8}_\d{6})(?:_(\d+))?", run_dir.name)) and _finished(run_dir):
+            started[run_dir] = (name[1], int(name[2] or 1))
+    if not started:
+        raise InputError(f"{output_dir}: no finished run folder; train one with src/server_main.py")
+    return max(started, key=started.get)
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:

@@ -1,44 +1,94 @@
-"""Which run folder a run writes to: a new one, or the one a killed run left behind.
+"""Which run folder a run writes to, and which process owns it.
 
-Running the same command again (same config fingerprint, same --output-dir) after a
-run was killed resumes that run, in its folder, from its last finished epoch. A matrix
-run again also skips the cells that already have a report (`finished_report`).
+A run is keyed on its config's fingerprint and its data's (`data_fingerprint`). Running the same
+command again on the same data after a run was killed resumes that run, in its folder: from its last
+finished epoch, or, killed after its fit, at the evaluation. Changed data starts a new run.
+
+One living process owns a key: it holds an OS lock (flock) on the key's marker file for the run's
+life, and the OS releases it when the process dies, so a killed run can be resumed at once while a
+second identical command started beside a living one is refused. A matrix run again also skips the
+cells that already have a report (`finished_report`).
 """
 
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
+from textclf.data.splits import Splits
+from textclf.errors import InputError
 from textclf.reporting.report import reserve_run_dir
+from textclf.serving.runs import EVALUATION_PENDING
 
 
-def _marker(output_dir: Path, fingerprint: str) -> Path:
-    return output_dir / ".unfinished" / f"{fingerprint}.txt"
+def data_fingerprint(data: Splits) -> str:
+    """A hash of the splits' texts and labels, in order, and of the class names."""
+    digest = hashlib.sha256(repr(data.class_names).encode())
+    for name in ("train", "val", "test"):
+        frame = getattr(data, name)[["text", "label"]]
+        digest.update(f"{name}:{len(frame)}".encode())  # a row moved from one split to the next changes it
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
-def claim_run_dir(output_dir: Path, fingerprint: str) -> tuple[Path, bool]:
-    """The run folder, and whether it resumes an unfinished run."""
-    marker = _marker(output_dir, fingerprint)
-    if marker.is_file():
-        run_dir = Path(marker.read_text(encoding="utf-8").strip())
-        if (run_dir / "backup").is_dir():
-            return run_dir, True
-    run_dir = reserve_run_dir(output_dir)
+def _lock(marker: Path) -> IO[str]:
+    """`marker`, opened and locked for this process; InputError while another process holds it."""
+    while True:
+        file = marker.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            run_dir = file.read().strip() or marker
+            file.close()
+            raise InputError(f"{run_dir}: another process is training this run (same command, same data); "
+                             "wait for it to finish or stop it, then run the command again") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(file.fileno()), os.stat(marker)):
+                return file
+        file.close()  # a finishing run removed the file after we opened it: open the new one
+
+
+@contextlib.contextmanager
+def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> Iterator[tuple[Path, bool]]:
+    """Owns the run folder of this config and data for the `with` block: yields it, and whether it resumes
+    a killed run. Leaving the block normally marks the run finished.
+
+    Raises:
+        InputError: another living process owns it.
+    """
+    marker = output_dir / ".unfinished" / f"{fingerprint}_{data_fingerprint}.txt"
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(str(run_dir), encoding="utf-8")
-    return run_dir, False
+    with _lock(marker) as file:
+        file.seek(0)
+        left = Path(file.read().strip())  # the folder a killed run left, if any
+        resumed = left != Path() and ((left / "backup").is_dir() or (left / EVALUATION_PENDING).is_file())
+        run_dir = left if resumed else reserve_run_dir(output_dir)
+        if not resumed:  # new, or killed before its first epoch ended: nothing to resume
+            file.truncate(0)
+            file.write(str(run_dir))
+            file.flush()
+        yield run_dir, resumed
+        (run_dir / EVALUATION_PENDING).unlink(missing_ok=True)
+        marker.unlink()  # still locked: a process waiting on it opens a new file
 
 
-def mark_finished(output_dir: Path, fingerprint: str):
-    _marker(output_dir, fingerprint).unlink(missing_ok=True)
-
-
-def finished_report(output_dir: Path, fingerprint: str) -> Path | None:
-    """The newest report in `output_dir` of a finished run with this fingerprint, or None.
+def finished_report(output_dir: Path, fingerprint: str, data_fingerprint: str) -> Path | None:
+    """The newest report in `output_dir` of a finished run with this config and data, or None.
 
     Reports without a fingerprint (the original Weibo project wrote the same file names) never match.
+    Reports written before the data fingerprint was (the committed benchmarks/results among them,
+    from which the leaderboards are rebuilt) match on the config alone.
     """
     for path in sorted(output_dir.glob("training_report_*.csv"), reverse=True):
-        if fingerprint in pd.read_csv(path, dtype=str).get("fingerprint", pd.Series()).tolist():
+        rows = pd.read_csv(path, dtype=str)
+        same_config = rows.get("fingerprint", pd.Series(index=rows.index, dtype=str)) == fingerprint
+        data = rows.get("data_fingerprint", pd.Series(index=rows.index, dtype=str))
+        if (same_config & (data.isna() | (data == data_fingerprint))).any():
             return path
     return None

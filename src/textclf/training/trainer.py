@@ -3,7 +3,9 @@
 Selection sees only the validation split: the checkpoint keeps the epoch with the
 best `monitor` (val_accuracy or val_loss) and early stopping watches the same number. Test is evaluated once,
 by the caller, on the selected weights. A killed run resumes from its last epoch
-(BackupAndRestore); the epoch log and the best checkpoint carry over the resume. BatchNormalization
+(BackupAndRestore): its weights, optimizer and dropout seeds, the epoch log, the best checkpoint and early
+stopping's count carry over, so it goes on as the uninterrupted run would have; a run killed after its fit
+(`EVALUATION_PENDING` in its folder) is not fitted again. BatchNormalization
 statistics are re-estimated before each validation (`precise_bn`). With `ema_momentum` the optimizer keeps an
 exponential moving average of the weights (Polyak averaging), and that average is what is validated, selected,
 saved and served; training goes on from the raw weights.
@@ -13,18 +15,17 @@ import contextlib
 import dataclasses
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 
 from textclf.config import MONITORS
+from textclf.errors import InputError
+from textclf.serving.runs import EVALUATION_PENDING
 from textclf.training.precise_bn import PreciseBatchNorm
 from textclf.training.schedules import warmup_cosine
-
-# Length-bucketed batches have no count known in advance, which Keras reports at every epoch end.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 
 @dataclasses.dataclass
@@ -56,6 +57,50 @@ class EpochTimer(keras.callbacks.Callback):
         logs.update(seconds=seconds, train_seconds=seconds if self._train_seconds is None else self._train_seconds)
 
 
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' backup of the weights and the optimizer, plus the random seed states of the dropout layers.
+
+    `save_weights` leaves the seeds out, and without them a resumed epoch would draw the dropout masks
+    of the run's first epoch again.
+    """
+
+    def _seeds(self) -> list:
+        return [v for v in self.model.variables if v.name == "seed_generator_state"]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        path = Path(self.backup_dir) / "seeds.npy"
+        if path.is_file():
+            for variable, value in zip(self._seeds(), np.load(path)):
+                variable.assign(value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        seeds = [keras.ops.convert_to_numpy(v) for v in self._seeds()]
+        np.save(Path(self.backup_dir) / "seeds.npy", np.array(seeds).reshape(len(seeds), 2))
+
+
+class EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' early stopping, which on a resumed run starts from the epochs before the resume: their best
+    value, and how many epochs have gone by without beating it.
+
+    Args:
+        previous: the monitored value of each epoch before the resume, or None.
+    """
+
+    def __init__(self, previous: pd.Series | None, **kwargs):
+        super().__init__(**kwargs)
+        self.previous = previous
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.previous is not None and self.previous.notna().any():
+            values = self.previous.reset_index(drop=True)
+            self.best_epoch = int(values.idxmax() if self.mode == "max" else values.idxmin())  # the first best
+            self.best = float(values[self.best_epoch])
+            self.wait = len(values) - 1 - self.best_epoch
+
+
 def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float,
                   ema_momentum: float = 0.0):
     """Adam on the warmup + cosine schedule; `ema_momentum` > 0 also keeps the weights' moving average."""
@@ -73,39 +118,61 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
 
 def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, use_ema: bool) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
+    before = previous[monitor] if previous is not None else None  # from before a resume
     mode = MONITORS[monitor]
-    best_so_far = float(previous[monitor].agg(mode)) if previous is not None else None  # from before a resume
+    best_so_far = float(before.agg(mode)) if before is not None else None
     # The order matters. The backup, before the swap, keeps the raw weights that training resumes from; the
     # swap then puts the averaged weights in for validation and for the checkpoint that follows it, and
     # precise BN estimates the statistics of the weights being validated.
     averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if use_ema else []
     return [
         EpochTimer(),  # first: the epoch's training time ends where validation begins, its logs reach the rest
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.TerminateOnNaN(),
+        BackupAndRestore(str(run_dir / "backup")),
         *averaging,
         PreciseBatchNorm(train_ds),  # before validation, so selection sees the statistics that are saved
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
+        EarlyStopping(before, monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
     ]
 
 
+def _check_loss(history: pd.DataFrame):
+    """Stops a run whose loss went NaN (TerminateOnNaN ended its fit), as bad input most often causes it."""
+    last = history.iloc[-1]
+    if not np.isfinite(last["loss"]):
+        raise InputError(f"the training loss became {last['loss']} in epoch {int(last['epoch']) + 1}: the learning "
+                         "rate is too high for this model and data (try a lower --learning-rate), or the input "
+                         "(e.g. --embeddings vectors) holds NaN or huge values")
+
+
 def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, patience: int, run_dir: Path,
-        train_size: int) -> FitResult:
-    """Fits, then loads the weights of the best epoch on validation into `model`."""
-    with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            shuffle=False,  # the tf.data pipeline shuffles
-            callbacks=_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema),
-            verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
-        )
+        train_size: int, callbacks: tuple[keras.callbacks.Callback, ...] = ()) -> FitResult:
+    """Fits, unless an earlier run in `run_dir` finished its fit, then loads the weights of the best epoch
+    on validation into `model`.
+
+    Args:
+        callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
+    """
+    if (run_dir / EVALUATION_PENDING).is_file():
+        with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
+            model.optimizer.build(model.trainable_variables)
+    else:
+        with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                shuffle=False,  # the tf.data pipeline shuffles
+                callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema)],
+                verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
+            )
+        _check_loss(_epoch_log(run_dir))
+        (run_dir / EVALUATION_PENDING).touch()  # Keras deleted the backup: from here a rerun goes to evaluation
     model.load_weights(str(run_dir / "best.weights.h5"))
     history = _epoch_log(run_dir).assign(epoch=lambda h: h["epoch"] + 1)
     best = history[monitor].idxmax() if MONITORS[monitor] == "max" else history[monitor].idxmin()
