@@ -85,12 +85,12 @@ def is_matrix(command: Command) -> bool:
 
 def validate(configs: list[RunConfig]):
     """Fails before the first run on a dataset or model name that no run could use."""
-    from textclf.data.registry import spec_for  # imports TensorFlow
-    from textclf.models.registry import builder_for
+    from textclf.data import registry as datasets
+    from textclf.models import registry as models
 
     for config in configs:
-        spec_for(config.dataset)
-        builder_for(config.model)
+        datasets.check_name(config.dataset)
+        models.check_name(config.model)
 
 
 def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:
