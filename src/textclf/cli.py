@@ -8,6 +8,7 @@ from pathlib import Path
 from loguru import logger
 
 from textclf.config import Command, as_command, parse_args
+from textclf.data import embeddings
 from textclf.errors import InputError, exit_code
 
 
@@ -29,6 +30,8 @@ def _main(command: Command, line: str) -> int:
     matrix.validate(configs)
     for output_dir in {config.output_dir for config in configs}:
         check_output_dir(output_dir)
+    for path in {config.embeddings for config in configs if config.embeddings}:
+        embeddings.check_file(path)
     from textclf import run  # imports TensorFlow
     from textclf.training import devices
 
