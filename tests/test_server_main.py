@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from textclf.errors import InputError
 from textclf.reporting.report import LEADING
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +161,12 @@ def test_unknown_names_are_answered_before_tensorflow_loads():
                               capture_output=True, text=True, timeout=120)
         assert done.stdout.split() == ["2", "False", "False"], done.stderr
         assert "error: unknown" in done.stderr
+
+
+def test_an_output_dir_without_write_permission_is_refused(tmp_path, monkeypatch):
+    from textclf import cli
+
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)  # root may write anywhere
+    with pytest.raises(InputError, match=f"--output-dir {tmp_path}/new/out: no permission to write in {tmp_path}$"):
+        cli.check_output_dir(str(tmp_path / "new" / "out"))
+    cli.check_output_dir(str(tmp_path.parent))
