@@ -102,7 +102,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _at_least(minimum: int):
     def parse(text: str) -> int:
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
@@ -115,29 +118,36 @@ _positive_int = _at_least(1)
 MIN_VOCAB_SIZE = 3
 
 
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _positive_float(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
 def _momentum(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
     return value
