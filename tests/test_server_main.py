@@ -83,6 +83,7 @@ def test_report_columns_and_run_folder(two_device_run):
         (["--ema-momentum", "1"], "must be at least 0 and below 1"),
         (["--learning-rate", "-0.001"], "argument --learning-rate: must be above 0"),
         (["--learning-rate", "nan"], "argument --learning-rate: must be above 0"),
+        (["--learning-rate", "inf"], "argument --learning-rate: must be above 0 and finite"),
         (["--clipnorm", "-1"], "argument --clipnorm: must be at least 0"),
         (["--vocab-size", "1"], "argument --vocab-size: must be at least 3"),
         (["--seed", "-1"], "argument --seed: must be at least 0"),

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import shlex
 
 from textclf.errors import InputError
@@ -114,6 +115,7 @@ def _at_least(minimum: int):
 
 
 _positive_int = _at_least(1)
+_seed = _at_least(0)  # numpy's seeds are unsigned
 # TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
 MIN_VOCAB_SIZE = 3
 
@@ -127,8 +129,8 @@ def _float(text: str) -> float:
 
 def _positive_float(text: str) -> float:
     value = _float(text)
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {value}")
     return value
 
 
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="vocabulary size, learnt from train only, padding and out-of-vocabulary ids included")
     add("--tokenizer", choices=TOKENIZERS, default=d.tokenizer)
     add("--truncate", choices=TRUNCATIONS, help="pre keeps a long text's end, post its start")
-    add("--seed", type=_at_least(0), default=d.seed)
+    add("--seed", type=_seed, default=d.seed)
     add("--devices", type=_positive_int, help="use the first N GPUs; on CPU, split it into N logical devices")
     add("--precision", choices=PRECISIONS, default=d.precision)
     add("--learning-rate", type=_positive_float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
@@ -208,10 +210,7 @@ class Command:
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(_at_least(0)(item) for item in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return tuple(_seed(item) for item in text.split(","))
 
 
 def parse_args(argv: list[str] | None = None) -> Command:
