@@ -50,7 +50,7 @@ def _number_name(label: str) -> str | None:
         value = Decimal(label)
     except InvalidOperation:
         return None
-    if not value.is_finite():
+    if not value.is_finite() or abs(value.adjusted()) > 18:  # no class label is that long; int() stays cheap
         return None
     return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
 
@@ -60,20 +60,22 @@ def canonical_labels(labels: pd.Series) -> tuple[dict[str, str], list[str]]:
 
     Labels are stripped; when every one of them is a number they are compared as numbers
     (1, 01 and 1.0 are one class, "1") and ordered numerically, otherwise as text, in sorted order.
-    Case is kept: pos and POS stay two classes, with a warning.
+    Case is kept: pos and POS stay two classes (`encode_labels` warns).
     """
     raw = sorted(set(labels.astype(str)))
     stripped = {label: label.strip() for label in raw}
     numbers = {label: _number_name(text) for label, text in stripped.items()}
     if all(name is not None for name in numbers.values()):
         return numbers, sorted(set(numbers.values()), key=Decimal)
-    names = sorted(set(stripped.values()))
+    return stripped, sorted(set(stripped.values()))
+
+
+def _warn_of_case_clashes(names: list[str], source: str):
     by_case = collections.defaultdict(list)
     for name in names:
         by_case[name.casefold()].append(name)
     if clashes := ["/".join(group) for group in by_case.values() if len(group) > 1]:
-        logger.warning(f"labels that differ only by case are kept as different classes: {', '.join(clashes)}")
-    return stripped, names
+        logger.warning(f"{source}: labels that differ only by case are kept as different classes: {', '.join(clashes)}")
 
 
 def encode_labels(
@@ -88,6 +90,7 @@ def encode_labels(
         source: what to name in an error.
     """
     spelling, order = canonical_labels(pd.concat([f["label"] for f in frames.values()]))
+    _warn_of_case_clashes(order, source)
     if names is not None:
         unknown = sorted(set(order) - set(names))
         if unknown:
