@@ -137,6 +137,7 @@ def write_rows(path: Path, labels: list[str]) -> Path:
         ("four_rows_one_class", "the training data holds only one class"),
         ("output_dir_is_a_file", "is a file, not a folder"),
         ("devices_99", "--devices 99: no GPU here"),
+        ("experiment_fractions", "--val-fraction 0.6 and --test-fraction 0.6 leave no training rows"),
     ],
 )
 def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case, message):
@@ -146,7 +147,9 @@ def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case
         "four_rows_one_class": ["--dataset", str(write_rows(tmp_path / "four.csv", ["1"] * 4))],
         "output_dir_is_a_file": ["--dataset", "weibo", "--output-dir", str(tmp_path / "file.txt" / "out")],
         "devices_99": ["--devices", "99"],
+        "experiment_fractions": ["--experiment", str(tmp_path / "fractions.yaml")],
     }[case]
+    (tmp_path / "fractions.yaml").write_text("matrix: {model: [lstm]}\nconfig: {val_fraction: 0.6, test_fraction: 0.6}\n")
     (tmp_path / "file.txt").write_text("not a folder")
     fixture = ["--data-dir", str(ROOT / "tests" / "fixtures" / "weibo_tiny"), "--epochs", "1", "--max-samples", "20"]
     assert main_exit_code([*fixture, "--output-dir", str(out), *args]) == 2
