@@ -47,8 +47,8 @@ def load_vectors(path: str | Path, vocabulary: list[str], *, seed: int = 0) -> t
     return matrix, coverage
 
 
-def check_file(path: str | Path) -> int:
-    """Fails with one line unless `path` opens as a vectors file; returns the width its first line gives.
+def check_file(path: str | Path):
+    """Fails with one line unless `path` opens as a vectors file whose first line gives a width.
 
     Cheap (one line read), so a run checks it before it claims a run folder.
     """
@@ -59,7 +59,7 @@ def check_file(path: str | Path) -> int:
         first = next((line for line in lines if line.strip()), None)
     if first is None:
         raise InputError(f"{path} is empty")
-    return _width(first.rstrip().split(" "), path)
+    _width(first.rstrip().split(" "), path)
 
 
 @contextlib.contextmanager
