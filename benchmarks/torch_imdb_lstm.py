@@ -5,7 +5,7 @@ TensorFlow nor textclf. Prints one line of JSON to stdout; progress goes to stde
 
     bash benchmarks/torch_venv.sh
     benchmarks/.torch-venv/bin/python benchmarks/torch_imdb_lstm.py \
-        --train-csv /work/shared/data/imdb/imdb_train.csv.gz --batches 60
+        --train-csv ../shared/data/imdb/imdb_train.csv.gz --batches 60
 """
 
 import argparse

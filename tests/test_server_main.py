@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from textclf.errors import InputError
 from textclf.reporting.report import LEADING
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,10 @@ def test_end_to_end_under_mirrored_strategy(two_device_run):
     assert row["ema_momentum_per_step"] == pytest.approx(0.99**2)  # over as many examples as on one device
     assert row["dataset"] == "weibo" and row["model"] == "stacked_lstm" and row["config_tokenizer"] == "jieba"
     assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 2
-    assert 0.0 <= row["final_test_accuracy"] <= 1.0
+    predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
+    recomputed = (predictions["label"] == predictions["predicted"]).mean()
+    assert row["final_test_accuracy"] == pytest.approx(recomputed)
+    assert row["report_accuracy"] == pytest.approx(recomputed)
     assert row["test_size"] == 30 and row["report_positive_support"] + row["report_negative_support"] == 30
 
 
@@ -78,6 +82,15 @@ def test_report_columns_and_run_folder(two_device_run):
         (["--epochs", "0"], "must be at least 1"),
         (["--tokenizer", "bpe"], "invalid choice"),
         (["--ema-momentum", "1"], "must be at least 0 and below 1"),
+        (["--learning-rate", "-0.001"], "argument --learning-rate: must be above 0"),
+        (["--learning-rate", "nan"], "argument --learning-rate: must be above 0"),
+        (["--learning-rate", "inf"], "argument --learning-rate: must be above 0 and finite"),
+        (["--clipnorm", "-1"], "argument --clipnorm: must be at least 0"),
+        (["--vocab-size", "1"], "argument --vocab-size: must be at least 3"),
+        (["--seed", "-1"], "argument --seed: must be at least 0"),
+        (["--seeds", "1,-2"], "argument --seeds: must be at least 0"),
+        (["--val-fraction", "0.6", "--test-fraction", "0.6"], "leave no training rows"),
+        (["--embeddings", "nosuch.txt"], "embeddings file not found: nosuch.txt"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
@@ -100,3 +113,65 @@ def test_bad_user_file_leaves_earlier_results_alone(tmp_path):
     assert done.returncode == 2 and "only one class" in done.stderr
     assert earlier.read_text() == "timestamp\n20260101_000000\n"
     assert sorted(p.name for p in out.iterdir()) == [earlier.name]
+
+
+def main_exit_code(argv: list[str]) -> int:
+    """`textclf.cli.main` in this process (TensorFlow starts once for all the cases below)."""
+    from textclf.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as done:  # argparse's own errors
+        return done.code
+
+
+def write_rows(path: Path, labels: list[str]) -> Path:
+    path.write_text("label,review\n" + "".join(f"{label},text number {i}\n" for i, label in enumerate(labels)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("five_rows", "5 rows: too few to split into train/validation/test with 2 classes (need at least 15 rows"),
+        ("four_rows_one_class", "the training data holds only one class"),
+        ("output_dir_is_a_file", "is a file, not a folder"),
+        ("devices_99", "--devices 99: no GPU here"),
+        ("experiment_fractions", "--val-fraction 0.6 and --test-fraction 0.6 leave no training rows"),
+    ],
+)
+def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case, message):
+    out = tmp_path / "out"
+    args = {
+        "five_rows": ["--dataset", str(write_rows(tmp_path / "five.csv", ["0", "1", "0", "1", "0"]))],
+        "four_rows_one_class": ["--dataset", str(write_rows(tmp_path / "four.csv", ["1"] * 4))],
+        "output_dir_is_a_file": ["--dataset", "weibo", "--output-dir", str(tmp_path / "file.txt" / "out")],
+        "devices_99": ["--devices", "99"],
+        "experiment_fractions": ["--experiment", str(tmp_path / "fractions.yaml")],
+    }[case]
+    (tmp_path / "fractions.yaml").write_text("matrix: {model: [lstm]}\nconfig: {val_fraction: 0.6, test_fraction: 0.6}\n")
+    (tmp_path / "file.txt").write_text("not a folder")
+    fixture = ["--data-dir", str(ROOT / "tests" / "fixtures" / "weibo_tiny"), "--epochs", "1", "--max-samples", "20"]
+    assert main_exit_code([*fixture, "--output-dir", str(out), *args]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and message in lines[0]
+    assert not out.exists() or not list(out.rglob("*"))  # no run_* folder, no .unfinished marker
+
+
+def test_unknown_names_are_answered_before_tensorflow_loads():
+    check = ("import sys; from textclf.cli import main; code = main(sys.argv[1:]); "
+             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    for args in (["--model", "nosuch"], ["--dataset", "nosuch"], ["--dataset", "imdb", "--model", "lstm,nosuch"]):
+        done = subprocess.run([sys.executable, "-c", check, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": "src"},
+                              capture_output=True, text=True, timeout=120)
+        assert done.stdout.split() == ["2", "False", "False"], done.stderr
+        assert "error: unknown" in done.stderr
+
+
+def test_an_output_dir_without_write_permission_is_refused(tmp_path, monkeypatch):
+    from textclf import cli
+
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)  # root may write anywhere
+    with pytest.raises(InputError, match=f"--output-dir {tmp_path}/new/out: no permission to write in {tmp_path}$"):
+        cli.check_output_dir(str(tmp_path / "new" / "out"))
+    cli.check_output_dir(str(tmp_path.parent))

@@ -1,23 +1,43 @@
 """`server_main.py`'s body: parse, run one config or a matrix, bad input -> one line and exit 2."""
 
+import os
 import shlex
 import sys
+from pathlib import Path
 
 from textclf.config import Command, as_command, parse_args
-from textclf.errors import exit_code
+from textclf.data import embeddings
+from textclf.errors import InputError, exit_code
 from textclf.logs import log_to_stderr
 
 
+def check_output_dir(output_dir: str):
+    """Fails unless `output_dir` is, or can be created as, a folder this process can write in."""
+    existing = Path(output_dir)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--output-dir {output_dir}: no permission to write in {existing}")
+
+
 def _main(command: Command, line: str) -> int:
-    from textclf import matrix, run  # import TensorFlow: after the flags are known to be good
+    from textclf import matrix  # no TensorFlow yet: bad names and folders are answered in a second
+
+    configs = matrix.cells(command)
+    matrix.validate(configs)
+    for output_dir in {config.output_dir for config in configs}:
+        check_output_dir(output_dir)
+    for path in {config.embeddings for config in configs if config.embeddings}:
+        embeddings.check_file(path)
+    from textclf import run  # imports TensorFlow
     from textclf.training import devices
 
     if not matrix.is_matrix(command):
         strategy, on_gpu = devices.setup_strategy(command.config.devices)  # before anything touches a device
         print(run.run(command.config, line, strategy, on_gpu))
         return 0
-    configs = matrix.cells(command)
-    matrix.validate(configs)
     strategy, on_gpu = devices.setup_strategy(configs[0].devices)
     # Run again, a matrix skips the cells that already have a report in --output-dir.
     out_dir, failed = matrix.run_matrix(

@@ -10,7 +10,10 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import shlex
+
+from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -38,7 +41,7 @@ class RunConfig:
     precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU (faster there)
     learning_rate: float | None = None  # peak, for one replica, scaled by sqrt(replicas); None: the model's default
     warmup_ratio: float = 0.1  # share of all steps spent warming up to the peak rate
-    clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71)
+    clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71); 0: no clipping
     ema_momentum: float | None = None  # > 0: validate, keep and serve the weights' moving average; None: the model's
     monitor: str = "val_accuracy"  # what selects the epoch and stops early; validation only, never test
     patience: int = 2  # epochs without a better `monitor` before early stopping
@@ -51,6 +54,14 @@ class RunConfig:
     label_column: str | None = None
     output_dir: str = "data/output"
     cache_dir: str = "data/cache"  # segmented Chinese text, keyed by a hash of the input
+
+    def __post_init__(self):
+        """Settings that are wrong together; each flag's own range is checked by the parser."""
+        if self.val_fraction + self.test_fraction >= 1:
+            raise InputError(
+                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} leave no training "
+                "rows; together they must stay below 1"
+            )
 
     def resolve(self, defaults: dict) -> "RunConfig":
         """Fills the None fields that `defaults` names; unknown keys fail loudly."""
@@ -90,22 +101,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _at_least(1)
+_seed = _at_least(0)  # numpy's seeds are unsigned
+# TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
+MIN_VOCAB_SIZE = 3
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0 and finite, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
 def _momentum(text: str) -> float:
-    value = float(text)
+    value = _float(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
     return value
@@ -127,15 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--epochs", type=_positive_int, help="maximum epochs (early stopping may end sooner)")
     add("--batch-size", type=_positive_int, default=d.batch_size, help="per replica")
     add("--max-len", type=_positive_int, help="tokens kept per text")
-    add("--vocab-size", type=_positive_int, help="vocabulary size, learnt from train only")
+    add("--vocab-size", type=_at_least(MIN_VOCAB_SIZE),
+        help="vocabulary size, learnt from train only, padding and out-of-vocabulary ids included")
     add("--tokenizer", choices=TOKENIZERS, default=d.tokenizer)
     add("--truncate", choices=TRUNCATIONS, help="pre keeps a long text's end, post its start")
-    add("--seed", type=int, default=d.seed)
+    add("--seed", type=_seed, default=d.seed)
     add("--devices", type=_positive_int, help="use the first N GPUs; on CPU, split it into N logical devices")
     add("--precision", choices=PRECISIONS, default=d.precision)
-    add("--learning-rate", type=float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
+    add("--learning-rate", type=_positive_float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
     add("--warmup-ratio", type=_fraction, default=d.warmup_ratio)
-    add("--clipnorm", type=float, default=d.clipnorm)
+    add("--clipnorm", type=_non_negative_float, default=d.clipnorm,
+        help="clip each weight's gradient to this norm; 0 turns clipping off")
     add("--ema-momentum", type=_momentum,
         help="keep a moving average of the weights with this momentum (e.g. 0.99) and validate, save and serve "
         "it; 0 turns it off (default: the model's, 0.99 for stacked_lstm, 0 for the others)")
@@ -163,19 +209,20 @@ class Command:
     given: frozenset[str]  # RunConfig fields set on the command line: they win over the file's
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(item) for item in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+def _seed_list(text: str) -> tuple[int, ...]:
+    return tuple(_seed(item) for item in text.split(","))
 
 
 def parse_args(argv: list[str] | None = None) -> Command:
     parser = build_parser()
-    parser.add_argument("--seeds", type=_int_list, help="comma-separated seeds: one run each (a matrix)")
+    parser.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each (a matrix)")
     parser.add_argument("--experiment", help="a matrix file such as experiments/imdb_table.yaml")
     args = vars(parser.parse_args(argv))
     seeds, experiment = args.pop("seeds"), args.pop("experiment")
     defaults = vars(parser.parse_args([]))
     given = frozenset(k for k, v in args.items() if v != defaults[k])
-    return Command(RunConfig(**args), seeds, experiment, given)
+    try:
+        config = RunConfig(**args)
+    except InputError as err:
+        parser.error(str(err))
+    return Command(config, seeds, experiment, given)

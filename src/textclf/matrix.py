@@ -23,8 +23,6 @@ from loguru import logger
 
 from textclf.config import Command, RunConfig
 from textclf.errors import InputError
-from textclf.reporting.leaderboard import write_leaderboard
-from textclf.reporting.report import reserve_run_dir
 
 AXES = ("dataset", "model", "seed")
 FILE_KEYS = {"description", "matrix", "config", "per_model"}
@@ -85,12 +83,12 @@ def is_matrix(command: Command) -> bool:
 
 def validate(configs: list[RunConfig]):
     """Fails before the first run on a dataset or model name that no run could use."""
-    from textclf.data.registry import spec_for  # imports TensorFlow
-    from textclf.models.registry import builder_for
+    from textclf.data import registry as datasets
+    from textclf.models import registry as models
 
     for config in configs:
-        spec_for(config.dataset)
-        builder_for(config.model)
+        datasets.check_name(config.dataset)
+        models.check_name(config.model)
 
 
 def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:
@@ -98,6 +96,9 @@ def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], c
 
     Returns the matrix folder (leaderboard, matrix.log, command.txt) and the number of failed runs.
     """
+    from textclf.reporting.leaderboard import write_leaderboard  # matplotlib and sklearn: 2 s the checks skip
+    from textclf.reporting.report import reserve_run_dir
+
     out_dir = reserve_run_dir(Path(configs[0].output_dir), prefix="matrix")
     (out_dir / "command.txt").write_text(command + "\n", encoding="utf-8")
     sink = logger.add(out_dir / "matrix.log")

@@ -71,3 +71,10 @@ def test_binary_file(tmp_path):
     (tmp_path / "v.bin").write_bytes(b"2 3\nthe \xff\xfe\x00\x01")
     with pytest.raises(InputError, match="not a readable text vectors file"):
         load_vectors(tmp_path / "v.bin", VOCABULARY)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e39"])
+def test_a_vector_holding_nan_or_inf_names_the_word(tmp_path, value):
+    path = write(tmp_path / "v.txt", ["the 1 2 3", "dog nan nan nan", f"cat 4 {value} 6"])  # dog is not ours
+    with pytest.raises(InputError, match=r"line 3: the vector of 'cat' holds nan or inf"):
+        load_vectors(path, VOCABULARY)

@@ -53,3 +53,53 @@ def test_one_class_is_an_input_error():
 def test_cap_limits_every_split():
     s = splits.cap(make(frame()), 50, seed=0)
     assert s.sizes() == {"train": 50, "val": 50, "test": 50}
+
+
+def test_numeric_labels_are_compared_as_numbers():
+    data = frame(60, classes=("1", " 01", "1.0", "2", "2.00", "10"))
+    s = make(data)
+    assert s.class_names == ["1", "2", "10"]
+    assert sorted(pd.concat([s.train, s.val, s.test])["label"].value_counts().tolist()) == [10, 20, 30]
+
+
+def test_known_names_accept_any_spelling_of_their_numbers():
+    s = splits.make_splits(frame(classes=("0.0", "1")), None, None, seed=0, val_fraction=0.1, test_fraction=0.1,
+                           names={"0": "negative", "1": "positive"}, language="en", source="x")
+    assert s.class_names == ["negative", "positive"] and s.train.loc[s.train.text == "t0", "label"].item() == 0
+
+
+def test_labels_that_differ_only_by_case_stay_apart_with_a_warning(log_lines):
+    s = make(frame(classes=("pos", "POS ", "neg")))
+    assert s.class_names == ["POS", "neg", "pos"]
+    assert len([line for line in log_lines if "differ only by case" in line and "POS/pos" in line]) == 1
+
+
+def test_mixed_text_and_numbers_stay_text():
+    assert make(frame(classes=("1", "01", "x"))).class_names == ["01", "1", "x"]
+    assert make(frame(classes=("1", "1e999999999"))).class_names == ["1", "1e999999999"]  # not a class number
+
+
+def test_one_class_fails_before_splitting_even_when_tiny():
+    with pytest.raises(InputError, match="only one class"):
+        make(frame(4, classes=("a",)))
+
+
+@pytest.mark.parametrize("rows, classes", [(5, ("a", "b")), (14, ("a", "b")), (20, ("a", "b", "c"))])
+def test_too_few_rows_to_split_names_the_minimum(rows, classes):
+    with pytest.raises(InputError, match=rf"{rows} rows: too few to split .*need at least (\d+) rows") as error:
+        make(frame(rows, classes=classes))
+    needed = int(str(error.value).split("need at least ")[1].split()[0])
+    s = make(frame(needed, classes=classes))  # the named minimum is enough: every split holds every class
+    assert all(set(part["label"]) == set(range(len(classes))) for part in (s.train, s.val, s.test))
+    with pytest.raises(InputError, match="too few"):
+        make(frame(needed - 1, classes=classes))
+
+
+def test_a_given_test_split_only_needs_rows_for_validation():
+    given_test = frame(4)
+    s = splits.make_splits(frame(20), None, given_test, seed=0, val_fraction=0.1, test_fraction=0.1, names=None,
+                           language="en", source="x")
+    assert s.sizes() == {"train": 18, "val": 2, "test": 4}
+    with pytest.raises(InputError, match="14 rows: too few .* this gives 13 train, 1 validation"):
+        splits.make_splits(frame(14), None, given_test, seed=0, val_fraction=0.1, test_fraction=0.1, names=None,
+                           language="en", source="x")

@@ -94,6 +94,17 @@ def test_empty_rows_are_dropped_and_counted(tmp_path, log_lines):
     assert any("dropped 2 rows" in line for line in log_lines)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_every_spelling_of_a_missing_label_drops_its_row(tmp_path, log_lines, suffix):
+    missing = ["nan", "NaN", "NA", "n/a", " null ", "None", "", "  "]
+    labels = [*missing, "pos", "none x", None]
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(len(labels))], "label": labels})
+    path = tmp_path / f"f{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_json(path, orient="records", lines=True)
+    assert tables.load_labelled(path)["label"].tolist() == ["pos", "none x"]
+    assert any("dropped 9 rows: 0 with an empty text, 9 with a missing label" in line for line in log_lines)
+
+
 def test_reads_a_one_file_zip_by_its_member_name(tmp_path):
     path = tmp_path / "reviews.zip"
     with zipfile.ZipFile(path, "w") as archive:

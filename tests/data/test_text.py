@@ -37,3 +37,10 @@ def test_jieba_segments_and_caches(tmp_path, monkeypatch):
 def test_prepare_only_segments_for_jieba():
     assert text.prepare(["a  b"], "word") == ["a  b"]
     assert text.prepare(["很开心"], "jieba") == ["很 开心"]
+
+
+def test_cache_keys_of_different_texts_never_collide(tmp_path):
+    first = text.segment(["好\0坏", "很好"], str(tmp_path))
+    second = text.segment(["好", "坏\0很好"], str(tmp_path))  # the same characters once joined with NUL
+    assert len(list(tmp_path.glob("jieba_*.txt"))) == 2
+    assert second[0] == "好" and first != second

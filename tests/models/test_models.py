@@ -49,7 +49,7 @@ def test_tiny_covers_every_model():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_builds_trains_a_step_and_round_trips(name, tmp_path):
-    model = MODELS[name](10, 3, **TINY[name])
+    model = builder_for(name)(10, 3, **TINY[name])
     assert trained_a_step(model)
     x, _ = batch()
     probs = keras.ops.convert_to_numpy(model(x, training=False))
@@ -60,7 +60,7 @@ def test_builds_trains_a_step_and_round_trips(name, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_padding_does_not_change_predictions(name):
-    model = MODELS[name](10, 2, **TINY[name])
+    model = builder_for(name)(10, 2, **TINY[name])
     x, _ = batch()
     padded = np.pad(x, [(0, 0), (0, 6)])
     assert np.allclose(model(x, training=False), model(padded, training=False), atol=1e-6)
@@ -70,14 +70,14 @@ def test_padding_does_not_change_predictions(name):
 
 @pytest.mark.parametrize("name", sorted(L2_TERMS))
 def test_l2_adds_one_loss_per_regularized_weight(name):
-    model = MODELS[name](10, 2, **{**TINY[name], "l2": 1e-3})
+    model = builder_for(name)(10, 2, **{**TINY[name], "l2": 1e-3})
     assert len(model.losses) == L2_TERMS[name]
     assert all(float(loss) > 0 for loss in model.losses)
 
 
 @pytest.mark.parametrize("name", sorted(set(L2_TERMS) - {"stacked_lstm"}))
 def test_no_l2_losses_by_default(name):
-    assert MODELS[name](10, 2, **TINY[name]).losses == []
+    assert builder_for(name)(10, 2, **TINY[name]).losses == []
 
 
 def pretrained():
@@ -89,31 +89,31 @@ def pretrained():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_pretrained_embeddings_start_the_embedding_and_can_be_frozen(name):
     matrix = pretrained()
-    model = MODELS[name](10, 3, **TINY[name], embeddings=matrix, freeze_embeddings=True)
+    model = builder_for(name)(10, 3, **TINY[name], embeddings=matrix, freeze_embeddings=True)
     embedding = model.get_layer("token_embedding")
     assert np.array_equal(embedding.get_weights()[0], matrix)
     assert all(w is not embedding.embeddings for w in model.trainable_weights)
-    unfrozen = MODELS[name](10, 3, **TINY[name], embeddings=matrix)
+    unfrozen = builder_for(name)(10, 3, **TINY[name], embeddings=matrix)
     assert any(w is unfrozen.get_layer("token_embedding").embeddings for w in unfrozen.trainable_weights)
 
 
 @pytest.mark.parametrize("name", ["fasttext", "text_cnn"])  # fast ones; freezing is the shared helper's work
 def test_frozen_embeddings_survive_a_train_step(name):
-    model = MODELS[name](10, 3, **TINY[name], embeddings=pretrained(), freeze_embeddings=True)
+    model = builder_for(name)(10, 3, **TINY[name], embeddings=pretrained(), freeze_embeddings=True)
     assert trained_a_step(model)
     assert np.array_equal(model.get_layer("token_embedding").get_weights()[0], pretrained())
 
 
 def test_embedding_matrix_must_fit_the_vocabulary():
     with pytest.raises(ValueError, match="does not fit a vocabulary of 10"):
-        MODELS["gru"](10, 2, **TINY["gru"], embeddings=np.zeros((9, 4)))
+        builder_for("gru")(10, 2, **TINY["gru"], embeddings=np.zeros((9, 4)))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_output_stays_float32_under_mixed_precision(name):
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        model = MODELS[name](10, 2, **TINY[name])
+        model = builder_for(name)(10, 2, **TINY[name])
         assert model.get_layer("token_embedding").compute_dtype == "float16"
         assert model.output.dtype == "float32"
         probs = keras.ops.convert_to_numpy(model(batch()[0]))
@@ -125,3 +125,8 @@ def test_output_stays_float32_under_mixed_precision(name):
 def test_unknown_model():
     with pytest.raises(InputError, match="unknown model 'cnn'"):
         builder_for("cnn")
+
+
+def test_every_registered_module_holds_its_builder():
+    for name, module in MODELS.items():
+        assert module == f"textclf.models.{name}" and callable(builder_for(name))

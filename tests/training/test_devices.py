@@ -66,3 +66,12 @@ def test_cpu_without_devices_uses_the_default_strategy(fake_gpus):
 )
 def test_precision(flag, on_gpu, expected):
     assert devices.resolve_precision(flag, on_gpu) == expected
+
+
+def test_cpu_devices_are_limited_to_the_cores(fake_gpus, monkeypatch):
+    fake_gpus(0)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 4)
+    with pytest.raises(InputError, match="--devices 99: no GPU here, and this CPU has 4 cores; use at most 4"):
+        devices.setup_strategy(99)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 1)
+    assert devices.max_cpu_devices() == 2  # MirroredStrategy can be tried on any machine

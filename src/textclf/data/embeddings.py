@@ -1,5 +1,6 @@
 """Pretrained word vectors (GloVe or word2vec text format) as the initial embedding matrix of a vocabulary."""
 
+import contextlib
 import gzip
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from loguru import logger
 from textclf.errors import InputError
 
 RESERVED = 2  # ids 0 (padding) and 1 (out of vocabulary) are not words to look up
+FLOAT32_MAX = float(np.finfo("float32").max)
 INIT_SCALE = 0.05  # words without a vector start like Keras's default Embedding: uniform(-0.05, 0.05)
 
 
@@ -32,13 +34,10 @@ def load_vectors(path: str | Path, vocabulary: list[str], *, seed: int = 0) -> t
         model = builder(len(matrix), num_classes, embeddings=matrix)
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"embeddings file not found: {path}")
+    check_file(path)
     ids = {word: i for i, word in enumerate(vocabulary) if i >= RESERVED}
-    try:
+    with _readable(path):
         found, dim = _read_vectors(path, ids)
-    except (UnicodeDecodeError, OSError, EOFError) as error:
-        raise InputError(f"{path} is not a readable text vectors file (.txt or .txt.gz): {error}") from None
     matrix = np.random.default_rng(seed).uniform(-INIT_SCALE, INIT_SCALE, (len(vocabulary), dim)).astype("float32")
     matrix[:1] = 0.0  # padding: masked anyway, zeros keep it inert if a layer ever reads it
     for i, vector in found.items():
@@ -46,6 +45,29 @@ def load_vectors(path: str | Path, vocabulary: list[str], *, seed: int = 0) -> t
     coverage = len(found) / max(len(ids), 1)
     logger.info(f"{path.name}: {dim}-d vectors for {len(found)} of {len(ids)} words ({coverage:.1%})")
     return matrix, coverage
+
+
+def check_file(path: str | Path):
+    """Fails with one line unless `path` opens as a vectors file whose first line gives a width.
+
+    Cheap (one line read), so a run checks it before it claims a run folder.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"embeddings file not found: {path}")
+    with _readable(path), _open(path) as lines:
+        first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        raise InputError(f"{path} is empty")
+    _width(first.rstrip().split(" "), path)
+
+
+@contextlib.contextmanager
+def _readable(path: Path):
+    try:
+        yield
+    except (UnicodeDecodeError, OSError, EOFError) as error:
+        raise InputError(f"{path} is not a readable text vectors file (.txt or .txt.gz): {error}") from None
 
 
 def _read_vectors(path: Path, ids: dict[str, int]) -> tuple[dict[int, np.ndarray], int]:
@@ -67,9 +89,7 @@ def _read_vectors(path: Path, ids: dict[str, int]) -> tuple[dict[int, np.ndarray
                 raise InputError(f"{path}, line {number}: expected a word and {dim} numbers, got {len(fields) - 1}")
             i = ids.get(fields[0])
             if i is not None and i not in found:
-                found[i] = _vector(fields[1:], path, number)
-    if dim is None:
-        raise InputError(f"{path} is empty")
+                found[i] = _vector(fields, path, number)
     return found, dim
 
 
@@ -88,11 +108,16 @@ def _width(first: list[str], path: Path) -> int:
     return dim
 
 
-def _vector(values: list[str], path: Path, number: int) -> np.ndarray:
+def _vector(fields: list[str], path: Path, number: int) -> np.ndarray:
+    """The vector of a "word v1 v2 ..." line; nan or inf (also a value beyond float32) is an error, as it
+    would turn every loss into nan."""
     try:
-        return np.array(values, dtype="float32")
+        vector = np.array(fields[1:], dtype="float64")
     except ValueError:
         raise InputError(f"{path}, line {number}: the vector has a value that is not a number") from None
+    if not (np.abs(vector) <= FLOAT32_MAX).all():  # false for nan too
+        raise InputError(f"{path}, line {number}: the vector of {fields[0]!r} holds nan or inf")
+    return vector.astype("float32")
 
 
 def _is_number(text: str) -> bool:

@@ -3,11 +3,14 @@
 Model selection only ever sees `val`; `test` is touched once, for the report.
 """
 
+import collections
 import dataclasses
+import itertools
+import math
+from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 from loguru import logger
-from sklearn.model_selection import train_test_split
 
 from textclf.errors import InputError
 
@@ -31,6 +34,8 @@ def carve(frame: pd.DataFrame, size: float | int, seed: int) -> tuple[pd.DataFra
 
     Falls back to an unstratified split when a class is too rare to stratify.
     """
+    from sklearn.model_selection import train_test_split  # 1.5 s: a bad flag is answered without it
+
     try:
         rest, part = train_test_split(frame, test_size=size, random_state=seed, stratify=frame["label"])
     except ValueError:
@@ -39,18 +44,44 @@ def carve(frame: pd.DataFrame, size: float | int, seed: int) -> tuple[pd.DataFra
     return rest.reset_index(drop=True), part.reset_index(drop=True)
 
 
-def _label_order(labels: pd.Series) -> list[str]:
-    names = sorted(labels.astype(str).unique())
+def _number_name(label: str) -> str | None:
+    """The canonical spelling of a numeric label ("01", "1.0" -> "1"; "0.50" -> "0.5"), or None."""
     try:
-        return sorted(names, key=int)
-    except ValueError:
-        return names
+        value = Decimal(label)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or abs(value.adjusted()) > 18:  # no class label is that long; int() stays cheap
+        return None
+    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+
+
+def canonical_labels(labels: pd.Series) -> tuple[dict[str, str], list[str]]:
+    """How each raw label is named, and the class names in order.
+
+    Labels are stripped; when every one of them is a number they are compared as numbers
+    (1, 01 and 1.0 are one class, "1") and ordered numerically, otherwise as text, in sorted order.
+    Case is kept: pos and POS stay two classes (`encode_labels` warns).
+    """
+    raw = sorted(set(labels.astype(str)))
+    stripped = {label: label.strip() for label in raw}
+    numbers = {label: _number_name(text) for label, text in stripped.items()}
+    if all(name is not None for name in numbers.values()):
+        return numbers, sorted(set(numbers.values()), key=Decimal)
+    return stripped, sorted(set(stripped.values()))
+
+
+def _warn_of_case_clashes(names: list[str], source: str):
+    by_case = collections.defaultdict(list)
+    for name in names:
+        by_case[name.casefold()].append(name)
+    if clashes := ["/".join(group) for group in by_case.values() if len(group) > 1]:
+        logger.warning(f"{source}: labels that differ only by case are kept as different classes: {', '.join(clashes)}")
 
 
 def encode_labels(
     frames: dict[str, pd.DataFrame], names: dict[str, str] | None, source: str
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Maps raw labels to 0..K-1, in numeric order when they are numbers.
+    """Maps raw labels to 0..K-1 (see `canonical_labels`).
 
     Args:
         frames: split name -> frame with raw labels.
@@ -58,22 +89,51 @@ def encode_labels(
             a raw label outside it is an error. None: class names are the raw labels.
         source: what to name in an error.
     """
-    raw = pd.concat([f["label"] for f in frames.values()]).astype(str).str.strip()
-    order = _label_order(raw)
+    spelling, order = canonical_labels(pd.concat([f["label"] for f in frames.values()]))
+    _warn_of_case_clashes(order, source)
     if names is not None:
         unknown = sorted(set(order) - set(names))
         if unknown:
             raise InputError(f"{source}: unexpected labels {unknown}; expected {sorted(names)}")
         order = list(names)
-    if len(set(frames["train"]["label"].astype(str).str.strip())) < 2:
-        raise InputError(f"{source}: the training data holds only one class; a classifier needs two or more")
     index = {label: i for i, label in enumerate(order)}
     encoded = {
-        split: f.assign(label=f["label"].astype(str).str.strip().map(index).astype("int32"))
+        split: f.assign(label=f["label"].astype(str).map(spelling).map(index).astype("int32"))
         for split, f in frames.items()
     }
     class_names = [names[label] for label in order] if names is not None else order
     return encoded, class_names
+
+
+def _carved_sizes(rows: int, *, val_fraction: float | None, test_fraction: float | None) -> dict[str, int]:
+    """The sizes `make_splits` gives train and the splits it carves (a None fraction: that split is given)."""
+    carved = {}
+    if val_fraction is not None:
+        carved["validation"] = round(rows * val_fraction)
+    if test_fraction is not None:
+        carved["test"] = math.ceil(rows * test_fraction)  # as train_test_split rounds a fraction
+    return {"train": rows - sum(carved.values()), **carved}
+
+
+def check_enough_rows(rows: int, classes: int, source: str, **fractions: float | None):
+    """Each carved split needs a row of every class, or stratifying fails (and a class can go missing).
+
+    Args:
+        fractions: `val_fraction` and `test_fraction`, None for a split the dataset gives.
+    """
+    def enough(n: int) -> bool:
+        return min(_carved_sizes(n, **fractions).values()) >= classes
+
+    if enough(rows):
+        return
+    shares = [f for f in fractions.values() if f is not None] + [1 - sum(f for f in fractions.values() if f)]
+    start = max(rows + 1, *(math.floor((classes - 1) / share) for share in shares))  # none is enough below
+    needed = next(n for n in itertools.count(start) if enough(n))
+    sizes = ", ".join(f"{size} {name}" for name, size in _carved_sizes(rows, **fractions).items())
+    raise InputError(
+        f"{source}: {rows} rows: too few to split into train/validation/test with {classes} classes "
+        f"(need at least {needed} rows, so that each split holds every class; this gives {sizes})"
+    )
 
 
 def make_splits(
@@ -90,8 +150,14 @@ def make_splits(
 ) -> Splits:
     """Carves the missing splits; both fractions are of all the labelled rows given.
 
-    With neither split given, 0.1 and 0.1 give 80/10/10.
+    With neither split given, 0.1 and 0.1 give 80/10/10. Too few rows or a single class fail
+    before any split is carved.
     """
+    classes = len(canonical_labels(train["label"])[1])
+    if classes < 2:
+        raise InputError(f"{source}: the training data holds only one class; a classifier needs two or more")
+    check_enough_rows(len(train), classes, source, val_fraction=val_fraction if val is None else None,
+                      test_fraction=test_fraction if test is None else None)
     val_size = round(len(train) * val_fraction)  # counted before test is carved from the same rows
     if test is None:
         train, test = carve(train, test_fraction, seed)

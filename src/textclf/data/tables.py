@@ -21,6 +21,9 @@ TEXT_COLUMNS = ("text", "review", "sentence", "content", "comment")
 LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "target")
 ENCODINGS = ("utf-8-sig", "gb18030")  # Chinese CSVs are often GB18030, not UTF-8
 BLOCK_BYTES = 2**20  # read at a time while deciding the encoding, so a file larger than memory works
+# How tables spell a missing value (compared stripped and case-insensitively): a row with such a
+# label is dropped, never a class of its own.
+MISSING_LABELS = {"", "nan", "na", "n/a", "null", "none"}
 
 
 def text_encoding(open_binary: Callable[[], BinaryIO], path: Path) -> str:
@@ -99,13 +102,13 @@ def _pick_column(frame: pd.DataFrame, wanted: str | None, candidates: tuple, rol
 
 
 def clean_rows(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
-    """Drops rows whose text or label is empty, and says how many."""
-    text = frame["text"].astype(str).str.strip()
-    label = frame["label"].astype(str).str.strip()
-    keep = frame["text"].notna() & frame["label"].notna() & (text != "") & (label != "") & (label != "nan")
-    dropped = int((~keep).sum())
-    if dropped:
-        logger.warning(f"{source}: dropped {dropped} rows with an empty text or label")
+    """Drops rows whose text is empty or whose label is missing (see MISSING_LABELS), and says how many."""
+    no_text = frame["text"].isna() | (frame["text"].astype(str).str.strip() == "")
+    no_label = frame["label"].isna() | frame["label"].astype(str).str.strip().str.casefold().isin(MISSING_LABELS)
+    keep = ~(no_text | no_label)
+    if dropped := int((~keep).sum()):
+        logger.warning(f"{source}: dropped {dropped} rows: {int(no_text.sum())} with an empty text, "
+                       f"{int(no_label.sum())} with a missing label (empty, nan, NA, N/A, null or None)")
     return frame.loc[keep].reset_index(drop=True)
 
 

@@ -72,8 +72,10 @@ def segment(texts: list[str], cache_dir: str | None = None) -> list[str]:
     """
     if cache_dir is None:
         return [_segment_one(t) for t in texts]
-    digest = hashlib.sha256("\0".join(texts).encode("utf-8"))
-    digest.update(jieba.__version__.encode())
+    digest = hashlib.sha256(jieba.__version__.encode())
+    for text in texts:  # each length-prefixed: no two lists of texts feed the hash the same bytes
+        raw = text.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "big") + raw)
     path = Path(cache_dir) / f"jieba_{digest.hexdigest()[:24]}.txt"
     if path.is_file():
         lines = path.read_text(encoding="utf-8").split("\n")

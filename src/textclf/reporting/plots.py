@@ -9,6 +9,8 @@ matplotlib.use("Agg")  # files only; servers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 
@@ -20,67 +22,90 @@ def confusion_matrix_png(y_true: np.ndarray, y_pred: np.ndarray, class_names: li
         ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45,
     )
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def training_curves_png(history: pd.DataFrame, best_epoch: int, path: Path, title: str):
-    """Loss and accuracy per epoch, train against validation, the selected epoch marked."""
+def training_curves_png(history: pd.DataFrame, best_epoch: int, path: Path, title: str) -> Figure:
+    """Loss and accuracy per epoch, train against validation, the selected epoch marked; returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
         ax.plot(history["epoch"], history[metric], marker="o", label=f"train {metric}")
         ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label=f"validation {metric}")
         ax.axvline(best_epoch, color="grey", linestyle="--", label=f"selected epoch {best_epoch}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.2, 1.4, ...
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return _save(fig, path)
 
 
-def comparison_png(labels: list[str], accuracies: list[float], path: Path, title: str):
-    """One horizontal bar of test accuracy per run, the first run on top; a missing value draws no bar."""
-    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.4 * len(labels)))
+def _accuracy_limits(low: float, high: float) -> tuple[float, float]:
+    """An axis fitted to values between `low` and `high`, so 0.89 and 0.925 do not look alike (an axis
+    from 0 makes them), with room on the right for the printed values."""
+    margin = max(0.01, 0.1 * (high - low))
+    left, right = max(0.0, low - margin), min(1.0, high + margin)
+    return left, right + 0.35 * (right - left)
+
+
+def _value_text(mean: float, std: float) -> str:
+    if np.isnan(mean):
+        return "no result"
+    return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+
+
+def _accuracy_bars(ax, labels: list[str], means: np.ndarray, stds: np.ndarray | None = None):
+    """Horizontal bars, the first on top, each with its value printed; a missing mean draws no bar."""
+    stds = np.full(len(means), np.nan) if stds is None else stds
+    errors = np.nan_to_num(stds)
+    shown = ~np.isnan(means)
+    left, right = _accuracy_limits(*(((means - errors)[shown].min(), (means + errors)[shown].max())
+                                     if shown.any() else (0.0, 1.0)))
     y = np.arange(len(labels))
-    bars = ax.barh(y, accuracies, color="tab:blue")
-    ax.bar_label(bars, fmt="%.4f", padding=3)
+    # nan, not 0, where there is no deviation: matplotlib draws no error bar there (0 draws a stray cap)
+    bars = ax.barh(y, np.nan_to_num(means - left), left=left, xerr=stds, capsize=3, color="tab:blue")
+    ax.bar_label(bars, [_value_text(m, s) for m, s in zip(means, stds)], padding=4)
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.12)  # room for the value labels right of a bar at 1.0
-    ax.set_xlabel("test accuracy")
+    ax.set_xlim(left, right)
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def comparison_png(labels: list[str], accuracies: list[float], path: Path, title: str) -> Figure:
+    """One horizontal bar of test accuracy per run, in the given order, the first on top; returns the figure."""
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.4 * len(labels)))
+    _accuracy_bars(ax, labels, np.asarray(accuracies, dtype=float))
+    ax.set_xlabel("test accuracy")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return _save(fig, path)
 
 
-def leaderboard_png(table: pd.DataFrame, path: Path, title: str):
-    """Grouped bars: one group per dataset, one bar per model, mean test accuracy with std error bars.
+def leaderboard_png(table: pd.DataFrame, path: Path, title: str) -> Figure:
+    """One panel per dataset, one bar per model, best mean test accuracy on top, with std error bars
+    and each value printed; each panel's axis is fitted to its own values. Returns the figure.
 
     Args:
         table: one row per (dataset, model) with `accuracy_mean` and `accuracy_std`; a cell
             with no successful seed has no mean and draws no bar, one seed draws no error bar.
     """
-    means = table.pivot(index="dataset", columns="model", values="accuracy_mean")
-    stds = table.pivot(index="dataset", columns="model", values="accuracy_std").fillna(0.0)
-    x = np.arange(len(means.index))
-    width = 0.8 / max(1, len(means.columns))
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.0 + 0.5 * len(means.index) * max(1, len(means.columns))), 4.5))
-    for i, model in enumerate(means.columns):
-        offset = (i - (len(means.columns) - 1) / 2) * width
-        ax.bar(x + offset, means[model], width, yerr=stds[model], capsize=3, label=model)
-    ax.set_xticks(x, means.index)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test accuracy, mean ± std over seeds")
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(title="model", loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars reach 1.0
-    ax.set_title(title)
+    datasets = list(dict.fromkeys(table["dataset"]))
+    heights = [1.0 + 0.45 * (table["dataset"] == d).sum() for d in datasets]
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(9, 1.0 + sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, dataset in zip(axes[:, 0], datasets):
+        cells = table[table["dataset"] == dataset].sort_values("accuracy_mean", ascending=False, na_position="last")
+        _accuracy_bars(ax, cells["model"].tolist(), cells["accuracy_mean"].to_numpy(float),
+                       cells["accuracy_std"].to_numpy(float))
+        ax.set_title(dataset, loc="left")
+    axes[-1, 0].set_xlabel("test accuracy, mean ± std over seeds")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> Figure:
+    """Writes `fig` to `path` and closes it; the figure is returned for tests to read."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return fig

@@ -4,6 +4,8 @@
 memory growth and logical devices can only be set on an uninitialised runtime.
 """
 
+import os
+
 import keras
 import tensorflow as tf
 from loguru import logger
@@ -11,8 +13,19 @@ from loguru import logger
 from textclf.errors import InputError
 
 
+def max_cpu_devices() -> int:
+    """How many logical devices `--devices` may split a CPU into: one per core, and 2 on any machine so
+    MirroredStrategy can be tried anywhere. More only share the same cores, and make batches with fewer
+    rows than devices likelier: a device given an empty batch breaks TensorFlow's CPU convolution
+    (text_cnn, cnn_lstm: "Must provide as many biases as the last dimension")."""
+    return max(2, os.cpu_count() or 1)
+
+
 def _split_cpu(devices: int) -> list[str]:
     """Splits the CPU into `devices` logical devices, so MirroredStrategy runs without a GPU."""
+    if devices > max_cpu_devices():
+        raise InputError(f"--devices {devices}: no GPU here, and this CPU has {os.cpu_count()} cores; "
+                         f"use at most {max_cpu_devices()} logical devices")
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
     return [device.name for device in tf.config.list_logical_devices("CPU")]
