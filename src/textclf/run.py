@@ -34,7 +34,7 @@ def evaluate(model: keras.Model, ds, labels: np.ndarray, num_classes: int) -> di
             "recall": recall, "y_pred": y_pred, "probs": probs}
 
 
-def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
+def _datasets(config: RunConfig, data: splits.Splits, global_batch: int, replicas: int):
     """The vectorizer (vocabulary from train only), the three batched datasets and the training order."""
     texts = {name: text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir)
              for name in ("train", "val", "test")}
@@ -45,6 +45,7 @@ def _datasets(config: RunConfig, data: splits.Splits, global_batch: int):
         name: pipeline.make_dataset(
             texts[name], getattr(data, name)["label"].to_numpy(), vectorizer, max_len=config.max_len,
             truncate=config.truncate, global_batch=global_batch, shuffle=shuffle if name == "train" else None,
+            replicas=replicas,
         )
         for name in texts
     }
@@ -145,7 +146,7 @@ def _train_and_report(config: RunConfig, data: splits.Splits, builder, strategy:
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     (run_dir / "command.txt").write_text(command + "\n")
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    vectorizer, ds, shuffle = _datasets(config, data, global_batch)
+    vectorizer, ds, shuffle = _datasets(config, data, global_batch, strategy.num_replicas_in_sync)
     steps_per_epoch = int(ds["train"].cardinality())  # length buckets make a few more than rows / batch
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, strategy.num_replicas_in_sync)
     ema = schedules.scaled_ema_momentum(config.ema_momentum, strategy.num_replicas_in_sync)

@@ -36,6 +36,23 @@ def test_eval_dataset_keeps_order_and_labels(vectorizer):
     assert ds.cardinality().numpy() == 2
 
 
+@pytest.mark.parametrize("rows, replicas, fills", [(1, 2, False), (2, 2, True), (3, 2, True), (3, 3, True),
+                                                   (4, 3, False), (5, 3, True), (8, 7, False), (13, 7, True)])
+def test_fills_every_replica_as_tf_distribute_splits_a_batch(rows, replicas, fills):
+    per_replica = -(-rows // replicas)  # tf.distribute's split, as measured with 3 logical CPUs: 4 -> 2, 2, 0
+    split = [min(per_replica, rows - i * per_replica) for i in range(replicas)]
+    assert pipeline.fills_every_replica(rows, replicas) == fills == (min(split) > 0)
+
+
+def test_over_replicas_no_training_batch_leaves_a_replica_empty(vectorizer):
+    texts = [" ".join(["one"] * n) for n in range(1, 42)]  # 41 rows: some bucket ends with a short batch
+    ds = pipeline.make_dataset(texts, np.arange(41) % 2, vectorizer, max_len=40, truncate="post",
+                               global_batch=6, shuffle=pipeline.EpochShuffle(0), replicas=3)
+    sizes = [len(y) for _, y in ds.as_numpy_iterator()]
+    assert all(pipeline.fills_every_replica(n, 3) for n in sizes) and len(sizes) == ds.cardinality()
+    assert 41 - 2 * 4 <= sum(sizes) < 41  # at most replicas - 1 rows left out of each of the 4 buckets
+
+
 def test_training_batches_group_lengths_and_cover_every_row(vectorizer):
     texts = [" ".join(["one"] * n) for n in range(1, 41)]
     ds = pipeline.make_dataset(texts, np.arange(40) % 2, vectorizer, max_len=40, truncate="post",

@@ -130,3 +130,16 @@ def test_unknown_model():
 def test_every_registered_module_holds_its_builder():
     for name, module in MODELS.items():
         assert module == f"textclf.models.{name}" and callable(builder_for(name))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_an_empty_batch_predicts_no_rows(name):
+    # Under MirroredStrategy, validation and prediction hand a replica no rows when the last batch has fewer
+    # rows than there are replicas (training leaves such batches out: data/pipeline.py).
+    import tensorflow as tf
+
+    model = builder_for(name)(10, 3, **TINY[name])
+    predict = tf.function(lambda ids: model(ids, training=False),  # traced for any batch, as a step is
+                          input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    assert tuple(predict(np.zeros((0, 5), dtype="int32")).shape) == (0, 3)
+    assert tuple(predict(np.ones((2, 5), dtype="int32")).shape) == (2, 3)

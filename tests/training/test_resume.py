@@ -47,6 +47,22 @@ def test_a_second_claim_of_a_run_in_progress_is_refused_and_leaves_nothing(tmp_p
     assert not resumed and not list((tmp_path / ".unfinished").iterdir())  # both finished
 
 
+def test_bad_input_found_in_a_new_run_leaves_no_folder_and_in_a_resumed_run_keeps_its_epochs(tmp_path):
+    with pytest.raises(InputError, match="bad vectors"):
+        with resume.claim_run_dir(tmp_path, "c1", "d1") as (run_dir, resumed):
+            (run_dir / "config.json").write_text("{}")
+            raise InputError("bad vectors")
+    assert not resumed and not run_dir.exists() and not list((tmp_path / ".unfinished").iterdir())
+    with pytest.raises(KeyboardInterrupt):
+        with resume.claim_run_dir(tmp_path, "c1", "d1") as (run_dir, _):
+            (run_dir / "backup").mkdir()  # an epoch finished, then the process was killed
+            raise KeyboardInterrupt
+    with pytest.raises(InputError, match="loss became nan"):
+        with resume.claim_run_dir(tmp_path, "c1", "d1") as (again, resumed):
+            raise InputError("loss became nan")
+    assert resumed and again == run_dir and (run_dir / "backup").is_dir()
+
+
 def finished_run(run_dir):
     run_dir.mkdir(parents=True)
     for name in RUN_FILES:

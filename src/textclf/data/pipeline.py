@@ -46,6 +46,14 @@ def bucket_boundaries(max_len: int) -> list[int]:
     return sorted({max(1, max_len * k // 4) for k in (1, 2, 3)})
 
 
+def fills_every_replica(rows, replicas: int):
+    """Whether tf.distribute's split of a batch of `rows` leaves no replica without a row: it gives each
+    replica ceil(rows / replicas) rows until they run out (4 rows on 3 replicas: 2, 2 and 0). `rows` may be
+    a tensor."""
+    per_replica = (rows + replicas - 1) // replicas
+    return (rows + per_replica - 1) // per_replica == replicas
+
+
 class EpochShuffle(keras.callbacks.Callback):
     """Shuffles the training rows anew each epoch, keyed on (seed, epoch).
 
@@ -83,11 +91,15 @@ def make_dataset(
     truncate: str,
     global_batch: int,
     shuffle: EpochShuffle | None = None,
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """A batched dataset of (ids, label). Evaluation (no `shuffle`) keeps the input order.
 
     Training batches come from `shuffle`'s order and length buckets; their number, which bucketing
-    makes a few more than rows / batch, is counted once and set as the dataset's cardinality.
+    makes a few more than rows / batch, is counted once and set as the dataset's cardinality. Over several
+    `replicas`, a bucket's short last batch that would leave a replica with no row is left out of the
+    epoch (at most replicas - 1 rows a bucket, other rows each epoch): a replica's training step on no
+    rows gives BatchNormalization NaN statistics and gradients.
     """
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
     ds = ds.batch(VECTORIZE_CHUNK).map(
@@ -102,6 +114,8 @@ def make_dataset(
     ds = shuffle(ds).bucket_by_sequence_length(
         lambda ids, _: tf.shape(ids)[0], boundaries, [global_batch] * (len(boundaries) + 1)
     )
+    if replicas > 1:
+        ds = ds.filter(lambda _, labels: fills_every_replica(tf.shape(labels)[0], replicas))
     # Each bucket ends with one partial batch whatever the order, so one count holds for every epoch.
     batches = int(ds.reduce(np.int64(0), lambda count, _: count + 1))
     return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(AUTOTUNE)

@@ -30,7 +30,11 @@ class MaskedConv1D(layers.Conv1D):
     def call(self, inputs, mask=None):
         if mask is not None:
             inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
-        return super().call(inputs)
+        # TensorFlow's CPU convolution hands an empty batch back unchanged, and adding the bias then fails
+        # (shapes [0, steps, width] vs [1, 1, filters]). Under MirroredStrategy a replica gets an empty batch
+        # whenever the last batch has fewer rows than there are replicas.
+        return ops.cond(ops.shape(inputs)[0] > 0, lambda: super(MaskedConv1D, self).call(inputs),
+                        lambda: ops.zeros((0, ops.shape(inputs)[1], self.filters), inputs.dtype))
 
 
 @register

@@ -15,9 +15,9 @@ from textclf.errors import InputError
 
 def max_cpu_devices() -> int:
     """How many logical devices `--devices` may split a CPU into: one per core, and 2 on any machine so
-    MirroredStrategy can be tried anywhere. More only share the same cores, and make batches with fewer
-    rows than devices likelier: a device given an empty batch breaks TensorFlow's CPU convolution
-    (text_cnn, cnn_lstm: "Must provide as many biases as the last dimension")."""
+    MirroredStrategy can be tried anywhere. More only share the same cores, and multiply the global batch
+    until a small dataset has few full batches left (training leaves out a short batch that would give a
+    device no row)."""
     return max(2, os.cpu_count() or 1)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -57,7 +58,9 @@ def _lock(marker: Path) -> IO[str]:
 @contextlib.contextmanager
 def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> Iterator[tuple[Path, bool]]:
     """Owns the run folder of this config and data for the `with` block: yields it, and whether it resumes
-    a killed run. Leaving the block normally marks the run finished.
+    a killed run. Leaving the block normally marks the run finished; leaving a new run's block with an
+    `InputError` (vectors holding nan, a loss gone nan) removes its folder and marker, as bad input
+    leaves nothing behind. A resumed run's folder is kept: it holds the epochs of the earlier process.
 
     Raises:
         InputError: another living process owns it.
@@ -73,7 +76,13 @@ def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> 
             file.truncate(0)
             file.write(str(run_dir))
             file.flush()
-        yield run_dir, resumed
+        try:
+            yield run_dir, resumed
+        except InputError:
+            if not resumed:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                marker.unlink()
+            raise
         (run_dir / EVALUATION_PENDING).unlink(missing_ok=True)
         marker.unlink()  # still locked: a process waiting on it opens a new file
 
