@@ -53,12 +53,25 @@ def test_per_model_settings_override_the_config_and_flags_win(tmp_path):
     ("matrix:\n  model: [lstm]\nconfig:\n  epoch: 3\n", "unknown keys ['epoch']"),
     ("config:\n  epochs: 3\n", "a 'matrix' section"),
     ("matrix: [\n", "not valid YAML"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  learning_rate: -1\n", "learning_rate: must be above 0"),
+    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epochs: 0}\n", "per_model lstm: epochs: must be at least 1"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  tokenizer: words\n", "tokenizer: 'words' is not one of auto, word"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  freeze_embeddings: 'yes'\n", "freeze_embeddings: 'yes' is not a valid"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  batch_size: null\n", "batch_size: None is not a valid value"),
 ])
 def test_bad_experiment_files(tmp_path, text, message):
     path = tmp_path / "e.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         matrix.cells(parse_args(["--experiment", str(path)]))
+
+
+def test_experiment_settings_are_read_as_their_flags_read_them(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  model: [lstm]\nconfig:\n  epochs: null\n  learning_rate: 0.01\n  max_len: '40'\n"
+                    "  freeze_embeddings: true\n  warmup_ratio: 0.2\n")
+    (config,) = matrix.cells(parse_args(["--experiment", str(path)]))
+    assert (config.epochs, config.learning_rate, config.max_len, config.freeze_embeddings) == (None, 0.01, 40, True)
 
 
 def test_as_command_reproduces_the_config():

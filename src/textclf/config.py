@@ -199,6 +199,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def checked_setting(name: str, value, source: str):
+    """`value` for the RunConfig field `name` from `source` (an experiment file), checked as its flag checks
+    it: type, range and choices. None is kept where the field's default is None; a switch takes true/false.
+
+    Raises:
+        InputError: naming `source` and the setting, where the flag would refuse the value.
+    """
+    action = build_parser()._option_string_actions[f"--{name.replace('_', '-')}"]
+    if (value is None and getattr(RunConfig, name) is None) or (action.nargs == 0 and isinstance(value, bool)):
+        return value
+    try:
+        if action.nargs == 0 or isinstance(value, (bool, list, dict)) or value is None:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a valid value")
+        checked = action.type(str(value)) if action.type else str(value)
+    except argparse.ArgumentTypeError as err:
+        raise InputError(f"{source}: {name}: {err}") from None
+    if action.choices and checked not in action.choices:
+        raise InputError(f"{source}: {name}: {checked!r} is not one of {', '.join(action.choices)}")
+    return checked
+
+
 @dataclasses.dataclass(frozen=True)
 class Command:
     """A parsed command line: one run, or a matrix that `textclf.matrix` expands."""

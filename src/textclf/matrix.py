@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 from loguru import logger
 
-from textclf.config import Command, RunConfig
+from textclf.config import Command, RunConfig, checked_setting
 from textclf.errors import InputError
 
 AXES = ("dataset", "model", "seed")
@@ -51,7 +51,10 @@ def read_experiment(path: str) -> tuple[dict, dict, dict]:
     if unknown:
         raise InputError(f"{path}: unknown keys {sorted(unknown)}")
     axes = {axis: [values] if not isinstance(values, list) else values for axis, values in spec["matrix"].items()}
-    return axes, spec.get("config") or {}, per_model
+    fixed = {k: checked_setting(k, v, path) for k, v in (spec.get("config") or {}).items()}
+    per_model = {model: {k: checked_setting(k, v, f"{path}: per_model {model}") for k, v in settings.items()}
+                 for model, settings in per_model.items()}
+    return axes, fixed, per_model
 
 
 def cells(command: Command) -> list[RunConfig]:
