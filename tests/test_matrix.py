@@ -1,5 +1,6 @@
 """The task matrix: expansion of flags and experiment files, failed cells, the leaderboard."""
 
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,30 @@ def test_per_model_settings_override_the_config_and_flags_win(tmp_path):
     assert [(c.model, c.epochs, c.max_len) for c in configs] == [("lstm", 1, 7), ("gru", 2, 7), ("text_cnn", 3, 7)]
 
 
+def test_a_flag_given_at_its_default_still_wins_over_the_file(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  model: [lstm, gru]\nconfig:\n  batch_size: 32\n  tokenizer: char\n"
+                    "per_model:\n  gru: {batch_size: 16}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--batch-size", "64", "--tokenizer", "auto"]))
+    assert [(c.batch_size, c.tokenizer) for c in configs] == [(64, "auto"), (64, "auto")]
+
+
+def test_model_args_merge_key_by_key_config_then_per_model_then_flags(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  model: [fasttext, text_cnn]\nconfig:\n  model_args: {dropout: 0.3, l2: 0.001}\n"
+                    "per_model:\n  fasttext: {model_args: {embedding_dim: 50, dropout: 0.1}}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--model-arg", "l2=0"]))
+    assert [c.model_args for c in configs] == [{"dropout": 0.1, "l2": 0, "embedding_dim": 50},
+                                               {"dropout": 0.3, "l2": 0}]
+
+
+def test_model_args_from_flags_are_yaml_values_and_reproduced_by_as_command():
+    command = parse_args(["--model", "text_cnn", "--model-arg", "kernel_sizes=[2, 3]", "--model-arg", "dropout=0.3",
+                          "--model-arg", "filters=50", "--model-arg", "name=wide"])
+    assert command.config.model_args == {"kernel_sizes": [2, 3], "dropout": 0.3, "filters": 50, "name": "wide"}
+    assert parse_args(shlex.split(as_command(command.config))[2:]).config == command.config
+
+
 @pytest.mark.parametrize("text, message", [
     ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epoch: 3}\n", "unknown keys ['epoch']"),
     ("matrix:\n  model: [lstm]\nper_model:\n  lstm: 3\n", "'per_model' must map model names"),
@@ -58,6 +83,7 @@ def test_per_model_settings_override_the_config_and_flags_win(tmp_path):
     ("matrix:\n  model: [lstm]\nconfig:\n  tokenizer: words\n", "tokenizer: 'words' is not one of auto, word"),
     ("matrix:\n  model: [lstm]\nconfig:\n  freeze_embeddings: 'yes'\n", "freeze_embeddings: 'yes' is not a valid"),
     ("matrix:\n  model: [lstm]\nconfig:\n  batch_size: null\n", "batch_size: None is not a valid value"),
+    ("matrix:\n  model: [lstm]\nconfig:\n  model_args: 50\n", "model_args: expected a mapping of setting names"),
 ])
 def test_bad_experiment_files(tmp_path, text, message):
     path = tmp_path / "e.yaml"

@@ -4,6 +4,10 @@ One `RunConfig` describes one training run. Fields left as None are filled from 
 chosen model's defaults (`models.registry.run_defaults`, e.g. its learning rate), then the
 dataset's (`DatasetSpec.defaults`), so each component owns its defaults and the resolved
 config, written next to every result, has no None left that matters.
+
+Each field carries its flag (help, value check, choices) in its metadata, and the command line is
+generated from the fields, so a new field cannot be left out of the parser, and experiment files
+(`checked_setting`) check their values with the same functions.
 """
 
 import argparse
@@ -13,6 +17,8 @@ import json
 import math
 import shlex
 
+import yaml
+
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
@@ -21,84 +27,8 @@ TRUNCATIONS = ("pre", "post")
 # What selection watches, and which way is better. The default is val_accuracy: on IMDB the LSTM's
 # val_loss turned up at epoch 3 (overconfidence) while its val_accuracy rose until epoch 5.
 MONITORS = {"val_accuracy": "max", "val_loss": "min"}
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Everything that decides what one run computes, plus where it writes."""
-
-    dataset: str = "weibo"
-    data_dir: str = "data/input"
-    model: str = "stacked_lstm"
-    epochs: int | None = None  # None: the dataset's default
-    batch_size: int = 64  # per replica; the global batch is computed in training.devices
-    max_len: int | None = None  # None: the dataset's default (IMDB 250, Weibo 180)
-    vocab_size: int | None = None  # None: the dataset's default (10,000 like the originals)
-    tokenizer: str = "auto"  # auto: jieba for Chinese datasets, word for English ones
-    truncate: str | None = None  # pre: keep a long text's end, post: keep its start
-    seed: int = 42
-    devices: int | None = None  # None: every local GPU, or the default strategy on CPU
-    precision: str = "auto"  # auto: mixed_float16 on GPU, float32 on CPU (faster there)
-    learning_rate: float | None = None  # peak, for one replica, scaled by sqrt(replicas); None: the model's default
-    warmup_ratio: float = 0.1  # share of all steps spent warming up to the peak rate
-    clipnorm: float = 1.0  # without it the IMDB LSTM diverged (validation 0.82 -> 0.71); 0: no clipping
-    ema_momentum: float | None = None  # > 0: validate, keep and serve the weights' moving average; None: the model's
-    monitor: str = "val_accuracy"  # what selects the epoch and stops early; validation only, never test
-    patience: int = 2  # epochs without a better `monitor` before early stopping
-    val_fraction: float = 0.1  # carved from train when a dataset has no validation split
-    test_fraction: float = 0.1  # carved from the data when a dataset has no test split
-    embeddings: str | None = None  # GloVe or word2vec text file (.txt/.txt.gz) to start the embedding from
-    freeze_embeddings: bool = False  # keep the pretrained vectors fixed
-    max_samples: int | None = None  # cap every split, for smoke runs
-    text_column: str | None = None
-    label_column: str | None = None
-    output_dir: str = "data/output"
-    cache_dir: str = "data/cache"  # segmented Chinese text, keyed by a hash of the input
-
-    def __post_init__(self):
-        """Settings that are wrong together; each flag's own range is checked by the parser."""
-        if self.val_fraction + self.test_fraction >= 1:
-            raise InputError(
-                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} leave no training "
-                "rows; together they must stay below 1"
-            )
-
-    def resolve(self, defaults: dict) -> "RunConfig":
-        """Fills the None fields that `defaults` names; unknown keys fail loudly."""
-        fields = {f.name for f in dataclasses.fields(self)}
-        unknown = set(defaults) - fields
-        if unknown:
-            raise ValueError(f"unknown config keys in defaults: {sorted(unknown)}")
-        filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **filled)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def fingerprint(self) -> str:
-        """Short hash of everything that decides the result (not where it is written)."""
-        decisive = {k: v for k, v in self.to_dict().items() if k not in ("output_dir", "cache_dir")}
-        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def as_command(config: RunConfig) -> str:
-    """The server_main command line that runs exactly `config` (fields at their defaults omitted)."""
-    default = RunConfig()
-    flags = []
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        flag = f"--{field.name.replace('_', '-')}"
-        if value is True:
-            flags.append(flag)
-        elif value != getattr(default, field.name):
-            flags += [flag, str(value)]
-    return shlex.join(["python", "src/server_main.py", *flags])
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        """One line and exit code 2, like every other bad input."""
-        self.exit(2, f"error: {message} (see --help)\n")
+# TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
+MIN_VOCAB_SIZE = 3
 
 
 def _at_least(minimum: int):
@@ -116,8 +46,6 @@ def _at_least(minimum: int):
 
 _positive_int = _at_least(1)
 _seed = _at_least(0)  # numpy's seeds are unsigned
-# TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
-MIN_VOCAB_SIZE = 3
 
 
 def _float(text: str) -> float:
@@ -155,68 +83,172 @@ def _momentum(text: str) -> float:
     return value
 
 
+def _model_arg(text: str) -> tuple[str, object]:
+    """KEY=VALUE, the value read as a YAML scalar or list (50, 0.3, [2, 3, 4], true, a word)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as embedding_dim=50, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a YAML value") from None
+
+
+def _setting(default, help: str | None = None, *, type=None, choices=None):
+    """A RunConfig field with its flag: `type` checks and converts the flag's text, as argparse's does."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides what one run computes, plus where it writes."""
+
+    dataset: str = _setting("weibo", "a dataset name (weibo, imdb, sst2, r8, chnsenticorp, online_shopping) or a "
+                            "CSV/TSV/JSONL/Parquet file; comma-separated for a matrix")
+    data_dir: str = _setting("data/input", "root holding one folder per dataset, or one dataset's folder")
+    model: str = _setting("stacked_lstm", "a model name from the registry; comma-separated for a matrix")
+    # None: the dataset's default
+    epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner)", type=_positive_int)
+    # per replica; the global batch is computed in training.devices
+    batch_size: int = _setting(64, "per replica", type=_positive_int)
+    max_len: int | None = _setting(None, "tokens kept per text", type=_positive_int)  # None: IMDB 250, Weibo 180
+    vocab_size: int | None = _setting(  # None: the dataset's default (10,000 like the originals)
+        None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included",
+        type=_at_least(MIN_VOCAB_SIZE))
+    tokenizer: str = _setting("auto", choices=TOKENIZERS)  # auto: jieba for Chinese datasets, word for English
+    truncate: str | None = _setting(None, "pre keeps a long text's end, post its start", choices=TRUNCATIONS)
+    seed: int = _setting(42, type=_seed)
+    # None: every local GPU, or the default strategy on CPU
+    devices: int | None = _setting(None, "use the first N GPUs; on CPU, split it into N logical devices",
+                                   type=_positive_int)
+    precision: str = _setting("auto", choices=PRECISIONS)  # auto: mixed_float16 on GPU, float32 on CPU (faster)
+    # peak, for one replica, scaled by sqrt(replicas); None: the model's default
+    learning_rate: float | None = _setting(
+        None, "peak rate for one replica (default: the model's, 1e-3 for most)", type=_positive_float)
+    warmup_ratio: float = _setting(0.1, type=_fraction)  # share of all steps spent warming up to the peak rate
+    # without it the IMDB LSTM diverged (validation 0.82 -> 0.71); 0: no clipping
+    clipnorm: float = _setting(1.0, "clip each weight's gradient to this norm; 0 turns clipping off",
+                               type=_non_negative_float)
+    ema_momentum: float | None = _setting(
+        None, "keep a moving average of the weights with this momentum (e.g. 0.99) and validate, save and serve "
+        "it; 0 turns it off (default: the model's, 0.99 for stacked_lstm, 0 for the others)", type=_momentum)
+    # validation only, never test
+    monitor: str = _setting("val_accuracy", "validation metric that picks the best epoch", choices=MONITORS)
+    patience: int = _setting(2, "epochs without improvement before stopping", type=_positive_int)
+    val_fraction: float = _setting(0.1, type=_fraction)  # carved from train when a dataset has no validation split
+    test_fraction: float = _setting(0.1, type=_fraction)  # carved from the data when a dataset has no test split
+    embeddings: str | None = _setting(None, "GloVe or word2vec text file (.txt or .txt.gz) to initialise the "
+                                      "embedding")
+    freeze_embeddings: bool = _setting(False, "keep the --embeddings vectors fixed during training")
+    # The builder's own settings, e.g. {"embedding_dim": 50}; a key its builder does not take is an error.
+    model_args: dict = dataclasses.field(default_factory=dict, metadata={
+        "help": "a setting of the model's builder, e.g. embedding_dim=50 or kernel_sizes=[2,3,4] (repeatable)",
+        "type": _model_arg, "choices": None})
+    max_samples: int | None = _setting(None, "cap each split at N rows, for smoke runs", type=_positive_int)
+    text_column: str | None = _setting(None, "text column of a user file (default: guessed)")
+    label_column: str | None = _setting(None, "label column of a user file (default: guessed)")
+    output_dir: str = _setting("data/output")
+    cache_dir: str = _setting("data/cache")  # segmented Chinese text, keyed by a hash of the input
+
+    def __post_init__(self):
+        """Settings that are wrong together; each flag's own range is checked by the parser."""
+        if self.val_fraction + self.test_fraction >= 1:
+            raise InputError(
+                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} leave no training "
+                "rows; together they must stay below 1"
+            )
+
+    def resolve(self, defaults: dict) -> "RunConfig":
+        """Fills the None fields that `defaults` names; unknown keys fail loudly."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = set(defaults) - fields
+        if unknown:
+            raise ValueError(f"unknown config keys in defaults: {sorted(unknown)}")
+        filled = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **filled)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Short hash of everything that decides the result (not where it is written)."""
+        decisive = {k: v for k, v in self.to_dict().items() if k not in ("output_dir", "cache_dir")}
+        if not decisive["model_args"]:  # so runs from before model_args keep their key and resume
+            del decisive["model_args"]
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def as_command(config: RunConfig) -> str:
+    """The server_main command line that runs exactly `config` (fields at their defaults omitted)."""
+    default = RunConfig()
+    flags = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name == "model_args":
+            for key, item in value.items():  # JSON is YAML, as --model-arg reads it
+                flags += ["--model-arg", f"{key}={json.dumps(item)}"]
+        elif value is True:
+            flags.append(_flag(field.name))
+        elif value != getattr(default, field.name):
+            flags += [_flag(field.name), str(value)]
+    return shlex.join(["python", "src/server_main.py", *flags])
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line and exit code 2, like every other bad input."""
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    d = RunConfig()
+    """Every RunConfig field as a flag; an option not given is left out of the parsed namespace (SUPPRESS),
+    so what was given is known, not guessed from values equal to the defaults."""
     p = _Parser(
         prog="server_main.py",
         description="Train a text classifier, pick its best epoch on validation, "
         "evaluate it on test and write a timestamped CSV report.",
+        argument_default=argparse.SUPPRESS,
     )
-    add = p.add_argument
-    add("--dataset", default=d.dataset,
-        help="a dataset name (weibo, imdb, sst2, r8, chnsenticorp, online_shopping) or a CSV/TSV/JSONL/Parquet "
-        "file; comma-separated for a matrix")
-    add("--data-dir", default=d.data_dir, help="root holding one folder per dataset, or one dataset's folder")
-    add("--model", default=d.model, help="a model name from the registry; comma-separated for a matrix")
-    add("--epochs", type=_positive_int, help="maximum epochs (early stopping may end sooner)")
-    add("--batch-size", type=_positive_int, default=d.batch_size, help="per replica")
-    add("--max-len", type=_positive_int, help="tokens kept per text")
-    add("--vocab-size", type=_at_least(MIN_VOCAB_SIZE),
-        help="vocabulary size, learnt from train only, padding and out-of-vocabulary ids included")
-    add("--tokenizer", choices=TOKENIZERS, default=d.tokenizer)
-    add("--truncate", choices=TRUNCATIONS, help="pre keeps a long text's end, post its start")
-    add("--seed", type=_seed, default=d.seed)
-    add("--devices", type=_positive_int, help="use the first N GPUs; on CPU, split it into N logical devices")
-    add("--precision", choices=PRECISIONS, default=d.precision)
-    add("--learning-rate", type=_positive_float, help="peak rate for one replica (default: the model's, 1e-3 for most)")
-    add("--warmup-ratio", type=_fraction, default=d.warmup_ratio)
-    add("--clipnorm", type=_non_negative_float, default=d.clipnorm,
-        help="clip each weight's gradient to this norm; 0 turns clipping off")
-    add("--ema-momentum", type=_momentum,
-        help="keep a moving average of the weights with this momentum (e.g. 0.99) and validate, save and serve "
-        "it; 0 turns it off (default: the model's, 0.99 for stacked_lstm, 0 for the others)")
-    add("--monitor", choices=MONITORS, default=d.monitor, help="validation metric that picks the best epoch")
-    add("--patience", type=_positive_int, default=d.patience, help="epochs without improvement before stopping")
-    add("--val-fraction", type=_fraction, default=d.val_fraction)
-    add("--test-fraction", type=_fraction, default=d.test_fraction)
-    add("--embeddings", help="GloVe or word2vec text file (.txt or .txt.gz) to initialise the embedding")
-    add("--freeze-embeddings", action="store_true", help="keep the --embeddings vectors fixed during training")
-    add("--max-samples", type=_positive_int, help="cap each split at N rows, for smoke runs")
-    add("--text-column", help="text column of a user file (default: guessed)")
-    add("--label-column", help="label column of a user file (default: guessed)")
-    add("--output-dir", default=d.output_dir)
-    add("--cache-dir", default=d.cache_dir)
+    for field in dataclasses.fields(RunConfig):
+        meta = field.metadata
+        if field.name == "model_args":
+            p.add_argument("--model-arg", dest="model_args", action="append", type=meta["type"],
+                           metavar="KEY=VALUE", help=meta["help"])
+        elif field.type is bool:
+            p.add_argument(_flag(field.name), action="store_true", help=meta["help"])
+        else:
+            p.add_argument(_flag(field.name), type=meta["type"], choices=meta["choices"], help=meta["help"])
     return p
 
 
 def checked_setting(name: str, value, source: str):
     """`value` for the RunConfig field `name` from `source` (an experiment file), checked as its flag checks
-    it: type, range and choices. None is kept where the field's default is None; a switch takes true/false.
+    it: type, range and choices. None is kept where the field's default is None; a switch takes true/false;
+    `model_args` takes a mapping of setting names to values.
 
     Raises:
         InputError: naming `source` and the setting, where the flag would refuse the value.
     """
-    action = build_parser()._option_string_actions[f"--{name.replace('_', '-')}"]
-    if (value is None and getattr(RunConfig, name) is None) or (action.nargs == 0 and isinstance(value, bool)):
+    field = {f.name: f for f in dataclasses.fields(RunConfig)}[name]
+    if name == "model_args":
+        if not isinstance(value, dict) or not all(isinstance(key, str) and key.isidentifier() for key in value):
+            raise InputError(f"{source}: model_args: expected a mapping of setting names to values, got {value!r}")
         return value
+    if (value is None and field.default is None) or (field.type is bool and isinstance(value, bool)):
+        return value
+    parse, choices = field.metadata["type"] or str, field.metadata["choices"]
     try:
-        if action.nargs == 0 or isinstance(value, (bool, list, dict)) or value is None:
+        if field.type is bool or isinstance(value, (bool, list, dict)) or value is None:
             raise argparse.ArgumentTypeError(f"{value!r} is not a valid value")
-        checked = action.type(str(value)) if action.type else str(value)
+        checked = parse(str(value))
     except argparse.ArgumentTypeError as err:
         raise InputError(f"{source}: {name}: {err}") from None
-    if action.choices and checked not in action.choices:
-        raise InputError(f"{source}: {name}: {checked!r} is not one of {', '.join(action.choices)}")
+    if choices and checked not in choices:
+        raise InputError(f"{source}: {name}: {checked!r} is not one of {', '.join(choices)}")
     return checked
 
 
@@ -239,11 +271,11 @@ def parse_args(argv: list[str] | None = None) -> Command:
     parser.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each (a matrix)")
     parser.add_argument("--experiment", help="a matrix file such as experiments/imdb_table.yaml")
     args = vars(parser.parse_args(argv))
-    seeds, experiment = args.pop("seeds"), args.pop("experiment")
-    defaults = vars(parser.parse_args([]))
-    given = frozenset(k for k, v in args.items() if v != defaults[k])
+    seeds, experiment = args.pop("seeds", None), args.pop("experiment", None)
+    if "model_args" in args:
+        args["model_args"] = dict(args["model_args"])  # a key given twice: the last one wins
     try:
         config = RunConfig(**args)
     except InputError as err:
         parser.error(str(err))
-    return Command(config, seeds, experiment, given)
+    return Command(config, seeds, experiment, frozenset(args))

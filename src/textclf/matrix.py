@@ -61,23 +61,22 @@ def cells(command: Command) -> list[RunConfig]:
     """Every run the command asks for, datasets outermost, seeds innermost.
 
     Settings come from, weakest first: the defaults, the experiment's `config`, its `per_model`
-    entry for the cell's model, and the command line's flags.
+    entry for the cell's model, and the command line's flags. `model_args` merge key by key in the same order.
     """
     base = command.config
     axes = {"dataset": _split(base.dataset), "model": _split(base.model), "seed": list(command.seeds or [base.seed])}
-    per_model = {}
+    fixed, per_model = {}, {}
     if command.experiment:
         file_axes, fixed, per_model = read_experiment(command.experiment)
-        base = dataclasses.replace(base, **{k: v for k, v in fixed.items() if k not in command.given})
         given = command.given | ({"seed"} if command.seeds else set())
         axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
-    return [
-        dataclasses.replace(
-            base, dataset=d, model=m, seed=int(s),
-            **{k: v for k, v in per_model.get(m, {}).items() if k not in command.given},
-        )
-        for d, m, s in itertools.product(*axes.values())
-    ]
+    configs = []
+    for d, m, s in itertools.product(*axes.values()):
+        settings = {**fixed, **per_model.get(m, {})}
+        model_args = {**fixed.get("model_args", {}), **settings.get("model_args", {}), **base.model_args}
+        settings = {k: v for k, v in settings.items() if k not in command.given}
+        configs.append(dataclasses.replace(base, **settings, dataset=d, model=m, seed=int(s), model_args=model_args))
+    return configs
 
 
 def is_matrix(command: Command) -> bool:
