@@ -138,6 +138,7 @@ def write_rows(path: Path, labels: list[str]) -> Path:
         ("output_dir_is_a_file", "is a file, not a folder"),
         ("devices_99", "--devices 99: no GPU here"),
         ("experiment_fractions", "--val-fraction 0.6 and --test-fraction 0.6 leave no training rows"),
+        ("model_arg_unknown", "model gru has no setting 'unitz'; its settings are embedding_dim, units, dropout"),
     ],
 )
 def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case, message):
@@ -148,6 +149,7 @@ def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case
         "output_dir_is_a_file": ["--dataset", "weibo", "--output-dir", str(tmp_path / "file.txt" / "out")],
         "devices_99": ["--devices", "99"],
         "experiment_fractions": ["--experiment", str(tmp_path / "fractions.yaml")],
+        "model_arg_unknown": ["--model", "gru,lstm", "--model-arg", "units=4", "--model-arg", "unitz=4"],
     }[case]
     (tmp_path / "fractions.yaml").write_text("matrix: {model: [lstm]}\nconfig: {val_fraction: 0.6, test_fraction: 0.6}\n")
     (tmp_path / "file.txt").write_text("not a folder")

@@ -34,6 +34,9 @@ def _main(command: Command, line: str) -> int:
     from textclf import run  # imports TensorFlow
     from textclf.training import devices
 
+    for config in configs:  # a setting the model does not take fails before the first run, not in its cell
+        run.check(config)
+
     if not matrix.is_matrix(command):
         strategy, on_gpu = devices.setup_strategy(command.config.devices)  # before anything touches a device
         print(run.run(command.config, line, strategy, on_gpu))

@@ -1,1 +1,1 @@
-"""Model architectures; `registry.MODELS` maps each `--model` name to its builder's module."""
+"""Model architectures; `registry.MODELS` maps each `--model` name to its family."""

@@ -1,11 +1,13 @@
-"""The model registry: a plain dict of `--model` name -> the module of its builder.
+"""The model registry: a plain dict of `--model` name -> its family (`textclf.families`).
 
-Every builder has the signature `builder(vocab_size, num_classes, **hyperparameters)`,
-returns an uncompiled `keras.Model` taking right-padded int32 ids (0 = padding, 1 = OOV) and
-giving float32 class probabilities, and owns its hyperparameters' defaults. Its predictions do
+A family owns the preprocessing, the build, the compile and the raw-text export of its models. The
+`scratch` family's builder of model NAME is the function NAME in `textclf/models/NAME.py`, with the
+signature `builder(vocab_size, num_classes, **hyperparameters)`: it returns an uncompiled `keras.Model`
+taking right-padded int32 ids (0 = padding, 1 = OOV) and giving float32 class probabilities, and owns its
+hyperparameters' defaults (`--model-arg` and an experiment's `model_args` set them). Its predictions do
 not depend on how much padding follows a text.
 
-Every builder accepts `embeddings` (an initial (vocab_size, dim) matrix, which sets the width; see
+Every scratch builder accepts `embeddings` (an initial (vocab_size, dim) matrix, which sets the width; see
 `textclf.data.embeddings.load_vectors`) and `freeze_embeddings`; all but `lstm` and `transformer`
 also accept `l2`.
 
@@ -17,19 +19,19 @@ import importlib
 
 from textclf.errors import InputError
 
-# `--model` name -> the module holding the builder of the same name. Imported on use, so an unknown
-# name is answered before Keras and TensorFlow load (15 s on a small CPU).
+# `--model` name -> family name. Nothing is imported here, so an unknown name is answered before Keras and
+# TensorFlow load (15 s on a small CPU).
 MODELS = {
-    "stacked_lstm": "textclf.models.stacked_lstm",
-    "lstm": "textclf.models.lstm",
-    "gru": "textclf.models.gru",
-    "bilstm": "textclf.models.bilstm",
-    "text_cnn": "textclf.models.text_cnn",
-    "cnn_lstm": "textclf.models.cnn_lstm",
-    "attention_lstm": "textclf.models.attention_lstm",
-    "capsule_lstm": "textclf.models.capsule_lstm",
-    "transformer": "textclf.models.transformer",
-    "fasttext": "textclf.models.fasttext",
+    "stacked_lstm": "scratch",
+    "lstm": "scratch",
+    "gru": "scratch",
+    "bilstm": "scratch",
+    "text_cnn": "scratch",
+    "cnn_lstm": "scratch",
+    "attention_lstm": "scratch",
+    "capsule_lstm": "scratch",
+    "transformer": "scratch",
+    "fasttext": "scratch",
 }
 
 # Fills RunConfig fields the user left unset, before the dataset's defaults do.
@@ -53,7 +55,13 @@ def check_name(name: str):
         raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 
-def builder_for(name: str):
-    """The builder of model `name` (imports its module, and so Keras)."""
+def family_of(name: str) -> str:
+    """The family of model `name`, e.g. "scratch"."""
     check_name(name)
-    return getattr(importlib.import_module(MODELS[name]), name)
+    return MODELS[name]
+
+
+def builder_for(name: str):
+    """The builder of the scratch model `name` (imports its module, and so Keras)."""
+    check_name(name)
+    return getattr(importlib.import_module(f"textclf.models.{name}"), name)

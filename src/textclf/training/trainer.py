@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -102,9 +103,12 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
 
 def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float,
-                  ema_momentum: float = 0.0):
-    """Adam on the warmup + cosine schedule; `ema_momentum` > 0 also keeps the weights' moving average."""
-    optimizer = keras.optimizers.Adam(
+                  ema_momentum: float = 0.0,
+                  optimizer: Callable[..., keras.optimizers.Optimizer] = keras.optimizers.Adam):
+    """The shared recipe: `optimizer` (Adam unless a family passes another, e.g. AdamW with its weight decay
+    bound) on the warmup + cosine schedule with clipping; `ema_momentum` > 0 also keeps the weights' moving
+    average. The loss expects probabilities: every family's model ends in a float32 softmax."""
+    optimizer = optimizer(
         learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), clipnorm=clipnorm,
         use_ema=ema_momentum > 0, ema_momentum=ema_momentum,
     )
