@@ -59,6 +59,9 @@ def test_model_args_merge_key_by_key_config_then_per_model_then_flags(tmp_path):
     path = tmp_path / "e.yaml"
     path.write_text("matrix:\n  model: [fasttext, text_cnn]\nconfig:\n  model_args: {dropout: 0.3, l2: 0.001}\n"
                     "per_model:\n  fasttext: {model_args: {embedding_dim: 50, dropout: 0.1}}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path)]))
+    assert [c.model_args for c in configs] == [{"dropout": 0.1, "l2": 0.001, "embedding_dim": 50},
+                                               {"dropout": 0.3, "l2": 0.001}]
     configs = matrix.cells(parse_args(["--experiment", str(path), "--model-arg", "l2=0"]))
     assert [c.model_args for c in configs] == [{"dropout": 0.1, "l2": 0, "embedding_dim": 50},
                                                {"dropout": 0.3, "l2": 0}]

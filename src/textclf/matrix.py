@@ -73,7 +73,7 @@ def cells(command: Command) -> list[RunConfig]:
     configs = []
     for d, m, s in itertools.product(*axes.values()):
         settings = {**fixed, **per_model.get(m, {})}
-        model_args = {**fixed.get("model_args", {}), **settings.get("model_args", {}), **base.model_args}
+        model_args = {**fixed.get("model_args", {}), **settings.pop("model_args", {}), **base.model_args}
         settings = {k: v for k, v in settings.items() if k not in command.given}
         configs.append(dataclasses.replace(base, **settings, dataset=d, model=m, seed=int(s), model_args=model_args))
     return configs

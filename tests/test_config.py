@@ -1,0 +1,37 @@
+"""The command line generated from RunConfig's fields."""
+
+import dataclasses
+
+import pytest
+
+from textclf.config import RunConfig, build_parser, checked_setting, parse_args
+from textclf.errors import InputError
+
+
+def test_every_field_has_its_flag():
+    flags = {action.dest for action in build_parser()._actions}
+    assert {field.name for field in dataclasses.fields(RunConfig)} <= flags
+
+
+def test_given_is_what_the_command_line_holds_even_at_a_default():
+    command = parse_args(["--batch-size", "64", "--seed", "42", "--model-arg", "units=8", "--freeze-embeddings"])
+    assert command.given == {"batch_size", "seed", "model_args", "freeze_embeddings"}
+    assert parse_args([]).given == frozenset() and parse_args([]).config == RunConfig()
+
+
+def test_a_repeated_model_arg_keeps_the_last_value():
+    assert parse_args(["--model-arg", "units=8", "--model-arg", "units=16"]).config.model_args == {"units": 16}
+
+
+@pytest.mark.parametrize("argv", [["--model-arg", "units"], ["--model-arg", "=3"], ["--model-arg", "a b=3"]])
+def test_a_model_arg_that_is_not_key_equals_value_is_refused(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        parse_args(argv)
+    assert done.value.code == 2 and "expected KEY=VALUE such as embedding_dim=50" in capsys.readouterr().err
+
+
+def test_experiment_file_values_are_checked_by_the_flags_functions():
+    assert checked_setting("max_len", "40", "e.yaml") == 40
+    assert checked_setting("model_args", {"units": 8}, "e.yaml") == {"units": 8}
+    with pytest.raises(InputError, match="e.yaml: monitor: 'loss' is not one of val_accuracy, val_loss"):
+        checked_setting("monitor", "loss", "e.yaml")
