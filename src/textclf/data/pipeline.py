@@ -14,7 +14,6 @@ import tensorflow as tf
 AUTOTUNE = tf.data.AUTOTUNE
 OOV = 1  # TextVectorization's out-of-vocabulary id
 VECTORIZE_CHUNK = 1024  # texts vectorized per call; the op is much faster on batches
-SEEDS_PER_RUN = 1_000_003  # a run's shuffle seeds are seed * SEEDS_PER_RUN + epoch
 
 
 def clip_tokens(ids: tf.RaggedTensor, max_len: int, truncate: str) -> tf.RaggedTensor:
@@ -75,11 +74,24 @@ class EpochShuffle(keras.callbacks.Callback):
         self.epoch.assign(epoch)
 
     def __call__(self, rows: tf.data.Dataset) -> tf.data.Dataset:
-        """`rows` (cached, of known size) in this epoch's order."""
+        """`rows` (cached, of known size) in this epoch's order.
+
+        A stateless permutation keyed on (seed, epoch): `Dataset.shuffle` with a tensor seed fails to trace
+        when the global seed is 0 (`--seed 0`: TensorFlow's get_seed tests `(0, seed) == (0, 0)` in Python).
+        """
         size = int(rows.cardinality())
-        seed = self.seed * SEEDS_PER_RUN  # so that seeds 1 and 2 never share an epoch's order
-        # flat_map builds the shuffle each time the dataset is read, so it reads the epoch then.
-        return tf.data.Dataset.from_tensors(0).flat_map(lambda _: rows.shuffle(size, seed=seed + self.epoch))
+
+        def permuted(*columns):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(size), seed=tf.stack([tf.constant(self.seed, tf.int64), self.epoch]))
+            return tf.nest.map_structure(lambda column: tf.gather(column, order), columns)
+
+        def dense(*columns):  # unbatching a ragged batch gives ragged rows of rank 0: the plain tensors they are
+            return tf.nest.map_structure(tf.convert_to_tensor, columns)
+
+        # flat_map builds the permutation each time the dataset is read, so it reads the epoch then.
+        return tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: rows.ragged_batch(size).map(permuted).unbatch().map(dense))
 
 
 def make_dataset(
