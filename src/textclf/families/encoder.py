@@ -28,7 +28,7 @@ FAMILIES = {  # --model -> (backbone class, preprocessor class)
 }
 SCRATCH = {"bert_scratch": "bert"}  # the architecture of a preset, randomly initialised
 TRUNCATIONS = ("head", "tail", "head_tail")
-HEAD_SHARE = 4  # head_tail keeps max_len // 4 tokens from the start: 128 + 382 at 512 (Sun et al. 2019)
+HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510 at 512 (Sun et al. 2019)
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
 
 
@@ -36,9 +36,15 @@ def _check_preset(family: str, preset: str) -> None:
     """Fails early, in one line, on a folder that cannot hold this family's weights."""
     path = Path(preset).expanduser()
     if not path.exists():
+        if "://" in preset:
+            return  # kaggle://, hf://, gs://: the hub decides
         if "/" in preset or preset.startswith((".", "~")):
             raise InputError(f"--preset {preset}: no such folder")
-        return  # a preset name: the hub decides
+        known = sorted(FAMILIES[family][0].presets)
+        if preset not in known:
+            raise InputError(f"--preset {preset}: neither a folder nor a keras-hub {family} preset "
+                             f"({', '.join(known[:4])}, ...)")
+        return
     if not (path / "config.json").is_file():
         raise InputError(f"--preset {preset}: no config.json there (neither a Keras preset nor a Hugging Face folder)")
     if (path / "metadata.json").is_file():
@@ -77,15 +83,17 @@ def load_encoder(family: str, preset: str, *, max_len: int, scratch: bool = Fals
 
 
 def keep_tokens(ids: tf.RaggedTensor, budget: int, truncate: str) -> tf.RaggedTensor:
-    """At most `budget` ids per row: the first ("head"), the last ("tail"), or the first budget // HEAD_SHARE
-    and the last of the rest ("head_tail")."""
+    """At most `budget` ids per row: the first ("head"), the last ("tail"), or a quarter of the budget (rounded
+    up) from the start and the rest from the end ("head_tail")."""
     if truncate == "head":
         return ids[:, :budget]
     if truncate == "tail":
         return ids[:, -budget:]
-    head = budget // HEAD_SHARE
-    long = ids.row_lengths() > budget
-    return tf.ragged.where(long, tf.concat([ids[:, :head], ids[:, -(budget - head):]], axis=1), ids)
+    head = -(-budget // HEAD_SHARE)
+    lengths = ids.row_lengths()
+    positions = tf.ragged.range(lengths)
+    keep = (positions < head) | (positions >= tf.expand_dims(lengths - (budget - head), 1))
+    return tf.ragged.boolean_mask(ids, keep)
 
 
 @keras.saving.register_keras_serializable(package="textclf")
@@ -105,7 +113,15 @@ class TextPacker(keras.layers.Layer):
         self.preprocessor = preprocessor
         self.truncate = truncate
         self.input_names = list(input_names)
-        self.preprocessor.build(None)  # makes its packer
+
+    def build(self, input_shape=None):
+        if not self.preprocessor.built:
+            self.preprocessor.build(None)  # makes its packer, from the tokenizer's special token ids
+        super().build(input_shape)
+
+    def get_build_config(self):
+        # As keras-hub's preprocessing layers: no build at loading, before the tokenizer's vocabulary is back.
+        return None
 
     @property
     def pad_id(self) -> int:
@@ -188,12 +204,15 @@ def enable_lora(backbone, rank: int, alpha: float | None = None) -> None:
 
     keras-hub passes no alpha, so its update is scaled by 1; Keras' EinsumDense scales it by
     lora_alpha / lora_rank, read at each call and saved in its config, so setting it here gives alpha / rank.
+    Keras freezes an adapted layer's kernel but not its bias; the bias is frozen too, as in LoRA's paper and
+    PEFT's default (bias="none").
     """
     backbone.enable_lora(rank)
-    if alpha is not None:
-        for layer in backbone._flatten_layers():  # the walk keras-hub's enable_lora does itself
-            if getattr(layer, "lora_enabled", False):
-                layer.lora_alpha = alpha
+    for layer in backbone._flatten_layers():  # the walk keras-hub's enable_lora does itself
+        if getattr(layer, "lora_enabled", False):
+            layer.lora_alpha = rank if alpha is None else alpha
+            if layer.bias is not None:
+                layer.bias.trainable = False
 
 
 def parameter_counts(model: keras.Model) -> tuple[int, int]:
@@ -226,6 +245,14 @@ class EncoderRawTextClassifier(keras.Model):
         super().__init__(**kwargs)
         self.packer = packer
         self.classifier = classifier
+
+    def get_build_config(self):
+        return None  # built by its first call, as its TextPacker
+
+    @property
+    def input_dtype(self):
+        # SavedModel export traces a default signature of this dtype: floats would reach the tokenizer.
+        return "string"
 
     def call(self, texts):
         return self.classifier(self.packer(tf.reshape(texts, [-1])))
