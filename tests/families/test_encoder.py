@@ -4,7 +4,10 @@ loaded back through `load_encoder`, as a real preset would be."""
 import importlib.util
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -19,6 +22,7 @@ from textclf.errors import InputError
 from textclf.families import encoder
 from textclf.serving.export import export
 
+ROOT = Path(__file__).resolve().parents[2]
 MAX_LEN = 16
 SENTENCES = ["the quick brown fox", "the earth is round", "a fox is quick", "the round earth is brown"]
 TEXTS = ["the quick brown fox", "the earth is round and the fox is quick and brown and round and the earth is brown and round", "", "a fox"]
@@ -238,3 +242,45 @@ def test_keras_hub_converts_the_minilm_hugging_face_folder():
     assert (backbone.num_layers, backbone.hidden_dim, backbone.count_params()) == (6, 384, 22_713_216)
     ids = encoder.make_packer(backbone, preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
     assert ids[0, :5].numpy().tolist() == [101, 1037, 2986, 2143, 102]  # bert-base-uncased's WordPiece ids
+
+
+MIRRORED = """
+import json, pathlib, sys
+import keras, numpy as np, tensorflow as tf
+from textclf.data.pipeline import EpochShuffle
+from textclf.families import encoder
+from textclf.training.devices import setup_strategy
+
+strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
+presets, texts, labels, out = json.loads(sys.argv[1])
+agreement = {}
+for family, folder in presets.items():
+    with strategy.scope():
+        backbone, preprocessor = encoder.load_encoder(family, folder, max_len=16)
+        classifier = encoder.build_classifier(backbone, 2)
+        encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=4, warmup_ratio=0.0, clipnorm=1.0,
+                                   weight_decay=0.01)
+    packer = encoder.make_packer(backbone, preprocessor, "head_tail")
+    shuffle = EpochShuffle(1)
+    train = encoder.make_dataset(texts, labels, packer, global_batch=4, shuffle=shuffle, replicas=2)
+    history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
+    expected = classifier.predict(packer(tf.constant(texts)), verbose=0)
+    raw, path = encoder.EncoderRawTextClassifier(packer, classifier), pathlib.Path(out) / f"{family}.keras"
+    raw(tf.constant(texts))
+    raw.save(path)
+    again = keras.saving.load_model(path).predict(tf.constant(texts), verbose=0)
+    agreement[family] = [float(np.max(np.abs(again - expected))), bool(np.isfinite(history["loss"][0]))]
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "agreement": agreement}))
+"""
+
+
+def test_each_family_trains_under_mirrored_strategy_on_two_cpus_and_reloads_equal(presets, tmp_path):
+    # Four copies: each length bucket fills whole batches of 4. Keras builds a distributed model by averaging
+    # its first batch across the replicas, which needs a batch that splits evenly.
+    argument = json.dumps([{f: str(p) for f, p in presets.items()}, TEXTS * 4, LABELS.tolist() * 4, str(tmp_path)])
+    done = subprocess.run([sys.executable, "-c", MIRRORED, argument], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["agreement"] == {family: [pytest.approx(0, abs=1e-6), True] for family in TINY_PRESETS}

@@ -135,7 +135,10 @@ class TextPacker(keras.layers.Layer):
         tokenizer, packer = self.preprocessor.tokenizer, self.preprocessor.packer
         budget = self.preprocessor.sequence_length - 2  # a start and an end token around one text
         token_ids, segment_ids = packer(keep_tokens(tokenizer(texts), budget, self.truncate))
-        inputs = {"token_ids": token_ids, "padding_mask": token_ids != self.pad_id, "segment_ids": segment_ids}
+        # int32 as the backbones declare it, not keras-hub's bool: under MirroredStrategy, Keras' fit averages
+        # a first batch across the replicas to build the model, and TensorFlow cannot add booleans.
+        padding_mask = tf.cast(token_ids != self.pad_id, "int32")
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
         return {name: inputs[name] for name in self.input_names}
 
     def get_config(self):
@@ -162,9 +165,9 @@ def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffl
     order; training batches follow `shuffle`'s order in length buckets, as `pipeline.make_dataset`'s do."""
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
     ds = ds.batch(VECTORIZE_CHUNK).map(lambda t, y: (packer(t), y), num_parallel_calls=AUTOTUNE).unbatch()
-    ds = ds.map(lambda x, y: ({k: v[: tf.reduce_sum(tf.cast(x["padding_mask"], tf.int32))] for k, v in x.items()}, y))
+    ds = ds.map(lambda x, y: ({k: v[: tf.reduce_sum(x["padding_mask"])] for k, v in x.items()}, y))
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(texts))).cache()
-    pads = {"token_ids": packer.pad_id, "padding_mask": False, "segment_ids": 0}
+    pads = {"token_ids": packer.pad_id, "padding_mask": 0, "segment_ids": 0}
     pads = ({name: tf.constant(pads[name], ds.element_spec[0][name].dtype) for name in packer.input_names},
             tf.constant(0, tf.int32))
     if shuffle is None:
