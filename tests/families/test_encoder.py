@@ -169,6 +169,11 @@ def test_a_preset_that_cannot_be_had_is_one_line_of_input_error(preset, message)
     assert "\n" not in str(error.value)
 
 
+def test_a_max_len_beyond_the_position_embeddings_is_an_input_error(presets):
+    with pytest.raises(InputError, match=f"--max-len {MAX_LEN + 1}: .* position embeddings for {MAX_LEN} tokens"):
+        encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN + 1)
+
+
 def test_hugging_face_deberta_folders_are_refused_with_the_reason(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "deberta-v2"}))
     with pytest.raises(InputError, match="cannot convert Hugging Face deberta-v2 checkpoints"):

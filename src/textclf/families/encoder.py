@@ -26,7 +26,6 @@ FAMILIES = {  # --model -> (backbone class, preprocessor class)
     "albert": (keras_hub.models.AlbertBackbone, keras_hub.models.AlbertTextClassifierPreprocessor),
     "xlm_roberta": (keras_hub.models.XLMRobertaBackbone, keras_hub.models.XLMRobertaTextClassifierPreprocessor),
 }
-SCRATCH = {"bert_scratch": "bert"}  # the architecture of a preset, randomly initialised
 TRUNCATIONS = ("head", "tail", "head_tail")
 HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510 at 512 (Sun et al. 2019)
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
@@ -79,6 +78,9 @@ def load_encoder(family: str, preset: str, *, max_len: int, scratch: bool = Fals
     except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--preset {preset}: cannot load it as --model {family}: {reason}") from None
+    if max_len > backbone.max_sequence_length:
+        raise InputError(f"--max-len {max_len}: {preset} has position embeddings for "
+                         f"{backbone.max_sequence_length} tokens")
     return backbone, preprocessor
 
 
