@@ -1,0 +1,284 @@
+"""Pretrained encoders through keras-hub: loading, preprocessing, classifier, LoRA, optimizer, raw-text model.
+
+A preset is a keras-hub preset name (downloaded from its hub), a local Keras preset folder
+(`save_to_preset`), or a local Hugging Face folder (`config.json`, `model.safetensors`, tokenizer files),
+which keras-hub's own converters read. The encoder's subword tokenizer and packer run inside the model
+(`TextPacker`), so the exported model takes raw strings as the from-scratch family's does.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
+from textclf.errors import InputError
+from textclf.training.schedules import warmup_cosine
+
+FAMILIES = {  # --model -> (backbone class, preprocessor class)
+    "bert": (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifierPreprocessor),
+    "distil_bert": (keras_hub.models.DistilBertBackbone, keras_hub.models.DistilBertTextClassifierPreprocessor),
+    "roberta": (keras_hub.models.RobertaBackbone, keras_hub.models.RobertaTextClassifierPreprocessor),
+    "deberta_v3": (keras_hub.models.DebertaV3Backbone, keras_hub.models.DebertaV3TextClassifierPreprocessor),
+    "albert": (keras_hub.models.AlbertBackbone, keras_hub.models.AlbertTextClassifierPreprocessor),
+    "xlm_roberta": (keras_hub.models.XLMRobertaBackbone, keras_hub.models.XLMRobertaTextClassifierPreprocessor),
+}
+SEGMENTED = {"bert", "albert"}  # the backbones that take segment_ids
+TRUNCATIONS = ("head", "tail", "head_tail")
+HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510 at 512 (Sun et al. 2019)
+NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
+
+
+def _check_preset(family: str, preset: str) -> None:
+    """Fails early, in one line, on a folder that cannot hold this family's weights."""
+    path = Path(preset).expanduser()
+    if not path.exists():
+        if "://" in preset:
+            return  # kaggle://, hf://, gs://: the hub decides
+        if "/" in preset or preset.startswith((".", "~")):
+            raise InputError(f"--preset {preset}: no such folder")
+        known = sorted(FAMILIES[family][0].presets)
+        if preset not in known:
+            raise InputError(f"--preset {preset}: neither a folder nor a keras-hub {family} preset "
+                             f"({', '.join(known[:4])}, ...)")
+        return
+    if not (path / "config.json").is_file():
+        raise InputError(f"--preset {preset}: no config.json there (neither a Keras preset nor a Hugging Face folder)")
+    if (path / "metadata.json").is_file():
+        return  # a Keras preset
+    model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+    if model_type.startswith("deberta"):
+        raise InputError(
+            f"--preset {preset}: keras-hub {keras_hub.__version__} cannot convert Hugging Face {model_type} "
+            "checkpoints (it converts BERT, DistilBERT, RoBERTa, ALBERT and XLM-R); use a keras-hub preset "
+            "such as deberta_v3_base_en or a Keras preset folder"
+        )
+
+
+def _from_preset(cls, family: str, preset: str, **kwargs):
+    _check_preset(family, preset)
+    source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
+    try:
+        return cls.from_preset(source, **kwargs)
+    except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"--preset {preset}: cannot load it as --model {family}: {reason}") from None
+
+
+def load_preprocessor(family: str, preset: str, *, max_len: int):
+    """The tokenizer and packer of `preset` (a keras-hub TextClassifierPreprocessor), packing to `max_len`.
+
+    Args:
+        family: a key of FAMILIES.
+        preset: a keras-hub preset name, a Keras preset folder or a Hugging Face folder.
+        max_len: tokens per text, the special tokens included.
+    """
+    return _from_preset(FAMILIES[family][1], family, preset, sequence_length=max_len)
+
+
+def load_backbone(family: str, preset: str, *, max_len: int, scratch: bool = False):
+    """The encoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised.
+
+    Variables are made here: under a strategy, call it inside `strategy.scope()`.
+    """
+    backbone = _from_preset(FAMILIES[family][0], family, preset, load_weights=not scratch)
+    if max_len > backbone.max_sequence_length:
+        raise InputError(f"--max-len {max_len}: {preset} has position embeddings for "
+                         f"{backbone.max_sequence_length} tokens")
+    return backbone
+
+
+def keep_tokens(ids: tf.RaggedTensor, budget: int, truncate: str) -> tf.RaggedTensor:
+    """At most `budget` ids per row: the first ("head"), the last ("tail"), or a quarter of the budget (rounded
+    up) from the start and the rest from the end ("head_tail")."""
+    if truncate == "head":
+        return ids[:, :budget]
+    if truncate == "tail":
+        return ids[:, -budget:]
+    head = -(-budget // HEAD_SHARE)
+    lengths = ids.row_lengths()
+    positions = tf.ragged.range(lengths)
+    keep = (positions < head) | (positions >= tf.expand_dims(lengths - (budget - head), 1))
+    return tf.ragged.boolean_mask(ids, keep)
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class TextPacker(keras.layers.Layer):
+    """Raw strings -> the backbone's input dict, cut by `truncate` before the special tokens are added.
+
+    keras-hub's packer only truncates at the end, so tail and head_tail cut the token ids first.
+
+    Args:
+        preprocessor: the family's keras-hub TextClassifierPreprocessor (its sequence_length is max_len).
+        truncate: one of TRUNCATIONS.
+        input_names: the backbone's input keys (segment_ids only where the family has them).
+    """
+
+    def __init__(self, preprocessor, truncate: str, input_names, **kwargs):
+        super().__init__(**kwargs)
+        self.preprocessor = preprocessor
+        self.truncate = truncate
+        self.input_names = list(input_names)
+
+    def build(self, input_shape=None):
+        if not self.preprocessor.built:
+            self.preprocessor.build(None)  # makes its packer, from the tokenizer's special token ids
+        super().build(input_shape)
+
+    def get_build_config(self):
+        # As keras-hub's preprocessing layers: no build at loading, before the tokenizer's vocabulary is back.
+        return None
+
+    @property
+    def pad_id(self) -> int:
+        return self.preprocessor.tokenizer.pad_token_id
+
+    def call(self, texts):
+        # keras-hub's layers run a pure-Python path when called eagerly (lists out); traced, they run tf-text.
+        return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
+
+    def _pack(self, texts):
+        tokenizer, packer = self.preprocessor.tokenizer, self.preprocessor.packer
+        budget = self.preprocessor.sequence_length - 2  # a start and an end token around one text
+        token_ids, segment_ids = packer(keep_tokens(tokenizer(texts), budget, self.truncate))
+        # int32 as the backbones declare it, not keras-hub's bool: under MirroredStrategy, Keras' fit averages
+        # a first batch across the replicas to build the model, and TensorFlow cannot add booleans.
+        padding_mask = tf.cast(token_ids != self.pad_id, "int32")
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": segment_ids}
+        return {name: inputs[name] for name in self.input_names}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            "truncate": self.truncate,
+            "input_names": self.input_names,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
+
+
+def make_packer(family: str, preprocessor, truncate: str) -> TextPacker:
+    names = ["padding_mask", "token_ids"] + (["segment_ids"] if family in SEGMENTED else [])
+    return TextPacker(preprocessor, truncate, input_names=names)
+
+
+def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffle: EpochShuffle | None = None,
+                 replicas: int = 1) -> tf.data.Dataset:
+    """Batches of (input dict, label), each padded to its longest row. Evaluation (no `shuffle`) keeps the
+    order; training batches follow `shuffle`'s order in length buckets, as `pipeline.make_dataset`'s do."""
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
+    ds = ds.batch(VECTORIZE_CHUNK).map(lambda t, y: (packer(t), y), num_parallel_calls=AUTOTUNE).unbatch()
+    ds = ds.map(lambda x, y: ({k: v[: tf.reduce_sum(x["padding_mask"])] for k, v in x.items()}, y))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(texts))).cache()
+    pads = {"token_ids": packer.pad_id, "padding_mask": 0, "segment_ids": 0}
+    pads = ({name: tf.constant(pads[name], ds.element_spec[0][name].dtype) for name in packer.input_names},
+            tf.constant(0, tf.int32))
+    if shuffle is None:
+        return ds.padded_batch(global_batch, padding_values=pads).prefetch(AUTOTUNE)
+    boundaries = bucket_boundaries(packer.preprocessor.sequence_length)
+    ds = shuffle(ds).bucket_by_sequence_length(
+        lambda x, _: tf.shape(x["token_ids"])[0], boundaries, [global_batch] * (len(boundaries) + 1),
+        padding_values=pads,
+    )
+    if replicas > 1:
+        ds = ds.filter(lambda _, labels: fills_every_replica(tf.shape(labels)[0], replicas))
+    batches = int(ds.reduce(np.int64(0), lambda count, _: count + 1))  # the same every epoch, as in pipeline
+    return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(AUTOTUNE)
+
+
+def build_classifier(backbone, num_classes: int, *, dropout: float = 0.1) -> keras.Model:
+    """backbone -> pooled text vector -> dropout -> dense -> float32 softmax, on the backbone's input dict.
+
+    BERT and ALBERT have a pooler; the others pool their first token through a tanh dense layer, as
+    keras-hub's RoBERTa, DistilBERT and DeBERTaV3 classifiers do.
+    """
+    inputs = backbone.input
+    outputs = backbone(inputs)
+    if isinstance(outputs, dict) and "pooled_output" in outputs:
+        pooled = outputs["pooled_output"]
+    else:
+        first = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        pooled = keras.layers.Dense(backbone.hidden_dim, activation="tanh", name="pooled_dense")(first[:, 0, :])
+    x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
+    x = keras.layers.Dense(num_classes, name="logits")(x)
+    probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, probabilities, name="encoder_classifier")
+
+
+def enable_lora(backbone, rank: int, alpha: float | None = None) -> None:
+    """keras-hub's LoRA on the attention's query and value projections, the rest of the backbone frozen.
+
+    keras-hub passes no alpha, so its update is scaled by 1; Keras' EinsumDense scales it by
+    lora_alpha / lora_rank, read at each call and saved in its config, so setting it here gives alpha / rank.
+    Keras freezes an adapted layer's kernel but not its bias; the bias is frozen too, as in LoRA's paper and
+    PEFT's default (bias="none").
+    """
+    backbone.enable_lora(rank)
+    for layer in backbone._flatten_layers():  # the walk keras-hub's enable_lora does itself
+        if getattr(layer, "lora_enabled", False):
+            layer.lora_alpha = rank if alpha is None else alpha
+            if layer.bias is not None:
+                layer.bias.trainable = False
+
+
+def parameter_counts(model: keras.Model) -> tuple[int, int]:
+    """(trainable, total) parameters."""
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return trainable, model.count_params()
+
+
+def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float,
+                       clipnorm: float, weight_decay: float, ema_momentum: float = 0.0) -> None:
+    """AdamW on the warmup + cosine schedule, without decay on biases, LayerNorm and embeddings."""
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), weight_decay=weight_decay,
+        clipnorm=clipnorm, use_ema=ema_momentum > 0, ema_momentum=ema_momentum,
+    )
+    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class EncoderRawTextClassifier(keras.Model):
+    """Strings -> the encoder's tokenizer and packer (as in training) -> the trained classifier.
+
+    Args:
+        packer: the run's TextPacker.
+        classifier: the trained model taking the packer's dict.
+    """
+
+    def __init__(self, packer: TextPacker, classifier: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.packer = packer
+        self.classifier = classifier
+
+    def get_build_config(self):
+        return None  # built by its first call, as its TextPacker
+
+    @property
+    def input_dtype(self):
+        # SavedModel export traces a default signature of this dtype: floats would reach the tokenizer.
+        return "string"
+
+    def call(self, texts):
+        return self.classifier(self.packer(tf.reshape(texts, [-1])))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "packer": keras.saving.serialize_keras_object(self.packer),
+            "classifier": keras.saving.serialize_keras_object(self.classifier),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config["packer"] = keras.saving.deserialize_keras_object(config["packer"])
+        config["classifier"] = keras.saving.deserialize_keras_object(config["classifier"])
+        return cls(**config)
