@@ -23,12 +23,16 @@ from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-TRUNCATIONS = ("pre", "post")
+# pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
+# cut; an encoder reads pre as tail and post as head (the datasets' defaults are pre/post).
+TRUNCATIONS = ("pre", "post", "head", "tail", "head_tail")
 # What selection watches, and which way is better. The default is val_accuracy: on IMDB the LSTM's
 # val_loss turned up at epoch 3 (overconfidence) while its val_accuracy rose until epoch 5.
 MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 # TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
 MIN_VOCAB_SIZE = 3
+# Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
+LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None}
 
 
 def _at_least(minimum: int):
@@ -116,7 +120,9 @@ class RunConfig:
         None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included",
         type=_at_least(MIN_VOCAB_SIZE))
     tokenizer: str = _setting("auto", choices=TOKENIZERS)  # auto: jieba for Chinese datasets, word for English
-    truncate: str | None = _setting(None, "pre keeps a long text's end, post its start", choices=TRUNCATIONS)
+    truncate: str | None = _setting(
+        None, "pre keeps a long text's end, post its start; encoders also take head, tail (= post, pre) and "
+        "head_tail (a quarter of --max-len from the start, the rest from the end)", choices=TRUNCATIONS)
     seed: int = _setting(42, type=_seed)
     # None: every local GPU, or the default strategy on CPU
     devices: int | None = _setting(None, "use the first N GPUs; on CPU, split it into N logical devices",
@@ -144,6 +150,14 @@ class RunConfig:
     model_args: dict = dataclasses.field(default_factory=dict, metadata={
         "help": "a setting of the model's builder, e.g. embedding_dim=50 or kernel_sizes=[2,3,4] (repeatable)",
         "type": _model_arg, "choices": None})
+    preset: str | None = _setting(None, "an encoder's weights and tokenizer: a keras-hub preset name, a Keras preset "
+                                  "folder or a Hugging Face folder (config.json, model.safetensors)")
+    lora_rank: int | None = _setting(None, "train rank-R LoRA adapters on the encoder's attention (and the head) "
+                                     "instead of every weight", type=_positive_int)
+    lora_alpha: float | None = _setting(None, "LoRA scale alpha (the update is scaled by alpha / rank; "
+                                        "default: the rank)", type=_positive_float)
+    weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
+                                          type=_non_negative_float)
     max_samples: int | None = _setting(None, "cap each split at N rows, for smoke runs", type=_positive_int)
     text_column: str | None = _setting(None, "text column of a user file (default: guessed)")
     label_column: str | None = _setting(None, "label column of a user file (default: guessed)")
@@ -173,8 +187,9 @@ class RunConfig:
     def fingerprint(self) -> str:
         """Short hash of everything that decides the result (not where it is written)."""
         decisive = {k: v for k, v in self.to_dict().items() if k not in ("output_dir", "cache_dir")}
-        if not decisive["model_args"]:  # so runs from before model_args keep their key and resume
-            del decisive["model_args"]
+        for name, unset in LATER_FIELDS.items():  # so runs from before these fields keep their key and resume
+            if decisive[name] == unset:
+                del decisive[name]
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
 
 

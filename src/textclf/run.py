@@ -18,6 +18,7 @@ from loguru import logger
 from textclf import families
 from textclf.config import RunConfig
 from textclf.data import registry, splits
+from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
@@ -128,6 +129,11 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     with resume.claim_run_dir(output_dir, *fingerprints) as (run_dir, resumed):
         sink = logger.add(run_dir / "run.log")
         try:
+            if resumed and config.lora_rank:
+                # Keras saves LoRA adapters merged into the frozen kernels and zeroes them on loading: a resumed
+                # run would go on with zero adapters, which get no gradient.
+                raise InputError(f"{run_dir}: a LoRA run cannot be resumed; delete the folder or use another "
+                                 "--output-dir to start it again")
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
             return _train_and_report(family, config, data, strategy, policy, run_dir, command)

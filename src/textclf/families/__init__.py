@@ -39,12 +39,13 @@ class Prepared:
     datasets: dict  # "train", "val", "test" -> batched tf.data.Dataset of (inputs, label); train is shuffled
     callbacks: tuple = ()  # keras callbacks for fit, run before the trainer's (e.g. EpochShuffle)
     report: dict = dataclasses.field(default_factory=dict)  # extra report columns, e.g. embedding_coverage
-    state: object = None  # what `build` and `serving_model` need: the scratch family's vectorizer and vectors
+    state: object = None  # what `build` and `serving_model` need: scratch's vectorizer and vectors, encoder's packer
 
 
 # family name -> its module, imported on use (it loads Keras; an unknown model is answered before).
 FAMILIES = {
     "scratch": "textclf.families.scratch",
+    "encoder": "textclf.families.encoder_family",
 }
 
 

@@ -24,6 +24,8 @@ from textclf.training import trainer
 
 # Builder arguments the run decides from its own flags: a model_arg may not set them.
 RUN_DECIDED = {"max_len": "--max-len", "embeddings": "--embeddings", "freeze_embeddings": "--freeze-embeddings"}
+# The pretrained encoders' settings: a from-scratch model has no preset, adapters or AdamW.
+ENCODER_ONLY = ("preset", "lora_rank", "lora_alpha", "weight_decay")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +49,14 @@ def _fits(default, value) -> bool:
 
 
 def check(config: RunConfig):
-    """Refuses a model_args key the builder does not take, or a value of the wrong kind."""
+    """Refuses an encoder's setting, a subword cut, a model_args key the builder does not take, or a value of
+    the wrong kind."""
+    for name in ENCODER_ONLY:
+        if getattr(config, name) is not None:
+            raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
+    if config.truncate not in (None, "pre", "post"):
+        raise InputError(f"--truncate {config.truncate} cuts subword tokens of an encoder; {config.model} takes pre "
+                         "or post")
     settings = _settings(config.model)
     for key, value in config.model_args.items():
         if key in RUN_DECIDED:

