@@ -129,9 +129,10 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     with resume.claim_run_dir(output_dir, *fingerprints) as (run_dir, resumed):
         sink = logger.add(run_dir / "run.log")
         try:
-            if resumed and config.lora_rank:
+            if config.lora_rank and (run_dir / "backup").is_dir():
                 # Keras saves LoRA adapters merged into the frozen kernels and zeroes them on loading: a resumed
-                # run would go on with zero adapters, which get no gradient.
+                # fit would go on with zero adapters, which get no gradient. (After the fit, loading the merged
+                # best weights predicts as the adapters did, so a run killed at its evaluation resumes.)
                 raise InputError(f"{run_dir}: a LoRA run cannot be resumed; delete the folder or use another "
                                  "--output-dir to start it again")
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "

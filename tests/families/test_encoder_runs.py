@@ -18,6 +18,7 @@ from textclf.config import RunConfig
 from textclf.errors import InputError
 from textclf.run import run
 from textclf.serving.predictor import Predictor
+from textclf.training import trainer
 
 WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of"]
 
@@ -72,6 +73,28 @@ def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_te
                                  learning_rate=1e-2))
     assert 0 < row["trainable_parameters"] < row["total_parameters"]
     _saved_model_agrees_with_test_predictions(run_dir)
+
+
+class Killed(Exception):
+    """Stands in for a kill after the first epoch's backup."""
+
+
+class KillAtSecondEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise Killed
+
+
+def test_a_killed_lora_run_is_refused_rather_than_resumed_with_zeroed_adapters(tmp_path, fixtures, bert_preset,
+                                                                                monkeypatch):
+    config = tiny_run(fixtures, tmp_path, bert_preset, lora_rank=2, epochs=2)
+    callbacks = trainer._callbacks
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [KillAtSecondEpoch()])
+    with pytest.raises(Killed):
+        _run(config)
+    monkeypatch.setattr(trainer, "_callbacks", callbacks)
+    with pytest.raises(InputError, match="a LoRA run cannot be resumed"):
+        _run(config)
 
 
 @pytest.mark.parametrize(("given", "message"), [
