@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from textclf.data import text
 from textclf.errors import InputError
+from textclf.families import encoder  # noqa: F401 - registers the encoder runs' TextPacker and raw-text model
 from textclf.models import layers  # noqa: F401 - registers the custom layers (all of them live there)
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
 from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
