@@ -17,7 +17,6 @@ import pytest
 import sentencepiece
 import tensorflow as tf
 
-from textclf.data.pipeline import EpochShuffle
 from textclf.errors import InputError
 from textclf.families import encoder
 from textclf.serving.export import export
