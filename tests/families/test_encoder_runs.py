@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
+from textclf.families import encoder
 from textclf.run import run
 from textclf.serving.predictor import Predictor
 from textclf.training import trainer
@@ -130,3 +131,11 @@ def test_minilm_fine_tunes_a_few_steps(tmp_path, fixtures):
     row, run_dir = _run(tiny_run(fixtures, tmp_path, folder, max_samples=32, max_len=32))
     assert row["total_parameters"] > 20_000_000
     _saved_model_agrees_with_test_predictions(run_dir)
+
+
+def test_a_chinese_preset_splits_its_texts_into_characters(fixtures, chinese_bert_preset):
+    # As bert-base-chinese does; the whole run of such a preset is in the serving parity tests.
+    text = pd.read_csv(fixtures / "chnsenticorp_tiny" / "train.csv")["text"][0][:10]
+    preprocessor = encoder.load_preprocessor("bert", str(chinese_bert_preset), max_len=32)
+    ids = encoder.make_packer("bert", preprocessor, "head")(tf.constant([text]))["token_ids"].numpy()[0]
+    assert (ids[1:11] > 4).all() and ids[11] == 3  # ten characters, none of them [UNK], then [SEP]

@@ -1,5 +1,6 @@
-"""Two tiny real runs, trained once per session by server_main.py in child processes:
-English (IMDB, words) and Chinese (Weibo, jieba), and what the serving tests share about them."""
+"""Three tiny real runs, trained once per session by server_main.py in child processes: English (IMDB,
+words), Chinese (Weibo, jieba) and Chinese through an encoder (ChnSentiCorp, a character BERT), and what
+the serving tests share about them."""
 
 import json
 import os
@@ -15,41 +16,47 @@ import pytest
 from textclf.serving.runs import newest_run
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASETS = {"imdb": "tests/fixtures/imdb_tiny", "weibo": "tests/fixtures/weibo_tiny"}
+# Each run's flags: an English and a Chinese word run, and a Chinese encoder run on a character BERT.
+RUNS = {
+    "imdb": ["--dataset", "imdb", "--data-dir", "tests/fixtures/imdb_tiny", "--model", "lstm"],
+    "weibo": ["--dataset", "weibo", "--data-dir", "tests/fixtures/weibo_tiny", "--model", "lstm"],
+    "chnsenticorp_bert": ["--dataset", "chnsenticorp", "--data-dir", "tests/fixtures/chnsenticorp_tiny",
+                          "--model", "bert", "--max-len", "32"],
+}
 
 
-def train_command(dataset: str, out: Path) -> list[str]:
-    return [sys.executable, "src/server_main.py", "--dataset", dataset, "--data-dir", DATASETS[dataset],
-            "--model", "lstm", "--epochs", "1", "--batch-size", "16",
-            "--output-dir", str(out / dataset), "--cache-dir", str(out / "cache" / dataset)]
+def train_command(name: str, out: Path, preset: Path) -> list[str]:
+    flags = RUNS[name] + (["--preset", str(preset)] if "bert" in name else [])
+    return [sys.executable, "src/server_main.py", *flags, "--epochs", "1", "--batch-size", "16",
+            "--output-dir", str(out / name), "--cache-dir", str(out / "cache" / name)]
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    """{"imdb": run folder, "weibo": run folder}; both trained at once, to save start-up time."""
+def runs(tmp_path_factory, chinese_bert_preset) -> dict[str, Path]:
+    """Run name -> run folder; all trained at once, to save start-up time."""
     out = tmp_path_factory.mktemp("serving_runs")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    children = {dataset: subprocess.Popen(train_command(dataset, out), cwd=ROOT, env=env, text=True,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                for dataset in DATASETS}
+    children = {name: subprocess.Popen(train_command(name, out, chinese_bert_preset), cwd=ROOT, env=env,
+                                       text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for name in RUNS}
     for child in children.values():
         _, stderr = child.communicate(timeout=600)
         assert child.returncode == 0, stderr[-3000:]
-    return {dataset: newest_run(out / dataset) for dataset in DATASETS}
+    return {name: newest_run(out / name) for name in RUNS}
 
 
 @pytest.fixture(scope="session")
 def test_splits(runs) -> dict[str, pd.DataFrame]:
     """Each run's test_predictions.csv: the test texts and the probabilities training gave them."""
-    return {dataset: pd.read_csv(run_dir / "test_predictions.csv", dtype={"text": str}, keep_default_na=False)
-            for dataset, run_dir in runs.items()}
+    return {name: pd.read_csv(run_dir / "test_predictions.csv", dtype={"text": str}, keep_default_na=False)
+            for name, run_dir in runs.items()}
 
 
 @pytest.fixture(scope="session")
 def predictors(runs):
     from textclf.serving.predictor import Predictor
 
-    return {dataset: Predictor(run_dir) for dataset, run_dir in runs.items()}
+    return {name: Predictor(run_dir) for name, run_dir in runs.items()}
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """One trained model, five ways in, the same probabilities for the same English and Chinese texts:
 the training process (test_predictions.csv), model.keras, the SavedModel's `serve` signature,
-the web API and predict.py."""
+the web API and predict.py; for word models and for an encoder (its subword tokenizer inside)."""
 
 import os
 import subprocess
@@ -19,7 +19,7 @@ from textclf.serving.app import create_app
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-DATASETS = ["imdb", "weibo"]
+RUN_NAMES = ["imdb", "weibo", "chnsenticorp_bert"]
 ATOL = 1e-6  # the same float32 model; only the batching differs (measured differences are below 1e-7)
 
 
@@ -32,23 +32,23 @@ def prepared(predictor, frame) -> tf.Tensor:
     return tf.constant(text.prepare(frame["text"].tolist(), predictor.config["tokenizer"]))
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_keras_file(dataset, runs, test_splits, predictors):
-    model = keras.saving.load_model(runs[dataset] / "model.keras")
-    got = model(prepared(predictors[dataset], test_splits[dataset])).numpy()
-    np.testing.assert_allclose(got, probabilities(test_splits[dataset]), rtol=0, atol=ATOL)
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_keras_file(name, runs, test_splits, predictors):
+    model = keras.saving.load_model(runs[name] / "model.keras")
+    got = model(prepared(predictors[name], test_splits[name])).numpy()
+    np.testing.assert_allclose(got, probabilities(test_splits[name]), rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_saved_model_serve_signature(dataset, runs, test_splits, predictors):
-    serve = tf.saved_model.load(str(runs[dataset] / "saved_model")).signatures["serve"]
-    (got,) = serve(texts=prepared(predictors[dataset], test_splits[dataset])).values()
-    np.testing.assert_allclose(got.numpy(), probabilities(test_splits[dataset]), rtol=0, atol=ATOL)
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_saved_model_serve_signature(name, runs, test_splits, predictors):
+    serve = tf.saved_model.load(str(runs[name] / "saved_model")).signatures["serve"]
+    (got,) = serve(texts=prepared(predictors[name], test_splits[name])).values()
+    np.testing.assert_allclose(got.numpy(), probabilities(test_splits[name]), rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_web_api(dataset, test_splits, predictors):
-    frame, predictor = test_splits[dataset], predictors[dataset]
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_web_api(name, test_splits, predictors):
+    frame, predictor = test_splits[name], predictors[name]
     client = create_app(predictor).test_client()
     batch = client.post("/api/predict", json={"texts": frame["text"].tolist()}).json["predictions"]
     single = [client.post("/api/predict", json={"text": t}).json["predictions"][0] for t in frame["text"][:5]]
@@ -58,17 +58,17 @@ def test_web_api(dataset, test_splits, predictors):
         assert [answer["label"] for answer in answers] == expected["predicted"].tolist()
 
 
-@pytest.mark.parametrize("dataset", DATASETS)
-def test_predict_py(dataset, runs, test_splits, predict_py, tmp_path):
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_predict_py(name, runs, test_splits, predict_py, tmp_path):
     output = tmp_path / "predicted.csv"
     output.write_text("an earlier output\n")
     # test_predictions.csv as input: its predicted and p_ columns are replaced by predict.py's own
-    done = predict_py("--run", runs[dataset], "--input", runs[dataset] / "test_predictions.csv",
+    done = predict_py("--run", runs[name], "--input", runs[name] / "test_predictions.csv",
                       "--text-column", "text", "--output", output, "--overwrite")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == str(output)
     written = pd.read_csv(output, dtype={"text": str}, keep_default_na=False)
-    expected = test_splits[dataset]
+    expected = test_splits[name]
     assert list(written.columns) == list(expected.columns)
     assert written[["text", "label", "predicted"]].equals(expected[["text", "label", "predicted"]])
     np.testing.assert_allclose(probabilities(written), probabilities(expected), rtol=0, atol=ATOL)
