@@ -129,12 +129,6 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     with resume.claim_run_dir(output_dir, *fingerprints) as (run_dir, resumed):
         sink = logger.add(run_dir / "run.log")
         try:
-            if config.lora_rank and (run_dir / "backup").is_dir():
-                # Keras saves LoRA adapters merged into the frozen kernels and zeroes them on loading: a resumed
-                # fit would go on with zero adapters, which get no gradient. (After the fit, loading the merged
-                # best weights predicts as the adapters did, so a run killed at its evaluation resumes.)
-                raise InputError(f"{run_dir}: a LoRA run cannot be resumed; delete the folder or use another "
-                                 "--output-dir to start it again")
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
             return _train_and_report(family, config, data, strategy, policy, run_dir, command)

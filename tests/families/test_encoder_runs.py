@@ -86,16 +86,24 @@ class KillAtSecondEpoch(keras.callbacks.Callback):
             raise Killed
 
 
-def test_a_killed_lora_run_is_refused_rather_than_resumed_with_zeroed_adapters(tmp_path, fixtures, bert_preset,
-                                                                                monkeypatch):
-    config = tiny_run(fixtures, tmp_path, bert_preset, lora_rank=2, epochs=2)
+def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterrupted_one(tmp_path, fixtures,
+                                                                                       bert_preset, monkeypatch):
+    # Keras saves the adapters merged into the kernels and loads them as zeros, which get no gradient.
+    given = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2)
+    whole, _ = _run(tiny_run(fixtures, tmp_path / "whole", bert_preset, **given))
+    config = tiny_run(fixtures, tmp_path / "resumed", bert_preset, **given)
     callbacks = trainer._callbacks
     monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [KillAtSecondEpoch()])
     with pytest.raises(Killed):
         _run(config)
     monkeypatch.setattr(trainer, "_callbacks", callbacks)
-    with pytest.raises(InputError, match="a LoRA run cannot be resumed"):
-        _run(config)
+    resumed, run_dir = _run(config)
+    assert "resuming run" in (run_dir / "run.log").read_text()
+    histories = [pd.read_csv(Path(row["run_dir"]) / "history.csv") for row in (whole, resumed)]
+    metrics = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    np.testing.assert_allclose(histories[1][metrics], histories[0][metrics], rtol=1e-5, atol=1e-6)
+    assert resumed["final_test_loss"] == pytest.approx(whole["final_test_loss"], rel=1e-5)
+    _saved_model_agrees_with_test_predictions(run_dir)
 
 
 @pytest.mark.parametrize(("given", "message"), [

@@ -48,7 +48,8 @@ def _model(path: Path) -> keras.Model:
     if not zipfile.is_zipfile(path):  # Keras itself would say "File not found"
         raise InputError(f"{path}: cannot be loaded (not a .keras zip archive: empty, truncated or another file)")
     try:
-        return keras.saving.load_model(path)
+        # Serving only predicts: no optimizer (a LoRA run's would not match its merged weights and warn).
+        return keras.saving.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001 - whatever a damaged archive raises, the file is the user's to fix
         reason = (str(err).strip().splitlines() or [""])[0][:200]  # Keras's messages run to paragraphs
         raise InputError(f"{path}: cannot be loaded ({type(err).__name__}: {reason})") from err

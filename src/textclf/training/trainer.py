@@ -59,26 +59,51 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' backup of the weights and the optimizer, plus the random seed states of the dropout layers.
+    """Keras' backup of the weights and the optimizer, plus what `save_weights` leaves out: the random seed
+    states of the dropout layers, and the LoRA adapters.
 
-    `save_weights` leaves the seeds out, and without them a resumed epoch would draw the dropout masks
-    of the run's first epoch again.
+    Without the seeds, a resumed epoch would draw the dropout masks of the run's first epoch again. A LoRA
+    layer saves its adapters merged into its kernel and loads them back as zeros, which get no gradient:
+    the adapters are saved beside the weights, and on restore put back and taken out of the kernel again.
     """
 
     def _seeds(self) -> list:
         return [v for v in self.model.variables if v.name == "seed_generator_state"]
 
+    def _lora_layers(self) -> list:
+        return [layer for layer in self.model._flatten_layers() if getattr(layer, "lora_enabled", False)]
+
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        path = Path(self.backup_dir) / "seeds.npy"
-        if path.is_file():
-            for variable, value in zip(self._seeds(), np.load(path)):
+        folder = Path(self.backup_dir)
+        if (folder / "seeds.npy").is_file():
+            for variable, value in zip(self._seeds(), np.load(folder / "seeds.npy")):
                 variable.assign(value)
+        if (folder / "lora.npz").is_file():
+            with np.load(folder / "lora.npz") as saved:
+                for layer in self._lora_layers():
+                    _restore_adapters(layer, saved[layer.lora_kernel_a.path], saved[layer.lora_kernel_b.path])
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
+        folder = Path(self.backup_dir)
         seeds = [keras.ops.convert_to_numpy(v) for v in self._seeds()]
-        np.save(Path(self.backup_dir) / "seeds.npy", np.array(seeds).reshape(len(seeds), 2))
+        np.save(folder / "seeds.npy", np.array(seeds).reshape(len(seeds), 2))
+        if adapters := self._lora_layers():
+            np.savez(folder / "lora.npz", **{
+                variable.path: keras.ops.convert_to_numpy(variable)
+                for layer in adapters for variable in (layer.lora_kernel_a, layer.lora_kernel_b)
+            })
+
+
+def _restore_adapters(layer, a: np.ndarray, b: np.ndarray) -> None:
+    """A LoRA layer as it was before its weights were saved and loaded: its adapters back, and their update
+    (merged into the kernel by the save) taken out of the kernel."""
+    layer.lora_kernel_a.assign(a)
+    layer.lora_kernel_b.assign(b)
+    # The update as Dense's and EinsumDense's `kernel` property adds it, here in float32 (the property casts
+    # to the compute dtype, float16 under mixed precision).
+    layer._kernel.assign(layer._kernel - layer.lora_alpha / layer.lora_rank * np.matmul(a, b))
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
