@@ -2,7 +2,7 @@
 # Creates benchmarks/.torch-venv for the PyTorch side of the speed benchmarks (the IMDB LSTM,
 # and MiniLM fine-tuning on SST-2 through Hugging Face transformers).
 #
-# torch and transformers are not project dependencies, so it lives in its own venv rather than in the
+# torch and transformers are not project dependencies, so they live in their own venv rather than in the
 # project's. Safe to re-run: an existing venv is reused and pip skips what is installed.
 #
 #   bash benchmarks/torch_venv.sh
