@@ -112,11 +112,12 @@ def write_tsvs(data, seed: int, folder: Path) -> tuple[Path, Path]:
     return paths
 
 
-def torch_round(python: str, preset: str, tsvs: tuple[Path, Path], warmup: int, seed: int, threads: int) -> dict:
+def torch_round(python: str, preset: str, tsvs: tuple[Path, Path], warmup: int, seed: int, threads: int,
+                precision: str) -> dict:
     done = subprocess.run(
         [python, str(HERE / "torch_minilm_sst2.py"), "--preset", preset, "--train-tsv", str(tsvs[0]),
          "--dev-tsv", str(tsvs[1]), "--in-order", "--warmup-steps", str(warmup), "--seed", str(seed),
-         "--threads", str(threads)],
+         "--threads", str(threads), *(["--bfloat16"] if precision == "mixed_bfloat16" else [])],
         capture_output=True, text=True,
     )
     if done.returncode:
@@ -132,6 +133,8 @@ def main():
     p.add_argument("--warmup", type=int, default=5, help="untimed steps at the start of each epoch")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=["float32", "mixed_bfloat16"], default="float32",
+                   help="both sides: Keras' dtype policy, torch's bfloat16 autocast")
     p.add_argument("--threads", type=int, help="threads of each side (default: the cores, TensorFlow's own default)")
     args = p.parse_args()
     if args.preset is None:
@@ -139,6 +142,7 @@ def main():
     if args.threads is not None:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    keras.config.set_dtype_policy(args.precision)
     load_before = os.getloadavg()[0]
     python = subprocess.run(["bash", str(HERE / "torch_venv.sh")], capture_output=True, text=True,
                             check=True).stdout.strip()
@@ -149,7 +153,8 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         tsvs = write_tsvs(data, args.seed, Path(folder))
         for _ in range(args.rounds):
-            peer = torch_round(python, args.preset, tsvs, args.warmup, args.seed, args.threads or os.cpu_count())
+            peer = torch_round(python, args.preset, tsvs, args.warmup, args.seed, args.threads or os.cpu_count(),
+                              args.precision)
             ours = textclf_round(config, family, prepared, len(data.class_names), args.warmup)
             rounds.append({"torch": peer["samples_per_second"], "textclf": ours["samples_per_second"],
                            "torch_dev_accuracy": peer["dev_accuracy"], "textclf_dev_accuracy": ours["dev_accuracy"]})
@@ -160,7 +165,7 @@ def main():
         # equal on both sides when they trained on the same batches
         "steps_per_epoch": {"torch": peer["steps"], "textclf": ours["steps"]},
         "timed_padded_tokens": {"torch": peer["timed_padded_tokens"], "textclf": ours["timed_padded_tokens"]},
-        "warmup_steps": args.warmup, "threads": peer["threads"],
+        "warmup_steps": args.warmup, "threads": peer["threads"], "precision": args.precision,
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],  # before and after
         "torch_version": peer["torch_version"],
         "transformers_version": peer["transformers_version"], "tensorflow_version": tf.__version__,

@@ -96,7 +96,7 @@ def clip_each(params):
     torch._foreach_mul_(grads, (CLIPNORM / norms.clamp(min=CLIPNORM)).unbind())
 
 
-def train_epoch(model, ids, labels, order, warmup_steps):
+def train_epoch(model, ids, labels, order, warmup_steps, bfloat16):
     """One epoch; returns the steps, and the rows, padded tokens and seconds of those after the first `warmup_steps`."""
     batches = list(bucketed([len(row) for row in ids], order))
     optimizer, schedule = optimizer_for(model, len(batches))
@@ -108,7 +108,9 @@ def train_epoch(model, ids, labels, order, warmup_steps):
         y = torch.from_numpy(labels[batch])
         start = time.perf_counter()
         optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(input_ids=tokens, attention_mask=mask).logits, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):  # weights and update stay float32
+            logits = model(input_ids=tokens, attention_mask=mask).logits
+        loss = nn.functional.cross_entropy(logits.float(), y)
         loss.backward()
         clip_each(params)
         optimizer.step()
@@ -122,13 +124,15 @@ def train_epoch(model, ids, labels, order, warmup_steps):
 
 
 @torch.inference_mode()
-def accuracy(model, ids, labels):
+def accuracy(model, ids, labels, bfloat16):
     model.eval()
     correct = 0
     for start in range(0, len(ids), BATCH_SIZE):
         rows = list(range(start, min(start + BATCH_SIZE, len(ids))))
         tokens, mask = padded(ids, rows)
-        correct += int((model(input_ids=tokens, attention_mask=mask).logits.argmax(-1).numpy() == labels[rows]).sum())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+            logits = model(input_ids=tokens, attention_mask=mask).logits
+        correct += int((logits.argmax(-1).numpy() == labels[rows]).sum())
     return correct / len(ids)
 
 
@@ -141,6 +145,7 @@ def parse_args(argv):
     p.add_argument("--warmup-steps", type=int, default=5, help="untimed steps first")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bfloat16", action="store_true", help="bfloat16 autocast (Keras' mixed_bfloat16)")
     args = p.parse_args(argv)
     if args.warmup_steps < 0 or args.threads < 1:
         p.error("--warmup-steps must be >= 0 and --threads >= 1")
@@ -158,7 +163,7 @@ def main(argv=None):
     ids, dev_ids = (tokenizer(t, truncation=True, max_length=MAX_LEN)["input_ids"] for t in (texts, dev_texts))
     model = transformers.AutoModelForSequenceClassification.from_pretrained(args.preset, num_labels=2)
     order = range(len(texts)) if args.in_order else np.random.default_rng(args.seed).permutation(len(texts))
-    steps, rows, tokens, seconds = train_epoch(model, ids, labels, order, args.warmup_steps)
+    steps, rows, tokens, seconds = train_epoch(model, ids, labels, order, args.warmup_steps, args.bfloat16)
     if rows == 0:
         raise BadInput(f"{args.train_tsv}: no step after the {args.warmup_steps} warm-up steps; give more rows")
     print(json.dumps({
@@ -167,7 +172,7 @@ def main(argv=None):
         "attention": model.config._attn_implementation, "batch_size": BATCH_SIZE, "max_len": MAX_LEN,
         "train_rows": len(texts), "steps": steps,
         "timed_rows": rows, "timed_padded_tokens": tokens, "seconds": round(seconds, 3),
-        "samples_per_second": round(rows / seconds, 1), "dev_accuracy": round(accuracy(model, dev_ids, dev_labels), 4),
+        "samples_per_second": round(rows / seconds, 1), "dev_accuracy": round(accuracy(model, dev_ids, dev_labels, args.bfloat16), 4),
     }))
 
 
