@@ -186,3 +186,12 @@ def test_a_family_can_bring_its_own_optimizer_on_the_shared_schedule():
     assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == 0.01
     assert (optimizer.clipnorm, optimizer.use_ema, optimizer.ema_momentum) == (0.5, True, 0.9)
     assert float(optimizer.learning_rate) == 0.0  # the warmup starts at 0, as Adam's does
+
+
+def test_without_a_terminal_progress_is_logged_within_an_epoch(log_lines):
+    train, _ = data()  # 4 batches
+    model = tiny_model(0)
+    model.fit(train, epochs=2, callbacks=[trainer.ProgressLog(every=0)], verbose=0)
+    progress = [line for line in log_lines if "step" in line]
+    assert len(progress) == 8
+    assert "epoch 2/2, step 3/4: " in progress[6] and "loss " in progress[6] and "min left in the epoch" in progress[6]

@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from loguru import logger
 
 from textclf.config import MONITORS
 from textclf.errors import InputError
@@ -56,6 +57,31 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         logs.update(seconds=seconds, train_seconds=seconds if self._train_seconds is None else self._train_seconds)
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """A log line every `every` seconds of an epoch: its step, the running metrics and the time left.
+
+    Without a terminal (a log file, nohup, a pod's output), Keras prints one line at each epoch's end, and an
+    encoder's epoch on a big dataset is a quarter of an hour of silence.
+    """
+
+    def __init__(self, every: float = 60.0):
+        super().__init__()
+        self.every = every
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._start = epoch, time.perf_counter()
+        self._last = self._start
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self._last < self.every:
+            return
+        self._last, steps, done = now, self.params.get("steps"), batch + 1
+        metrics = ", ".join(f"{name} {float(value):.4f}" for name, value in (logs or {}).items())
+        left = f", about {(now - self._start) / done * (steps - done) / 60:.1f} min left in the epoch" if steps else ""
+        logger.info(f"epoch {self._epoch + 1}/{self.params['epochs']}, step {done}/{steps or '?'}: {metrics}{left}")
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -191,14 +217,16 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
         with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
             model.optimizer.build(model.trainable_variables)
     else:
+        bar = sys.stderr.isatty()  # a progress bar on a terminal; in logs, a line a minute and one per epoch
         with contextlib.redirect_stdout(sys.stderr):  # progress beside the logs; stdout carries only results
             model.fit(
                 train_ds,
                 validation_data=val_ds,
                 epochs=epochs,
                 shuffle=False,  # the tf.data pipeline shuffles
-                callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema)],
-                verbose=1 if sys.stderr.isatty() else 2,  # a progress bar on a terminal, a line per epoch in logs
+                callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema),
+                           *([] if bar else [ProgressLog()])],
+                verbose=1 if bar else 2,
             )
         _check_loss(_epoch_log(run_dir))
         (run_dir / EVALUATION_PENDING).touch()  # Keras deleted the backup: from here a rerun goes to evaluation
