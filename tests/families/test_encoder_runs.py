@@ -124,12 +124,18 @@ def test_settings_that_do_not_apply_are_refused_before_a_run_folder(tmp_path, fi
     assert not (tmp_path / "out").exists()
 
 
-def test_a_refused_setting_is_one_line_and_exit_code_2(tmp_path, fixtures):
+@pytest.mark.parametrize(("flags", "message"), [
+    ([], "error: --model bert needs --preset"),
+    # a matrix too: before its first cell, not once in each
+    (["--preset", "no/such/folder", "--seeds", "0,42"], "error: --preset no/such/folder: no such folder"),
+])
+def test_a_refused_setting_is_one_line_and_exit_code_2(tmp_path, fixtures, flags, message):
     result = subprocess.run(
         [sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"),
-         "--model", "bert", "--output-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+         "--model", "bert", *flags, "--output-dir", str(tmp_path / "out")], capture_output=True, text=True,
+        timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --model bert needs --preset")
+    assert result.stderr.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / "out").exists()
 
 

@@ -32,7 +32,7 @@ HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
 
 
-def _check_preset(family: str, preset: str) -> None:
+def check_preset(family: str, preset: str) -> None:
     """Fails early, in one line, on a folder that cannot hold this family's weights."""
     path = Path(preset).expanduser()
     if not path.exists():
@@ -59,7 +59,7 @@ def _check_preset(family: str, preset: str) -> None:
 
 
 def _from_preset(cls, family: str, preset: str, **kwargs):
-    _check_preset(family, preset)
+    check_preset(family, preset)
     source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
     try:
         return cls.from_preset(source, **kwargs)

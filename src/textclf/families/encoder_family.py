@@ -26,7 +26,7 @@ SCRATCH_ONLY = {"vocab_size": "--vocab-size", "embeddings": "--embeddings"}
 
 
 def check(config: RunConfig):
-    """Refuses a missing preset, the from-scratch settings, model_args, and an alpha without a rank."""
+    """Refuses a missing or unusable preset, the from-scratch settings, model_args, and an alpha without a rank."""
     if config.preset is None:
         raise InputError(f"--model {config.model} needs --preset: a keras-hub preset name, a Keras preset folder "
                          "or a Hugging Face folder")
@@ -44,6 +44,7 @@ def check(config: RunConfig):
         raise InputError(f"model {config.model} has no model_args settings (got {', '.join(config.model_args)})")
     if config.lora_alpha is not None and config.lora_rank is None:
         raise InputError("--lora-alpha needs --lora-rank")
+    encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts
 
 
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
