@@ -30,7 +30,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,23 +46,10 @@ from textclf.data import registry, splits  # noqa: E402
 from textclf.data.pipeline import EpochShuffle  # noqa: E402
 from textclf.errors import InputError  # noqa: E402
 from textclf.models.registry import run_defaults  # noqa: E402
+from speed_imdb_lstm import StepTimer  # noqa: E402 - the LSTM benchmark's, beside this file
 
 BATCH_SIZE = 32
 MAX_LEN = 64
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Wall time of each training step."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def default_preset() -> str | None:
