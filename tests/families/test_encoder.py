@@ -140,6 +140,20 @@ def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(t
     np.testing.assert_allclose(short, full, atol=1e-6)
 
 
+def test_mean_pooling_averages_the_unpadded_tokens_only(presets):
+    # Padded to its batch's longest row or to MAX_LEN, a text gets the same probabilities: pads are not averaged.
+    backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
+    classifier = encoder.build_classifier(backbone, 2, pooling="mean", dropout=0.0)
+    packer = encoder.make_packer("bert", encoder.load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN), "head")
+    short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in encoder.make_dataset(TEXTS, LABELS, packer,
+                                                                                               global_batch=2)])
+    np.testing.assert_allclose(short, classifier.predict(packer(tf.constant(TEXTS)), verbose=0), atol=1e-6)
+    pooled = keras.Model(classifier.input, classifier.get_layer("mean_pooling").output)
+    x = packer(tf.constant(["a fox"]))
+    tokens = backbone(x)["sequence_output"].numpy()[0, :4]  # [CLS] a fox [SEP]
+    np.testing.assert_allclose(pooled(x).numpy()[0], tokens.mean(axis=0), atol=1e-6)
+
+
 def test_head_tail_and_head_tail_keep_the_start_the_end_or_both():
     ids = tf.ragged.constant([list(range(20)), [7, 8]])
     assert encoder.keep_tokens(ids, 8, "head").to_list() == [list(range(8)), [7, 8]]

@@ -71,8 +71,9 @@ def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_te
                                                                                       bert_preset):
     # The best-epoch restore loads merged kernels and zero adapters: predictions must not change through it.
     row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, lora_rank=2, lora_alpha=4.0, epochs=2,
-                                 learning_rate=1e-2))
+                                 learning_rate=1e-2, model_args={"pooling": "mean"}))
     assert 0 < row["trainable_parameters"] < row["total_parameters"]
+    assert "mean_pooling" in {layer.name for layer in keras.saving.load_model(run_dir / "model.keras").classifier.layers}
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
@@ -111,7 +112,9 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
     ({"vocab_size": 100}, "--vocab-size does not apply"),
     ({"tokenizer": "jieba"}, "--tokenizer jieba does not apply"),
     ({"freeze_embeddings": True}, "--freeze-embeddings does not apply"),
-    ({"model_args": {"dropout": 0.2}}, "no model_args"),
+    ({"model_args": {"width": 2}}, "model bert has no setting 'width'; its settings are pooling, dropout"),
+    ({"model_args": {"pooling": "max"}}, "model_args pooling: 'max' is not first or mean"),
+    ({"model_args": {"dropout": 1}}, r"model_args dropout: 1 is not a rate in \[0, 1\)"),
     ({"lora_alpha": 8.0}, "--lora-alpha needs --lora-rank"),
     ({"model": "lstm"}, "--preset is an encoder setting"),
     ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),

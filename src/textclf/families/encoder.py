@@ -193,19 +193,23 @@ def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffl
     return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(AUTOTUNE)
 
 
-def build_classifier(backbone, num_classes: int, *, dropout: float = 0.1) -> keras.Model:
+def build_classifier(backbone, num_classes: int, *, pooling: str = "first", dropout: float = 0.1) -> keras.Model:
     """backbone -> pooled text vector -> dropout -> dense -> float32 softmax, on the backbone's input dict.
 
-    BERT and ALBERT have a pooler; the others pool their first token through a tanh dense layer, as
-    keras-hub's RoBERTa, DistilBERT and DeBERTaV3 classifiers do.
+    `pooling="first"`: BERT and ALBERT's pooler; the others pool their first token through a tanh dense layer,
+    as keras-hub's RoBERTa, DistilBERT and DeBERTaV3 classifiers do. `"mean"`: the mean of the unpadded
+    tokens' vectors, as sentence-embedding checkpoints (all-MiniLM-L6-v2 among them) were trained to pool;
+    their pooler was not trained with them.
     """
     inputs = backbone.input
     outputs = backbone(inputs)
-    if isinstance(outputs, dict) and "pooled_output" in outputs:
+    sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+    if pooling == "mean":
+        pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(sequence, mask=inputs["padding_mask"])
+    elif isinstance(outputs, dict) and "pooled_output" in outputs:
         pooled = outputs["pooled_output"]
     else:
-        first = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
-        pooled = keras.layers.Dense(backbone.hidden_dim, activation="tanh", name="pooled_dense")(first[:, 0, :])
+        pooled = keras.layers.Dense(backbone.hidden_dim, activation="tanh", name="pooled_dense")(sequence[:, 0, :])
     x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
     x = keras.layers.Dense(num_classes, name="logits")(x)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)

@@ -26,7 +26,8 @@ SCRATCH_ONLY = {"vocab_size": "--vocab-size", "embeddings": "--embeddings"}
 
 
 def check(config: RunConfig):
-    """Refuses a missing or unusable preset, the from-scratch settings, model_args, and an alpha without a rank."""
+    """Refuses a missing or unusable preset, the from-scratch settings, model_args other than the head's, and
+    an alpha without a rank."""
     if config.preset is None:
         raise InputError(f"--model {config.model} needs --preset: a keras-hub preset name, a Keras preset folder "
                          "or a Hugging Face folder")
@@ -40,11 +41,27 @@ def check(config: RunConfig):
     if config.tokenizer != "auto":
         raise InputError(f"--tokenizer {config.tokenizer} does not apply to --model {config.model}: the preset "
                          "brings its subword tokenizer")
-    if config.model_args:
-        raise InputError(f"model {config.model} has no model_args settings (got {', '.join(config.model_args)})")
+    _check_head(config)
     if config.lora_alpha is not None and config.lora_rank is None:
         raise InputError("--lora-alpha needs --lora-rank")
     encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts
+
+
+# The classification head's settings (`encoder.build_classifier`), which model_args may set: what each takes.
+HEAD_SETTINGS = {
+    "pooling": ("first or mean", lambda value: value in ("first", "mean")),
+    "dropout": ("a rate in [0, 1)", lambda value: type(value) in (int, float) and 0 <= value < 1),
+}
+
+
+def _check_head(config: RunConfig):
+    for key, value in config.model_args.items():
+        if key not in HEAD_SETTINGS:
+            raise InputError(f"model {config.model} has no setting {key!r}; its settings are "
+                             f"{', '.join(HEAD_SETTINGS)}")
+        takes, fits = HEAD_SETTINGS[key]
+        if not fits(value):
+            raise InputError(f"model_args {key}: {value!r} is not {takes}")
 
 
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
@@ -73,7 +90,7 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
                                      scratch=config.model == "bert_scratch")
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha)
-    model = encoder.build_classifier(backbone, num_classes)
+    model = encoder.build_classifier(backbone, num_classes, **config.model_args)
     trainable, total = encoder.parameter_counts(model)
     logger.info(f"{config.model}: {trainable:,} of {total:,} parameters trainable")
     # Known only once the model exists: the report's columns, filled in here rather than by prepare.
