@@ -144,6 +144,7 @@ def test_mean_pooling_averages_the_unpadded_tokens_only(presets):
     # Padded to its batch's longest row or to MAX_LEN, a text gets the same probabilities: pads are not averaged.
     backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
     classifier = encoder.build_classifier(backbone, 2, pooling="mean", dropout=0.0)
+    assert not backbone.get_layer("pooled_dense").trainable  # unused, so not counted as trained
     packer = encoder.make_packer("bert", encoder.load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN), "head")
     short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in encoder.make_dataset(TEXTS, LABELS, packer,
                                                                                                global_batch=2)])

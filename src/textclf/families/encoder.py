@@ -206,6 +206,9 @@ def build_classifier(backbone, num_classes: int, *, pooling: str = "first", drop
     sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
     if pooling == "mean":
         pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(sequence, mask=inputs["padding_mask"])
+        for layer in backbone.layers:
+            if layer.name == "pooled_dense":  # BERT's and ALBERT's pooler, unused: no gradient reaches it
+                layer.trainable = False
     elif isinstance(outputs, dict) and "pooled_output" in outputs:
         pooled = outputs["pooled_output"]
     else:
