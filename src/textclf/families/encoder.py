@@ -205,7 +205,9 @@ def build_classifier(backbone, num_classes: int, *, pooling: str = "first", drop
     outputs = backbone(inputs)
     sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
     if pooling == "mean":
-        pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(sequence, mask=inputs["padding_mask"])
+        # In float32: a bfloat16 sum of up to max_len vectors (8 bits of mantissa) moves with the padding.
+        pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling", dtype="float32")(
+            sequence, mask=inputs["padding_mask"])
         for layer in backbone.layers:
             if layer.name == "pooled_dense":  # BERT's and ALBERT's pooler, unused: no gradient reaches it
                 layer.trainable = False
