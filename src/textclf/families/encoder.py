@@ -6,6 +6,7 @@ which keras-hub's own converters read. The encoder's subword tokenizer and packe
 (`TextPacker`), so the exported model takes raw strings as the from-scratch family's does.
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
 from textclf.errors import InputError
-from textclf.training.schedules import warmup_cosine
+from textclf.training import trainer
 
 FAMILIES = {  # --model -> (backbone class, preprocessor class)
     "bert": (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifierPreprocessor),
@@ -243,15 +244,19 @@ def parameter_counts(model: keras.Model) -> tuple[int, int]:
     return trainable, model.count_params()
 
 
+def _adamw(*, weight_decay: float, **settings) -> keras.optimizers.AdamW:
+    """AdamW without decay on biases, LayerNorm and embeddings; `settings` from the shared recipe."""
+    optimizer = keras.optimizers.AdamW(weight_decay=weight_decay, **settings)
+    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    return optimizer
+
+
 def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float,
                        clipnorm: float, weight_decay: float, ema_momentum: float = 0.0) -> None:
-    """AdamW on the warmup + cosine schedule, without decay on biases, LayerNorm and embeddings."""
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), weight_decay=weight_decay,
-        clipnorm=clipnorm, use_ema=ema_momentum > 0, ema_momentum=ema_momentum,
-    )
-    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    """The shared recipe (`trainer.compile_model`: warmup + cosine, clipping, weight averaging) with AdamW."""
+    trainer.compile_model(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=warmup_ratio,
+                          clipnorm=clipnorm, ema_momentum=ema_momentum,
+                          optimizer=functools.partial(_adamw, weight_decay=weight_decay))
 
 
 @keras.saving.register_keras_serializable(package="textclf")
