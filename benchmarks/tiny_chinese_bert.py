@@ -5,9 +5,9 @@ Chinese dataset trains end to end through the encoder family: keras-hub's WordPi
 Chinese text into characters, as bert-base-chinese's does, and the vocabulary is every character seen at
 least `--min-count` times in the training texts (plus the Latin letters and digits they contain).
 
-    python benchmarks/tiny_chinese_bert.py --train ../shared/data/chnsenticorp/train.csv --out /tmp/tiny_zh
+    python benchmarks/tiny_chinese_bert.py --train ../shared/data/chnsenticorp/train.csv --out data/cache/tiny_zh
     python src/server_main.py --dataset chnsenticorp --data-dir ../shared/data --model bert \\
-        --preset /tmp/tiny_zh --learning-rate 5e-4
+        --preset data/cache/tiny_zh --learning-rate 5e-4
 """
 
 import argparse
