@@ -125,13 +125,13 @@ def test_a_killed_and_resumed_run_trains_as_the_uninterrupted_one(tmp_path, fixt
 
 def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures, monkeypatch):
     config = tiny_run(fixtures, tmp_path, epochs=2)
-    evaluate = run_module.evaluate
-    monkeypatch.setattr(run_module, "evaluate", lambda *a: (_ for _ in ()).throw(Killed))
+    evaluate = run_module._evaluate
+    monkeypatch.setattr(run_module, "_evaluate", lambda *a: (_ for _ in ()).throw(Killed))
     with pytest.raises(Killed):
         run(config, "cmd", tf.distribute.get_strategy(), False)
     (run_dir,) = tmp_path.glob("run_*")
     assert (run_dir / EVALUATION_PENDING).is_file() and not (run_dir / "backup").exists()
-    monkeypatch.setattr(run_module, "evaluate", evaluate)
+    monkeypatch.setattr(run_module, "_evaluate", evaluate)
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **kw: pytest.fail("trained again"))
     report = run(config, "cmd", tf.distribute.get_strategy(), False)
     assert run_folder(report) == run_dir and pd.read_csv(report)["epochs_run"].item() == 2

@@ -139,6 +139,11 @@ def write_rows(path: Path, labels: list[str]) -> Path:
         ("devices_99", "--devices 99: no GPU here"),
         ("experiment_fractions", "--val-fraction 0.6 and --test-fraction 0.6 leave no training rows"),
         ("model_arg_unknown", "model gru has no setting 'unitz'; its settings are embedding_dim, units, dropout"),
+        ("eval_empty", "argument --eval-datasets: expected comma-separated names"),
+        ("eval_unknown", "unknown dataset 'nosuch'"),
+        ("eval_same_stem", "two of them would both be reported as eval_reviews_*"),
+        ("eval_missing_data", "no ChnSentiCorp data"),
+        ("eval_other_classes", "spam.csv: labels ['ham', 'spam'] are not among the run's classes"),
     ],
 )
 def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case, message):
@@ -150,6 +155,11 @@ def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case
         "devices_99": ["--devices", "99"],
         "experiment_fractions": ["--experiment", str(tmp_path / "fractions.yaml")],
         "model_arg_unknown": ["--model", "gru,lstm", "--model-arg", "units=4", "--model-arg", "unitz=4"],
+        "eval_empty": ["--eval-datasets", ","],
+        "eval_unknown": ["--eval-datasets", "chnsenticorp,nosuch"],
+        "eval_same_stem": ["--eval-datasets", "a/reviews.csv,b/reviews.tsv"],
+        "eval_missing_data": ["--eval-datasets", "chnsenticorp"],  # not in the Weibo fixture's folder
+        "eval_other_classes": ["--eval-datasets", str(write_rows(tmp_path / "spam.csv", ["spam", "ham"] * 5))],
     }[case]
     (tmp_path / "fractions.yaml").write_text("matrix: {model: [lstm]}\nconfig: {val_fraction: 0.6, test_fraction: 0.6}\n")
     (tmp_path / "file.txt").write_text("not a folder")

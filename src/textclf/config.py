@@ -32,7 +32,8 @@ MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 # TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
 MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
-LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None}
+LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
+                "eval_datasets": None}
 
 
 def _at_least(minimum: int):
@@ -98,6 +99,16 @@ def _model_arg(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a YAML value") from None
 
 
+def _name_list(text: str) -> str:
+    """Comma-separated names, each given once: `a, b` -> `a,b`."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a name is given twice in {text!r}")
+    return ",".join(names)
+
+
 def _setting(default, help: str | None = None, *, type=None, choices=None):
     """A RunConfig field with its flag: `type` checks and converts the flag's text, as argparse's does."""
     return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
@@ -158,6 +169,10 @@ class RunConfig:
                                         "default: the rank)", type=_positive_float)
     weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
                                           type=_non_negative_float)
+    eval_datasets: str | None = _setting(
+        None, "after test, also evaluate the selected model on these datasets' test splits (comma-separated "
+        "names, or labelled files: all their rows); the report gains eval_<name>_accuracy and eval_<name>_macro_f1",
+        type=_name_list)
     max_samples: int | None = _setting(None, "cap each split at N rows, for smoke runs", type=_positive_int)
     text_column: str | None = _setting(None, "text column of a user file (default: guessed)")
     label_column: str | None = _setting(None, "label column of a user file (default: guessed)")
@@ -213,7 +228,7 @@ def as_command(config: RunConfig) -> str:
     return shlex.join(["python", "src/server_main.py", *flags])
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         """One line and exit code 2, like every other bad input."""
         self.exit(2, f"error: {message} (see --help)\n")
@@ -222,7 +237,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """Every RunConfig field as a flag; an option not given is left out of the parsed namespace (SUPPRESS),
     so what was given is known, not guessed from values equal to the defaults."""
-    p = _Parser(
+    p = OneLineParser(
         prog="server_main.py",
         description="Train a text classifier, pick its best epoch on validation, "
         "evaluate it on test and write a timestamped CSV report.",

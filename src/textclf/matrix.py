@@ -86,11 +86,19 @@ def is_matrix(command: Command) -> bool:
 def validate(configs: list[RunConfig]):
     """Fails before the first run on a dataset or model name that no run could use."""
     from textclf.data import registry as datasets
+    from textclf.evaluation import set_name
     from textclf.models import registry as models
 
     for config in configs:
         datasets.check_name(config.dataset)
         models.check_name(config.model)
+        eval_datasets = _split(config.eval_datasets or "")
+        for name in eval_datasets:
+            datasets.check_name(name)
+        names = [set_name(name) for name in eval_datasets]
+        if clash := sorted({name for name in names if names.count(name) > 1}):
+            raise InputError(f"--eval-datasets: two of them would both be reported as eval_{clash[0]}_*; "
+                             "rename one of the files")
 
 
 def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:

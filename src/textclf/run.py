@@ -10,15 +10,12 @@ from pathlib import Path
 from types import ModuleType
 
 import keras
-import numpy as np
-import pandas as pd
 import tensorflow as tf
 from loguru import logger
 
-from textclf import families
+from textclf import evaluation, families
 from textclf.config import RunConfig
 from textclf.data import registry, splits
-from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
@@ -33,17 +30,6 @@ def family_for(model: str) -> ModuleType:
 def check(config: RunConfig):
     """Fails on a setting that does not apply to the config's model, before any data is read."""
     family_for(config.model).check(config)
-
-
-def evaluate(model: keras.Model, ds, labels: np.ndarray, num_classes: int) -> dict:
-    """Loss (cross-entropy, without the L2 terms), accuracy, precision, recall and predictions
-    on one split, from a single prediction pass."""
-    probs = model.predict(ds, verbose=0)
-    y_pred = probs.argmax(axis=1)
-    loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs)))
-    precision, recall = report.precision_recall(labels, y_pred, num_classes)
-    return {"loss": loss, "accuracy": float((y_pred == labels).mean()), "precision": precision,
-            "recall": recall, "y_pred": y_pred, "probs": probs}
 
 
 def _config_columns(config: RunConfig) -> dict:
@@ -74,21 +60,27 @@ def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val:
     }
 
 
-def _predictions(data: splits.Splits, test: dict) -> pd.DataFrame:
-    """The test split's texts with their true and predicted labels and the probabilities."""
-    names = np.asarray(data.class_names)
-    frame = pd.DataFrame({"text": data.test["text"].to_numpy(), "label": names[data.test["label"].to_numpy()],
-                          "predicted": names[test["y_pred"]]})
-    return frame.join(pd.DataFrame(test["probs"], columns=[f"p_{n}" for n in names]))
+def _export(run_dir: Path, serving_model: keras.Model, class_names: list[str]):
+    """What serving loads: the raw-text model and the class names."""
+    export.export(serving_model, run_dir)
+    (run_dir / "classes.json").write_text(json.dumps(class_names, ensure_ascii=False))
 
 
-def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict,
-                   serving_model: keras.Model) -> Path:
+def _transfer(run_dir: Path, data: splits.Splits, eval_sets: list[evaluation.EvalSet]) -> dict:
+    """The exported model, as served, on the `--eval-datasets`: their report columns."""
+    if not eval_sets:
+        return {}
+    from textclf.serving.predictor import Predictor  # keras-hub too: only for runs that evaluate elsewhere
+
+    training_texts = set(data.train["text"]) | set(data.val["text"])
+    return evaluation.transfer_columns(Predictor(run_dir), eval_sets, training_texts, run_dir)
+
+
+def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict) -> Path:
     title = f"{row['model']} on {row['dataset']}"
     y_true = data.test["label"].to_numpy()
-    export.export(serving_model, run_dir)
-    (run_dir / "classes.json").write_text(json.dumps(data.class_names, ensure_ascii=False))
-    _predictions(data, test).to_csv(run_dir / "test_predictions.csv", index=False)
+    evaluation.predictions(data.test["text"], y_true, test, data.class_names).to_csv(
+        run_dir / "test_predictions.csv", index=False)
     (run_dir / "classification_report.txt").write_text(report.classification_text(y_true, test["y_pred"], data.class_names))
     plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png", f"{title}: test")
     plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
@@ -105,6 +97,16 @@ def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Spli
     return family.resolve(config, data), data
 
 
+def _eval_sets(config: RunConfig, class_names: list[str]) -> list[evaluation.EvalSet]:
+    """The `--eval-datasets`, read and their classes matched before training, so neither fails after it."""
+    eval_sets = []
+    for name in config.eval_datasets.split(",") if config.eval_datasets else []:
+        eval_set = evaluation.load_set(name, evaluation.default_split(name), data_dir=config.data_dir, seed=config.seed)
+        evaluation.class_indices(eval_set, class_names)
+        eval_sets.append(eval_set)
+    return eval_sets
+
+
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
         reuse_finished: bool = False) -> Path:
     """Trains and evaluates one configuration; returns the path of its CSV report.
@@ -119,6 +121,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     family = family_for(config.model)
     family.check(config)
     config, data = _load(family, config)
+    eval_sets = _eval_sets(config, data.class_names)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), resume.data_fingerprint(data)
     if reuse_finished and (done := resume.finished_report(output_dir, *fingerprints)):
@@ -131,7 +134,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         try:
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
-            return _train_and_report(family, config, data, strategy, policy, run_dir, command)
+            return _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command)
         finally:
             logger.remove(sink)
 
@@ -160,12 +163,14 @@ def _fit(model: keras.Model, config: RunConfig, prepared: families.Prepared, dat
 
 def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Splits) -> tuple[dict, dict]:
     """The selected model on validation and on test."""
-    return tuple(evaluate(model, prepared.datasets[name], getattr(data, name)["label"].to_numpy(),
-                          len(data.class_names)) for name in ("val", "test"))
+    return tuple(evaluation.scores(model.predict(prepared.datasets[name], verbose=0),
+                                   getattr(data, name)["label"].to_numpy(), len(data.class_names))
+                 for name in ("val", "test"))
 
 
-def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits, strategy: tf.distribute.Strategy,
-                      policy: str, run_dir: Path, command: str) -> Path:
+def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits,
+                      eval_sets: list[evaluation.EvalSet], strategy: tf.distribute.Strategy, policy: str,
+                      run_dir: Path, command: str) -> Path:
     """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     (run_dir / "command.txt").write_text(command + "\n")
@@ -174,8 +179,9 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
     model, setup = _build(family, config, prepared, len(data.class_names), strategy)
     fitted = _fit(model, config, prepared, data, run_dir)
     val, test = _evaluate(model, prepared, data)
-    row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy}, extra=prepared.report,
-               run_dir=run_dir, command=command)
-    path = _write_outputs(run_dir, row, data, fitted, test, family.serving_model(config, prepared, model))
+    _export(run_dir, family.serving_model(config, prepared, model), data.class_names)
+    row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
+               extra={**prepared.report, **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
+    path = _write_outputs(run_dir, row, data, fitted, test)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
     return path

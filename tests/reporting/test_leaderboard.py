@@ -68,3 +68,17 @@ def test_failed_seeds_and_failed_cells_are_shown(tmp_path):
     assert "| imdb | lstm | 2 | MemoryError: out of memory |" in md
     assert "| weibo | bert | 1 | error: unknown model 'bert' |" in md
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left behind
+
+
+def test_accuracy_on_other_datasets_is_summarised_over_seeds(tmp_path):
+    rows = [{**row, "eval_chnsenticorp_accuracy": 0.5 + 0.1 * row["seed"], "eval_chnsenticorp_macro_f1": 0.4,
+             "eval_chnsenticorp_rows": 1200} for row in matrix_rows() if row["dataset"] == "weibo"]
+    paths = write_leaderboard(rows, [], tmp_path)
+    table = pd.read_csv(paths["csv"]).set_index("model")
+    assert table.loc["lstm", "eval_chnsenticorp_accuracy_mean"] == pytest.approx(0.65)  # seeds 1 and 2
+    assert table.loc["lstm", "eval_chnsenticorp_accuracy_std"] == pytest.approx(statistics.stdev([0.6, 0.7]))
+    assert table.loc["lstm", "eval_chnsenticorp_macro_f1_mean"] == pytest.approx(0.4)
+    assert "eval_chnsenticorp_rows_mean" not in table.columns
+    md = paths["md"].read_text()
+    assert "| parameters | accuracy on chnsenticorp |" in md
+    assert "| stacked_lstm | 0.9700 ± 0.0000 | 0.9600 ± 0.0000 | 2 | 15.0 | 5,000 | 0.6500 ± 0.0707 |" in md

@@ -1,6 +1,6 @@
 """Three tiny real runs, trained once per session by server_main.py in child processes: English (IMDB,
-words), Chinese (Weibo, jieba) and Chinese through an encoder (ChnSentiCorp, a character BERT), and what
-the serving tests share about them."""
+words), Chinese (Weibo, jieba; also evaluated on ChnSentiCorp with --eval-datasets) and Chinese through an
+encoder (ChnSentiCorp, a character BERT), and what the serving and evaluation tests share about them."""
 
 import json
 import os
@@ -17,26 +17,37 @@ from textclf.serving.runs import newest_run
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each run's flags: an English and a Chinese word run, and a Chinese encoder run on a character BERT.
+# DATA_ROOT: a folder laid out as ../shared/data, for the run that also evaluates on another dataset.
 RUNS = {
     "imdb": ["--dataset", "imdb", "--data-dir", "tests/fixtures/imdb_tiny", "--model", "lstm"],
-    "weibo": ["--dataset", "weibo", "--data-dir", "tests/fixtures/weibo_tiny", "--model", "lstm"],
+    "weibo": ["--dataset", "weibo", "--data-dir", "DATA_ROOT", "--model", "lstm", "--eval-datasets", "chnsenticorp"],
     "chnsenticorp_bert": ["--dataset", "chnsenticorp", "--data-dir", "tests/fixtures/chnsenticorp_tiny",
                           "--model", "bert", "--max-len", "32"],
 }
 
 
-def train_command(name: str, out: Path, preset: Path) -> list[str]:
-    flags = RUNS[name] + (["--preset", str(preset)] if "bert" in name else [])
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """The Weibo and ChnSentiCorp fixtures under their datasets' names, as in ../shared/data."""
+    root = tmp_path_factory.mktemp("data")
+    for dataset in ("weibo", "chnsenticorp"):
+        (root / dataset).symlink_to(ROOT / "tests" / "fixtures" / f"{dataset}_tiny")
+    return root
+
+
+def train_command(name: str, out: Path, preset: Path, data_root: Path) -> list[str]:
+    flags = [str(data_root) if flag == "DATA_ROOT" else flag for flag in RUNS[name]]
+    flags += ["--preset", str(preset)] if "bert" in name else []
     return [sys.executable, "src/server_main.py", *flags, "--epochs", "1", "--batch-size", "16",
             "--output-dir", str(out / name), "--cache-dir", str(out / "cache" / name)]
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory, chinese_bert_preset) -> dict[str, Path]:
+def runs(tmp_path_factory, chinese_bert_preset, data_root) -> dict[str, Path]:
     """Run name -> run folder; all trained at once, to save start-up time."""
     out = tmp_path_factory.mktemp("serving_runs")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    children = {name: subprocess.Popen(train_command(name, out, chinese_bert_preset), cwd=ROOT, env=env,
+    children = {name: subprocess.Popen(train_command(name, out, chinese_bert_preset, data_root), cwd=ROOT, env=env,
                                        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 for name in RUNS}
     for child in children.values():

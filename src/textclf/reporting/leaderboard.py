@@ -1,13 +1,16 @@
 """The leaderboard of a matrix of runs: one line per (dataset, model) cell, over its seeds.
 
 Test accuracy and macro-F1 are the mean and the sample standard deviation (ddof=1) over
-the seeds that finished. With one seed the deviation is undefined: empty in the CSV, "-"
+the seeds that finished, and so is every `eval_<dataset>_accuracy` / `_macro_f1` column of runs
+trained with `--eval-datasets` (the selected model on other datasets' test splits). With one seed the deviation is undefined: empty in the CSV, "-"
 in the markdown, no error bar in the chart. Cells are sorted by dataset, then by mean
 accuracy, best first; a cell whose every seed failed comes last in its dataset.
 Each file is written under a temporary name and renamed, so a reader never sees half of one.
 """
 
 from pathlib import Path
+
+import re
 
 import pandas as pd
 
@@ -21,6 +24,12 @@ COLUMNS = [
     "dataset", "model", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
     "seeds", "failed_seeds", "train_seconds_mean", "parameters", "errors",
 ]
+TRANSFER = re.compile(r"eval_(.+)_(accuracy|macro_f1)")  # report columns of --eval-datasets
+
+
+def transfer_columns(rows: list[dict]) -> list[str]:
+    """The rows' `eval_<dataset>_accuracy` and `_macro_f1` columns, in the order they first appear."""
+    return [c for c in dict.fromkeys(key for row in rows for key in row) if TRANSFER.fullmatch(c)]
 
 
 def last_line(error: object) -> str:
@@ -32,26 +41,30 @@ def last_line(error: object) -> str:
 def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
     """One row per (dataset, model) with the COLUMNS above; `parameters` is the mean over seeds
     (seeds differ only when a split's vocabulary is smaller than the vocabulary size)."""
-    runs = pd.DataFrame(rows, columns=CELL + ["seed", ACCURACY, MACRO_F1, "train_seconds", "parameters"])
+    transfer = transfer_columns(rows)
+    runs = pd.DataFrame(rows, columns=CELL + ["seed", ACCURACY, MACRO_F1, "train_seconds", "parameters", *transfer])
     failed = pd.DataFrame(failures, columns=CELL + ["seed", "error"])
     failed["error"] = "seed " + failed["seed"].astype(str) + ": " + failed["error"].map(last_line)
     cells = runs.groupby(CELL).agg(
         accuracy_mean=(ACCURACY, "mean"), accuracy_std=(ACCURACY, "std"),
         macro_f1_mean=(MACRO_F1, "mean"), macro_f1_std=(MACRO_F1, "std"), seeds=("seed", "size"),
         train_seconds_mean=("train_seconds", "mean"), parameters=("parameters", "mean"),
+        **{f"{c}_{stat}": (c, stat) for c in transfer for stat in ("mean", "std")},
     )
     errors = failed.groupby(CELL).agg(failed_seeds=("seed", "size"), errors=("error", "; ".join))
     table = cells.join(errors, how="outer").reset_index()
     table[["seeds", "failed_seeds"]] = table[["seeds", "failed_seeds"]].fillna(0).astype(int)
     table["parameters"] = table["parameters"].round().astype("Int64")
     table = table.sort_values(["dataset", "accuracy_mean"], ascending=[True, False], na_position="last", kind="stable")
-    return table[COLUMNS].reset_index(drop=True)
+    return table[COLUMNS + [f"{c}_{stat}" for c in transfer for stat in ("mean", "std")]].reset_index(drop=True)
 
 
-HEADER = [
-    "| model | test accuracy | macro-F1 | seeds | train seconds (mean) | parameters |",
-    "| --- | --- | --- | --- | --- | --- |",
-]
+HEADER = ["model", "test accuracy", "macro-F1", "seeds", "train seconds (mean)", "parameters"]
+
+
+def _evaluated_on(table: pd.DataFrame) -> list[str]:
+    """The datasets of the table's `eval_<dataset>_accuracy_mean` columns."""
+    return [m[1] for c in table.columns if (m := re.fullmatch(r"eval_(.+)_accuracy_mean", c))]
 
 
 def _mean_std(mean: float, std: float) -> str:
@@ -60,22 +73,26 @@ def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.4f} ± {'-' if pd.isna(std) else f'{std:.4f}'}"
 
 
-def _markdown_row(cell) -> str:
+def _markdown_row(cell, evaluated_on: list[str]) -> str:
     total = cell.seeds + cell.failed_seeds
     seeds = f"{cell.seeds} of {total} ({cell.failed_seeds} failed)" if cell.failed_seeds else str(cell.seeds)
     seconds = "-" if pd.isna(cell.train_seconds_mean) else f"{cell.train_seconds_mean:.1f}"
     parameters = "-" if pd.isna(cell.parameters) else f"{cell.parameters:,}"
     values = [cell.model, _mean_std(cell.accuracy_mean, cell.accuracy_std),
               _mean_std(cell.macro_f1_mean, cell.macro_f1_std), seeds, seconds, parameters]
+    values += [_mean_std(getattr(cell, f"eval_{name}_accuracy_mean"), getattr(cell, f"eval_{name}_accuracy_std"))
+               for name in evaluated_on]
     return "| " + " | ".join(values) + " |"
 
 
 def markdown(table: pd.DataFrame, failures: list[dict]) -> str:
+    evaluated_on = _evaluated_on(table)
+    header = HEADER + [f"accuracy on {name}" for name in evaluated_on]
     lines = ["# Leaderboard", "", "Test accuracy and macro-F1: mean ± standard deviation over seeds "
              "(\"-\" with one seed). Best accuracy first within each dataset.", ""]
     for dataset, cells in table.groupby("dataset", sort=False):
-        lines += [f"## {dataset}", "", *HEADER]
-        lines += [_markdown_row(cell) for cell in cells.itertuples()] + [""]
+        lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        lines += [_markdown_row(cell, evaluated_on) for cell in cells.itertuples()] + [""]
     if failures:
         lines += ["## Failures", "", "| dataset | model | seed | error |", "| --- | --- | --- | --- |"]
         lines += [f"| {f['dataset']} | {f['model']} | {f['seed']} | {last_line(f['error']).replace('|', '/')} |"

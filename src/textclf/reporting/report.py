@@ -93,14 +93,20 @@ def classification_text(y_true: np.ndarray, y_pred: np.ndarray, class_names: lis
     return text
 
 
+# A folder's prefix (`reserve_run_dir`) -> the name of its report.
+REPORTS = {"run": "training_report", "eval": "evaluation_report"}
+
+
 def report_path(run_dir: Path) -> Path:
-    """`training_report_<stamp>.csv` beside the run folder, sharing its stamp."""
-    return run_dir.parent / f"training_report_{run_dir.name.removeprefix('run_')}.csv"
+    """`training_report_<stamp>.csv` beside a run folder (`evaluation_report_<stamp>.csv` beside an evaluation's),
+    sharing its stamp."""
+    prefix, _, stamp = run_dir.name.partition("_")
+    return run_dir.parent / f"{REPORTS[prefix]}_{stamp}.csv"
 
 
 def write_report(row: dict, run_dir: Path) -> Path:
-    """Writes the one-row CSV atomically; never replaces an existing file."""
-    columns = LEADING + [c for c in row if c not in LEADING]
+    """Writes the one-row CSV atomically, the LEADING columns it has first; never replaces an existing file."""
+    columns = [c for c in LEADING if c in row] + [c for c in row if c not in LEADING]
     target = report_path(run_dir)
     with temporary_beside(target) as tmp:
         pd.DataFrame([row], columns=columns).to_csv(tmp, index=False)

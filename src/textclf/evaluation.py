@@ -1,0 +1,223 @@
+"""How a finished run does on texts it was not trained on: another dataset's split, or a user's labelled file.
+
+`python src/evaluate.py --run DIR --dataset NAME_OR_FILE` writes, beside the run folder, one row in
+`evaluation_report_<stamp>.csv` (the metrics and sklearn's per-class report, as a training report has them, with
+`train_dataset`, `eval_dataset` and how many of the texts the run trained on) and a folder `eval_<stamp>/` with the
+predictions, the classification report and the confusion matrix. `server_main.py --eval-datasets a,b` evaluates the
+selected model of every run on those datasets' test splits, into its report's `eval_<name>_*` columns.
+
+The texts go through the run's exported raw-text model, as served (`serving.predictor.Predictor`). Classes are
+matched by name: the sentiment datasets all call theirs negative and positive, whatever their files say, and a
+user's file can rename its labels (`--label-map 0=negative,1=positive`). A label the run does not know is an
+`InputError`; a class of the run that the texts lack is left out of the averages, as in training's reports.
+"""
+
+import argparse
+import dataclasses
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+
+from textclf.config import OneLineParser, RunConfig
+from textclf.data import registry, splits, tables
+from textclf.errors import InputError, exit_code
+from textclf.logs import log_to_stderr
+from textclf.reporting import plots, report
+from textclf.serving.batch import predict_by_length
+from textclf.serving.runs import add_run_flags, load_predictor
+
+SPLITS = ("train", "val", "test", "all")
+MACRO_F1 = "report_macro_avg_f1-score"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSet:
+    """Labelled texts to evaluate on; `labels` are class names."""
+
+    name: str  # for column and file names: the dataset's name, or a file's stem
+    source: str  # the dataset name or the file path, as given
+    split: str
+    texts: list[str]
+    labels: list[str]
+
+
+def set_name(dataset: str) -> str:
+    """`dataset` as it appears in column names: a registered name as it is, a file's stem in word characters."""
+    if dataset in registry.DATASETS:
+        return dataset
+    stem = Path(dataset).name.split(".")[0]
+    return re.sub(r"\W+", "_", stem).strip("_") or "file"
+
+
+def default_split(dataset: str) -> str:
+    """`test` of a registered dataset; all of a user's file (which no run trained on)."""
+    return "test" if dataset in registry.DATASETS else "all"
+
+
+def load_set(dataset: str, split: str, *, data_dir: str, seed: int, text_column: str | None = None,
+             label_column: str | None = None) -> EvalSet:
+    """A split of a registered dataset or of a user's file, as training would split it with `seed`
+    (datasets without an official test split carve theirs with the seed); `all` is every labelled row."""
+    if split == "all" and dataset not in registry.DATASETS:  # a whole file: nothing to carve, however small
+        frame = tables.load_labelled(Path(dataset), text_column, label_column)
+        spelling, _ = splits.canonical_labels(frame["label"])
+        return EvalSet(set_name(dataset), dataset, split, frame["text"].astype(str).tolist(),
+                       frame["label"].astype(str).map(spelling).tolist())
+    config = RunConfig(dataset=dataset, data_dir=data_dir, seed=seed, text_column=text_column,
+                       label_column=label_column)
+    data = registry.spec_for(dataset).load(config)
+    frame = pd.concat([data.train, data.val, data.test]) if split == "all" else getattr(data, split)
+    names = np.asarray(data.class_names, dtype=object)
+    return EvalSet(set_name(dataset), dataset, split, frame["text"].tolist(), names[frame["label"].to_numpy()].tolist())
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    """`0=negative,1=positive` -> {"0": "negative", "1": "positive"}."""
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep or not old.strip() or not new.strip() for old, sep, new in pairs):
+        raise argparse.ArgumentTypeError(f"expected LABEL=CLASS pairs such as 0=negative,1=positive, got {text!r}")
+    return {old.strip(): new.strip() for old, _, new in pairs}
+
+
+def class_indices(eval_set: EvalSet, class_names: list[str], label_map: dict[str, str] | None = None) -> np.ndarray:
+    """The run's class index of every label of `eval_set`, renamed by `label_map` first.
+
+    Raises:
+        InputError: for a label that is not one of the run's classes, or a `label_map` key the set lacks.
+    """
+    label_map = label_map or {}
+    if missing := sorted(set(label_map) - set(eval_set.labels)):
+        raise InputError(f"{eval_set.source}: --label-map renames {missing}, but its labels are "
+                         f"{sorted(set(eval_set.labels))}")
+    renamed = [label_map.get(label, label) for label in eval_set.labels]
+    if unknown := sorted(set(renamed) - set(class_names)):
+        raise InputError(f"{eval_set.source}: labels {unknown} are not among the run's classes {class_names}; "
+                         f"rename them with --label-map, e.g. --label-map {unknown[0]}={class_names[0]}")
+    index = {name: i for i, name in enumerate(class_names)}
+    return np.array([index[label] for label in renamed], dtype=np.int64)
+
+
+def scores(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """Loss (cross-entropy), accuracy, precision, recall and the predicted classes, from class probabilities."""
+    import keras  # TensorFlow: loaded with a model, not to answer a bad flag of evaluate.py
+
+    y_pred = probs.argmax(axis=1)
+    loss = float(keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs)))
+    precision, recall = report.precision_recall(labels, y_pred, num_classes)
+    return {"loss": loss, "accuracy": float((y_pred == labels).mean()), "precision": precision,
+            "recall": recall, "y_pred": y_pred, "probs": probs}
+
+
+def predictions(texts, labels: np.ndarray, result: dict, class_names: list[str]) -> pd.DataFrame:
+    """Each text with its true and predicted class and the probabilities."""
+    names = np.asarray(class_names)
+    frame = pd.DataFrame({"text": np.asarray(texts, dtype=object), "label": names[labels],
+                          "predicted": names[result["y_pred"]]})
+    return frame.join(pd.DataFrame(result["probs"], columns=[f"p_{n}" for n in names]))
+
+
+def seen_in_training(texts: list[str], training_texts) -> int:
+    """How many of `texts` also occur among `training_texts` (train and validation of the run)."""
+    return int(np.isin(np.asarray(texts, dtype=object), np.asarray(list(training_texts), dtype=object)).sum())
+
+
+def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts, run_dir: Path) -> dict:
+    """The selected model on each of `eval_sets`: `eval_<name>_{accuracy,macro_f1,rows,seen_in_training}`
+    report columns, and `eval_<name>_predictions.csv` in `run_dir`."""
+    columns = {}
+    for eval_set in eval_sets:
+        labels = class_indices(eval_set, predictor.class_names)
+        result = scores(predict_by_length(predictor, eval_set.texts), labels, len(predictor.class_names))
+        macro_f1 = report.report_columns(labels, result["y_pred"], predictor.class_names)[MACRO_F1]
+        seen = seen_in_training(eval_set.texts, training_texts)
+        predictions(eval_set.texts, labels, result, predictor.class_names).to_csv(
+            run_dir / f"eval_{eval_set.name}_predictions.csv", index=False)
+        logger.info(f"{eval_set.source} {eval_set.split}: accuracy {result['accuracy']:.4f}, macro-F1 {macro_f1:.4f}"
+                    + (f" ({seen} of its {len(labels)} texts were in training)" if seen else ""))
+        columns.update({f"eval_{eval_set.name}_accuracy": result["accuracy"], f"eval_{eval_set.name}_macro_f1": macro_f1,
+                        f"eval_{eval_set.name}_rows": len(labels), f"eval_{eval_set.name}_seen_in_training": seen})
+    return columns
+
+
+def _training_texts(config: dict) -> set[str] | None:
+    """The texts the run trained and selected on, or None (logged) when its data cannot be read here."""
+    try:
+        data = registry.spec_for(config["dataset"]).load(RunConfig(
+            dataset=config["dataset"], data_dir=config["data_dir"], seed=config["seed"],
+            val_fraction=config["val_fraction"], test_fraction=config["test_fraction"],
+            text_column=config.get("text_column"), label_column=config.get("label_column")))
+    except InputError as err:
+        logger.warning(f"cannot count the texts the run trained on: {err}")
+        return None
+    return set(data.train["text"]) | set(data.val["text"])
+
+
+def _run_test_accuracy(run_dir: Path) -> float | None:
+    path = report.report_path(run_dir)
+    return float(pd.read_csv(path)["final_test_accuracy"].iloc[0]) if path.is_file() else None
+
+
+def evaluate_run(args: argparse.Namespace, command: str) -> Path:
+    """Evaluates the run of `args` on `args.dataset`; returns the path of the evaluation report."""
+    predictor = load_predictor(args)
+    config = predictor.config
+    split = args.split or default_split(args.dataset)
+    eval_set = load_set(args.dataset, split, data_dir=args.data_dir or config["data_dir"], seed=config["seed"],
+                        text_column=args.text_column, label_column=args.label_column)
+    labels = class_indices(eval_set, predictor.class_names, args.label_map)
+    result = scores(predict_by_length(predictor, eval_set.texts), labels, len(predictor.class_names))
+    training_texts = _training_texts(config)
+    eval_dir = report.reserve_run_dir(predictor.run_dir.parent, prefix="eval")
+    row = {
+        "timestamp": eval_dir.name.removeprefix("eval_"),
+        **{f"eval_{k}": result[k] for k in ("loss", "accuracy", "precision", "recall")},
+        **report.report_columns(labels, result["y_pred"], predictor.class_names),
+        "train_dataset": config["dataset"], "eval_dataset": args.dataset, "eval_split": split,
+        "eval_rows": len(labels),
+        "seen_in_training": None if training_texts is None else seen_in_training(eval_set.texts, training_texts),
+        "model": config["model"], "seed": config["seed"], "run_test_accuracy": _run_test_accuracy(predictor.run_dir),
+        "run_dir": str(predictor.run_dir), "eval_dir": str(eval_dir), "command": command,
+    }
+    (eval_dir / "command.txt").write_text(command + "\n", encoding="utf-8")
+    predictions(eval_set.texts, labels, result, predictor.class_names).to_csv(eval_dir / "predictions.csv", index=False)
+    (eval_dir / "classification_report.txt").write_text(
+        report.classification_text(labels, result["y_pred"], predictor.class_names))
+    plots.confusion_matrix_png(labels, result["y_pred"], predictor.class_names, eval_dir / "confusion_matrix.png",
+                               f"{config['model']} trained on {config['dataset']}: {eval_set.name} {split}")
+    path = report.write_report(row, eval_dir)
+    logger.info(f"{config['dataset']} -> {eval_set.source} {split}: accuracy {result['accuracy']:.4f}, "
+                f"macro-F1 {row[MACRO_F1]:.4f} on {len(labels):,} texts; report {path}")
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="evaluate.py",
+                      description="Evaluate a trained run on another dataset's split or a labelled file.")
+    add_run_flags(p)
+    p.add_argument("--dataset", required=True, help=f"a dataset name ({', '.join(registry.DATASETS)}) or a "
+                   "labelled file (CSV, TSV, JSON Lines, Parquet)")
+    p.add_argument("--data-dir", help="root holding the datasets' folders (default: the run's)")
+    p.add_argument("--split", choices=SPLITS, help="which split (default: test of a dataset, all rows of a file)")
+    p.add_argument("--text-column", help="text column of a file (default: guessed)")
+    p.add_argument("--label-column", help="label column of a file (default: guessed)")
+    p.add_argument("--label-map", type=parse_label_map, default={},
+                   help="rename labels to the run's class names, e.g. 0=negative,1=positive")
+    return p
+
+
+def _evaluate(args: argparse.Namespace, command: str) -> int:
+    registry.check_name(args.dataset)  # a bad name is answered before TensorFlow loads a model
+    print(evaluate_run(args, command))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)  # a bad flag: one line and exit code 2
+    log_to_stderr()
+    return exit_code(_evaluate, args, shlex.join([sys.executable, "src/evaluate.py", *argv]))
