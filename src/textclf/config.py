@@ -19,6 +19,7 @@ import shlex
 
 import yaml
 
+from textclf.data.filters import TEXT_FILTERS
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
@@ -33,7 +34,7 @@ MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
-                "eval_datasets": None}
+                "eval_datasets": None, "text_filter": None}
 
 
 def _at_least(minimum: int):
@@ -169,6 +170,9 @@ class RunConfig:
                                         "default: the rank)", type=_positive_float)
     weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
                                           type=_non_negative_float)
+    text_filter: str | None = _setting(
+        None, "remove this from every text, in training, evaluation and serving alike (inside the exported model): "
+        "emoticons (Weibo's bracketed [哈哈], [泪], ...)", choices=tuple(TEXT_FILTERS))
     eval_datasets: str | None = _setting(
         None, "after test, also evaluate the selected model on these datasets' test splits (comma-separated "
         "names, or labelled files: all their rows); the report gains eval_<name>_accuracy and eval_<name>_macro_f1",

@@ -44,3 +44,15 @@ def test_cache_keys_of_different_texts_never_collide(tmp_path):
     second = text.segment(["好", "坏\0很好"], str(tmp_path))  # the same characters once joined with NUL
     assert len(list(tmp_path.glob("jieba_*.txt"))) == 2
     assert second[0] == "好" and first != second
+
+
+def test_the_emoticon_filter_removes_weibo_emoticons_before_and_after_jieba():
+    raw = ["厦门的海啊。。。。。[泪]", "好[good]哈哈", "见 [Rules 13a-16 and 15d-16] 条", "无表情"]
+    segmented = text.prepare(raw, "jieba")
+    assert "[ 泪 ]" in segmented[0]  # jieba keeps the brackets as tokens of their own
+    for texts in (raw, segmented):
+        kept = text.filtered(texts, "emoticons")
+        assert not any(emoticon in " ".join(kept) for emoticon in ("泪", "good"))
+        assert "哈哈" in kept[1] and "Rules" in kept[2]  # a long bracketed text is not an emoticon
+        assert kept[3] == texts[3]
+    assert text.filtered(raw, None) == raw

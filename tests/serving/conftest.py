@@ -1,6 +1,7 @@
 """Three tiny real runs, trained once per session by server_main.py in child processes: English (IMDB,
-words), Chinese (Weibo, jieba; also evaluated on ChnSentiCorp with --eval-datasets) and Chinese through an
-encoder (ChnSentiCorp, a character BERT), and what the serving and evaluation tests share about them."""
+words), Chinese (Weibo, jieba, its emoticons filtered out; also evaluated on ChnSentiCorp with --eval-datasets)
+and Chinese through an encoder (ChnSentiCorp, a character BERT, with the same filter), and what the serving
+and evaluation tests share about them."""
 
 import json
 import os
@@ -20,9 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # DATA_ROOT: a folder laid out as ../shared/data, for the run that also evaluates on another dataset.
 RUNS = {
     "imdb": ["--dataset", "imdb", "--data-dir", "tests/fixtures/imdb_tiny", "--model", "lstm"],
-    "weibo": ["--dataset", "weibo", "--data-dir", "DATA_ROOT", "--model", "lstm", "--eval-datasets", "chnsenticorp"],
+    "weibo": ["--dataset", "weibo", "--data-dir", "DATA_ROOT", "--model", "lstm", "--eval-datasets", "chnsenticorp",
+              "--text-filter", "emoticons"],
     "chnsenticorp_bert": ["--dataset", "chnsenticorp", "--data-dir", "tests/fixtures/chnsenticorp_tiny",
-                          "--model", "bert", "--max-len", "32"],
+                          "--model", "bert", "--max-len", "32", "--text-filter", "emoticons"],
 }
 
 

@@ -89,3 +89,23 @@ def test_every_models_custom_layers_load_in_a_serving_process():
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"not registered in a serving process: {done.stdout.strip()}"
+
+
+@pytest.mark.parametrize("name", ["weibo", "chnsenticorp_bert"])
+def test_the_text_filter_runs_inside_the_exported_model_as_in_training(name, runs, predictors):
+    texts = ["今天真开心", "差到一定程度了", "这本书实在太烂了"]
+    with_emoticons = [f"{t}[哈哈]" if i % 2 else f"[泪]{t}[good]" for i, t in enumerate(texts)]
+    for model in (predictors[name], keras.saving.load_model(runs[name] / "model.keras")):
+        predict = model.predict if model is predictors[name] else (
+            lambda batch: model(tf.constant(text.prepare(batch, predictors[name].config["tokenizer"]))).numpy())
+        np.testing.assert_allclose(predict(with_emoticons), predict(texts), atol=ATOL)
+    unfiltered = predictors["imdb"].predict(["a fine film", "a fine film [good]"])
+    assert not np.allclose(unfiltered[0], unfiltered[1], atol=ATOL)  # without the filter, the bracket is read
+
+
+def test_a_filtered_run_learnt_no_emoticon(predictors):
+    # Every text of the Weibo fixture holds an emoticon, so unfiltered "[" and "]" would be among the most frequent
+    # jieba tokens. Filtered before the vocabulary, "]" is gone and "[" is rare: one text ends in a cut "[鼓掌".
+    vocabulary = predictors["weibo"].model.vectorizer.get_vocabulary()
+    assert len(vocabulary) > 100 and "]" not in vocabulary
+    assert (vocabulary.index("[") if "[" in vocabulary else len(vocabulary)) > 100  # ordered by frequency

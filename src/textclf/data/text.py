@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 from loguru import logger
 
+from textclf.data.filters import TEXT_FILTERS
 from textclf.files import replacing
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO to stderr
@@ -93,3 +94,19 @@ def segment(texts: list[str], cache_dir: str | None = None) -> list[str]:
 def prepare(texts: list[str], tokenizer: str, cache_dir: str | None = None) -> list[str]:
     """What a text goes through before the model's TensorFlow ops: jieba, or nothing."""
     return segment(texts, cache_dir) if tokenizer == "jieba" else list(texts)
+
+
+def filter_texts(texts: tf.Tensor, text_filter: str | None) -> tf.Tensor:
+    """`texts` (a string tensor) with the matches of the `--text-filter` named `text_filter` replaced by a space."""
+    return texts if text_filter is None else tf.strings.regex_replace(texts, TEXT_FILTERS[text_filter], " ")
+
+
+def filtered(texts: list[str], text_filter: str | None) -> list[str]:
+    """`filter_texts` on a list of texts (training's), by the same TensorFlow op the exported model runs."""
+    if text_filter is None:
+        return texts
+    kept = [text.decode("utf-8") for text in filter_texts(tf.constant(texts, dtype=tf.string), text_filter).numpy()]
+    changed = sum(old != new for old, new in zip(texts, kept))
+    logger.info(f"--text-filter {text_filter}: {changed:,} of {len(texts):,} texts changed, "
+                f"{sum(not text.strip() for text in kept):,} left blank")
+    return kept

@@ -15,8 +15,10 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from textclf.data import text
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
 from textclf.errors import InputError
+from textclf.serving import export
 from textclf.training import trainer
 
 FAMILIES = {  # --model -> (backbone class, preprocessor class)
@@ -260,35 +262,33 @@ def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, 
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class EncoderRawTextClassifier(keras.Model):
-    """Strings -> the encoder's tokenizer and packer (as in training) -> the trained classifier.
+class EncoderRawTextClassifier(export.StringsModel):
+    """Strings -> the --text-filter -> the encoder's tokenizer and packer (as in training) -> the trained classifier.
 
     Args:
         packer: the run's TextPacker.
         classifier: the trained model taking the packer's dict.
+        text_filter: the run's --text-filter (`data.filters`), or None.
     """
 
-    def __init__(self, packer: TextPacker, classifier: keras.Model, **kwargs):
+    def __init__(self, packer: TextPacker, classifier: keras.Model, text_filter: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.packer = packer
         self.classifier = classifier
+        self.text_filter = text_filter
 
     def get_build_config(self):
         return None  # built by its first call, as its TextPacker
 
-    @property
-    def input_dtype(self):
-        # SavedModel export traces a default signature of this dtype: floats would reach the tokenizer.
-        return "string"
-
     def call(self, texts):
-        return self.classifier(self.packer(tf.reshape(texts, [-1])))
+        return self.classifier(self.packer(text.filter_texts(tf.reshape(texts, [-1]), self.text_filter)))
 
     def get_config(self):
         return {
             **super().get_config(),
             "packer": keras.saving.serialize_keras_object(self.packer),
             "classifier": keras.saving.serialize_keras_object(self.classifier),
+            "text_filter": self.text_filter,
         }
 
     @classmethod

@@ -12,7 +12,7 @@ import keras
 from loguru import logger
 
 from textclf.config import RunConfig
-from textclf.data import splits
+from textclf.data import splits, text
 from textclf.data.pipeline import EpochShuffle
 from textclf.errors import InputError
 from textclf.families import Prepared, encoder
@@ -76,7 +76,8 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
     packer = encoder.make_packer(family, preprocessor, config.truncate)
     shuffle = EpochShuffle(config.seed)
     datasets = {
-        name: encoder.make_dataset(getattr(data, name)["text"].tolist(), getattr(data, name)["label"].to_numpy(),
+        name: encoder.make_dataset(text.filtered(getattr(data, name)["text"].tolist(), config.text_filter),
+                                   getattr(data, name)["label"].to_numpy(),
                                    packer, global_batch=global_batch, shuffle=shuffle if name == "train" else None,
                                    replicas=replicas)
         for name in ("train", "val", "test")
@@ -106,5 +107,5 @@ def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, tota
 
 
 def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:
-    """Raw strings -> the preset's tokenizer and packer, cut as in training -> `model`."""
-    return encoder.EncoderRawTextClassifier(prepared.state, model)
+    """Raw strings -> the --text-filter -> the preset's tokenizer and packer, cut as in training -> `model`."""
+    return encoder.EncoderRawTextClassifier(prepared.state, model, text_filter=config.text_filter)

@@ -76,7 +76,8 @@ def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
 
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
     """The vocabulary (from train only), the three batched datasets, the training order and the vectors."""
-    texts = {name: text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir)
+    texts = {name: text.filtered(text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir),
+                                 config.text_filter)
              for name in ("train", "val", "test")}
     vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
     vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
@@ -113,5 +114,6 @@ def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, tota
 
 
 def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:
-    """Raw strings -> the run's vectorizer -> cut as in training -> `model`."""
-    return export.RawTextClassifier(prepared.state.vectorizer, model, config.max_len, config.truncate)
+    """Raw strings -> the --text-filter -> the run's vectorizer -> cut as in training -> `model`."""
+    return export.RawTextClassifier(prepared.state.vectorizer, model, config.max_len, config.truncate,
+                                    text_filter=config.text_filter)

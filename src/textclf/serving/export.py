@@ -1,6 +1,6 @@
 """The end-to-end model a run exports: raw strings in, class probabilities out.
 
-Cleaning, vectorization and cutting to --max-len run inside the model as TensorFlow
+The --text-filter, cleaning, vectorization and cutting to --max-len run inside the model as TensorFlow
 ops, with the training run's own vocabulary, so serving cannot drift from training.
 Only jieba segmentation is Python: `textclf.data.text.prepare` is applied to the texts
 before the model, by training and serving alike (`Predictor` does it here).
@@ -11,28 +11,39 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from textclf.data import pipeline
+from textclf.data import pipeline, text
+
+
+class StringsModel(keras.Model):
+    """A model that takes a vector of strings."""
+
+    @property
+    def input_dtype(self):
+        # SavedModel export traces a default signature of this dtype: floats would reach the string ops.
+        return "string"
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class RawTextClassifier(keras.Model):
+class RawTextClassifier(StringsModel):
     """Strings -> token ids (as in training) -> the trained classifier -> probabilities.
 
     Args:
         vectorizer: the run's adapted TextVectorization (ragged output).
         classifier: the trained model taking right-padded token ids.
-        max_len, truncate: as the run's config.
+        max_len, truncate, text_filter: as the run's config.
     """
 
-    def __init__(self, vectorizer, classifier, max_len: int, truncate: str, **kwargs):
+    def __init__(self, vectorizer, classifier, max_len: int, truncate: str, text_filter: str | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.vectorizer = vectorizer
         self.classifier = classifier
         self.max_len = max_len
         self.truncate = truncate
+        self.text_filter = text_filter
 
     def call(self, texts):
-        texts = tf.reshape(texts, [-1])  # a batch of strings, whether given as (n,) or (n, 1)
+        texts = text.filter_texts(tf.reshape(texts, [-1]), self.text_filter)  # a batch, given as (n,) or (n, 1)
         ids = pipeline.clip_tokens(self.vectorizer(texts), self.max_len, self.truncate).to_tensor(0)
         return self.classifier(ids)
 
@@ -43,6 +54,7 @@ class RawTextClassifier(keras.Model):
             "classifier": keras.saving.serialize_keras_object(self.classifier),
             "max_len": self.max_len,
             "truncate": self.truncate,
+            "text_filter": self.text_filter,
         }
 
     @classmethod
