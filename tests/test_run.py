@@ -192,3 +192,18 @@ def test_a_second_identical_command_is_refused_while_the_first_trains(tmp_path, 
     (marker,) = (tmp_path / ".unfinished").iterdir()
     with marker.open() as file:
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, fixtures, log_lines):
+    train = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
+    mine = tmp_path / "mine.csv"  # six training sentences and two new ones, labelled as the run names its classes
+    pd.DataFrame({"text": train["sentence"].head(6).tolist() + ["a new one", "another new one"],
+                  "label": ["positive", "negative"] * 4}).to_csv(mine, index=False)
+    report = run(tiny_run(fixtures, tmp_path, epochs=1, eval_datasets=str(mine)), "cmd",
+                 tf.distribute.get_strategy(), False)
+    row = pd.read_csv(report).iloc[0]
+    assert (row["train_size"], row["eval_mine_rows"], row["eval_mine_seen_in_training"]) == (40 - 6, 8, 0)
+    assert any(f"removed 6 training and 0 validation rows whose text is in the all split of {mine}" in line
+               for line in log_lines)
+    predictions = pd.read_csv(run_folder(report) / "eval_mine_predictions.csv")
+    assert predictions["text"].tolist() == pd.read_csv(mine)["text"].tolist()

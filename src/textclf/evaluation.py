@@ -47,23 +47,29 @@ class EvalSet:
 
 
 def set_name(dataset: str) -> str:
-    """`dataset` as it appears in column names: a registered name as it is, a file's stem in word characters."""
+    """`dataset` as it appears in column names: a registered name as it is, a file's stem or a union's names
+    in word characters."""
     if dataset in registry.DATASETS:
         return dataset
-    stem = Path(dataset).name.split(".")[0]
+    stem = dataset if registry.is_union(dataset) else Path(dataset).name.split(".")[0]
     return re.sub(r"\W+", "_", stem).strip("_") or "file"
 
 
+def is_file(dataset: str) -> bool:
+    """Whether `dataset` names a user's file, not a registered dataset or a union of datasets."""
+    return dataset not in registry.DATASETS and not registry.is_union(dataset)
+
+
 def default_split(dataset: str) -> str:
-    """`test` of a registered dataset; all of a user's file (which no run trained on)."""
-    return "test" if dataset in registry.DATASETS else "all"
+    """`test` of a dataset; all of a user's file (which no run trained on)."""
+    return "all" if is_file(dataset) else "test"
 
 
 def load_set(dataset: str, split: str, *, data_dir: str, seed: int, text_column: str | None = None,
              label_column: str | None = None) -> EvalSet:
     """A split of a registered dataset or of a user's file, as training would split it with `seed`
     (datasets without an official test split carve theirs with the seed); `all` is every labelled row."""
-    if split == "all" and dataset not in registry.DATASETS:  # a whole file: nothing to carve, however small
+    if split == "all" and is_file(dataset):  # a whole file: nothing to carve, however small
         frame = tables.load_labelled(Path(dataset), text_column, label_column)
         spelling, _ = splits.canonical_labels(frame["label"])
         return EvalSet(set_name(dataset), dataset, split, frame["text"].astype(str).tolist(),
@@ -121,12 +127,12 @@ def predictions(texts, labels: np.ndarray, result: dict, class_names: list[str])
     return frame.join(pd.DataFrame(result["probs"], columns=[f"p_{n}" for n in names]))
 
 
-def seen_in_training(texts: list[str], training_texts) -> int:
+def seen_in_training(texts: list[str], training_texts: set[str]) -> int:
     """How many of `texts` also occur among `training_texts` (train and validation of the run)."""
-    return int(np.isin(np.asarray(texts, dtype=object), np.asarray(list(training_texts), dtype=object)).sum())
+    return sum(text in training_texts for text in texts)
 
 
-def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts, run_dir: Path) -> dict:
+def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[str], run_dir: Path) -> dict:
     """The selected model on each of `eval_sets`: `eval_<name>_{accuracy,macro_f1,rows,seen_in_training}`
     report columns, and `eval_<name>_predictions.csv` in `run_dir`."""
     columns = {}
@@ -145,7 +151,8 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts, run_di
 
 
 def _training_texts(config: dict) -> set[str] | None:
-    """The texts the run trained and selected on, or None (logged) when its data cannot be read here."""
+    """The texts the run trained and selected on, split as it split them, or None (logged) when its data cannot
+    be read here."""
     try:
         data = registry.spec_for(config["dataset"]).load(RunConfig(
             dataset=config["dataset"], data_dir=config["data_dir"], seed=config["seed"],
@@ -154,6 +161,7 @@ def _training_texts(config: dict) -> set[str] | None:
     except InputError as err:
         logger.warning(f"cannot count the texts the run trained on: {err}")
         return None
+    data = splits.cap(data, config.get("max_samples"), config["seed"])
     return set(data.train["text"]) | set(data.val["text"])
 
 

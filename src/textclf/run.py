@@ -15,7 +15,7 @@ from loguru import logger
 
 from textclf import evaluation, families
 from textclf.config import RunConfig
-from textclf.data import registry, splits
+from textclf.data import registry, splits, union
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
@@ -107,6 +107,16 @@ def _eval_sets(config: RunConfig, class_names: list[str]) -> list[evaluation.Eva
     return eval_sets
 
 
+def _kept_out(config: RunConfig, data: splits.Splits, eval_sets: list[evaluation.EvalSet]) -> splits.Splits:
+    """Training and validation without the texts of the test splits the run is scored on: a union's own (its
+    datasets overlap) and those of the `--eval-datasets`."""
+    if registry.is_union(config.dataset):
+        data = union.without(data, data.test["text"], f"the test split of {config.dataset}")
+    for eval_set in eval_sets:
+        data = union.without(data, eval_set.texts, f"the {eval_set.split} split of {eval_set.source}")
+    return data
+
+
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
         reuse_finished: bool = False) -> Path:
     """Trains and evaluates one configuration; returns the path of its CSV report.
@@ -122,6 +132,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     family.check(config)
     config, data = _load(family, config)
     eval_sets = _eval_sets(config, data.class_names)
+    data = _kept_out(config, data, eval_sets)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), resume.data_fingerprint(data)
     if reuse_finished and (done := resume.finished_report(output_dir, *fingerprints)):

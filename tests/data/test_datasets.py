@@ -1,3 +1,4 @@
+import dataclasses
 import functools
 import http.server
 import hashlib
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from textclf.config import RunConfig
-from textclf.data import chnsenticorp, imdb, online_shopping, r8, registry, sst2, weibo
+from textclf.data import chnsenticorp, imdb, online_shopping, r8, registry, sst2, union, weibo
 from textclf.errors import InputError
 
 
@@ -187,3 +188,42 @@ def test_a_dataset_never_mixes_files_of_two_folders(tmp_path, fixtures):
     shutil.copy(fixtures / "chnsenticorp_tiny" / "test.csv", tmp_path / "test.csv")
     with pytest.raises(InputError, match="no ChnSentiCorp data"):
         chnsenticorp.load(RunConfig(dataset="chnsenticorp", data_dir=str(tmp_path)))
+
+
+def test_a_union_joins_each_split_and_matches_classes_by_name(tmp_path, fixtures):
+    root = _copy_folder(fixtures / "chnsenticorp_tiny", tmp_path, "chnsenticorp")
+    _copy_folder(fixtures / "sst2_tiny", root, "sst2")
+    user = root / "mine.csv"  # the classes the other way round: 0 is positive here
+    pd.DataFrame({"text": [f"第{i}条" for i in range(30)], "label": ["好", "差"] * 15}).to_csv(user, index=False)
+    config = RunConfig(dataset=f"chnsenticorp+{user}", data_dir=str(root))
+    spec = registry.spec_for(config.dataset)
+    with pytest.raises(InputError, match=r"mine.csv's classes \['好', '差'\] are not chnsenticorp's"):
+        spec.load(config)
+    user.write_text(user.read_text(encoding="utf-8").replace(",好", ",positive").replace(",差", ",negative"),
+                    encoding="utf-8")
+    joined = spec.load(config)
+    alone = registry.spec_for("chnsenticorp").load(dataclasses.replace(config, dataset="chnsenticorp"))
+    assert joined.sizes() == {"train": 40 + 24, "val": 10 + 3, "test": 10 + 3}
+    assert (joined.class_names, spec.defaults) == (alone.class_names, chnsenticorp.DEFAULTS)
+    mine = joined.train[joined.train["text"].str.startswith("第")]
+    expected = [1 if int(t[1:-1]) % 2 == 0 else 0 for t in mine["text"]]  # even rows were 好 -> positive
+    assert mine["label"].tolist() == expected
+    with pytest.raises(InputError, match="one language"):
+        registry.spec_for("chnsenticorp+sst2").load(dataclasses.replace(config, dataset="chnsenticorp+sst2"))
+
+
+@pytest.mark.parametrize("name, message", [("weibo+nosuch", "unknown dataset 'nosuch'"),
+                                           ("weibo+weibo", "a union names each dataset once")])
+def test_a_union_of_unknown_or_repeated_names_is_refused(name, message):
+    with pytest.raises(InputError, match=message):
+        registry.check_name(name)
+
+
+def test_texts_kept_out_of_training_and_validation_are_counted(fixtures, log_lines):
+    data = chnsenticorp.load(RunConfig(dataset="chnsenticorp", data_dir=str(fixtures / "chnsenticorp_tiny")))
+    taken = data.train["text"].head(3).tolist() + data.val["text"].head(1).tolist() + ["not in the data"]
+    kept = union.without(data, taken, "a test split")
+    assert kept.sizes() == {"train": 37, "val": 9, "test": 10}
+    assert not set(taken) & (set(kept.train["text"]) | set(kept.val["text"]))
+    assert kept.test.equals(data.test)
+    assert any("removed 3 training and 1 validation rows whose text is in a test split" in line for line in log_lines)
