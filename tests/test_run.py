@@ -207,3 +207,21 @@ def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, 
                for line in log_lines)
     predictions = pd.read_csv(run_folder(report) / "eval_mine_predictions.csv")
     assert predictions["text"].tolist() == pd.read_csv(mine)["text"].tolist()
+
+
+def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures, monkeypatch):
+    path = tmp_path / "skewed.csv"  # 9:1, as a user's imbalanced file
+    texts = [f"this film is bad number {i}" for i in range(45)] + [f"a great film number {i}" for i in range(5)]
+    pd.DataFrame({"text": texts, "label": ["negative"] * 45 + ["positive"] * 5}).to_csv(path, index=False)
+    given = []
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: given.append(kw["class_weight"]) or fit(self, *a, **kw))
+    config = tiny_run(fixtures, tmp_path, dataset=str(path), epochs=1, class_weight="balanced")
+    row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
+    from textclf.data import registry
+
+    counts = registry.spec_for(str(path)).load(config).train["label"].value_counts()  # the run's split, same seed
+    expected = {i: counts.sum() / (2 * counts[i]) for i in (0, 1)}  # rows / (classes x the class's rows)
+    assert given == [pytest.approx(expected)] and expected[1] > 4 * expected[0]
+    assert json.loads(row["class_weights"]) == pytest.approx({"negative": expected[0], "positive": expected[1]},
+                                                            abs=1e-6)

@@ -165,11 +165,25 @@ def _build(family: ModuleType, config: RunConfig, prepared: families.Prepared, n
                    "parameters": model.count_params(), "peak_learning_rate": peak_lr, "ema_momentum_per_step": ema}
 
 
+def _class_weights(config: RunConfig, data: splits.Splits) -> dict[int, float] | None:
+    """`--class-weight balanced`'s weights of the training split, or None."""
+    if config.class_weight != "balanced":
+        return None
+    return trainer.class_weights(data.train["label"].to_numpy(), len(data.class_names))
+
+
+def _weights_column(weights: dict[int, float] | None, class_names: list[str]) -> dict:
+    """The `class_weights` report column (class name -> weight, JSON), when the run weighed its classes."""
+    if weights is None:
+        return {}
+    return {"class_weights": json.dumps({class_names[i]: round(w, 6) for i, w in weights.items()}, ensure_ascii=False)}
+
+
 def _fit(model: keras.Model, config: RunConfig, prepared: families.Prepared, data: splits.Splits,
-         run_dir: Path) -> trainer.FitResult:
+         run_dir: Path, class_weight: dict[int, float] | None) -> trainer.FitResult:
     return trainer.fit(model, prepared.datasets["train"], prepared.datasets["val"], epochs=config.epochs,
                        monitor=config.monitor, patience=config.patience, run_dir=run_dir, train_size=len(data.train),
-                       callbacks=prepared.callbacks)
+                       callbacks=prepared.callbacks, class_weight=class_weight)
 
 
 def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Splits) -> tuple[dict, dict]:
@@ -188,11 +202,13 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
     replicas = strategy.num_replicas_in_sync
     prepared = family.prepare(config, data, global_batch=config.batch_size * replicas, replicas=replicas)
     model, setup = _build(family, config, prepared, len(data.class_names), strategy)
-    fitted = _fit(model, config, prepared, data, run_dir)
+    weights = _class_weights(config, data)
+    fitted = _fit(model, config, prepared, data, run_dir, weights)
     val, test = _evaluate(model, prepared, data)
     _export(run_dir, family.serving_model(config, prepared, model), data.class_names)
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
-               extra={**prepared.report, **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
+               extra={**prepared.report, **_weights_column(weights, data.class_names),
+                      **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
     path = _write_outputs(run_dir, row, data, fitted, test)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
     return path

@@ -205,13 +205,24 @@ def _check_loss(history: pd.DataFrame):
                          "(e.g. --embeddings vectors) holds NaN or huge values")
 
 
+def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """scikit-learn's "balanced" weights: rows / (classes x the class's rows), so that every class weighs as much
+    in the training loss."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=labels)
+    return {label: float(weight) for label, weight in enumerate(weights)}
+
+
 def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, patience: int, run_dir: Path,
-        train_size: int, callbacks: tuple[keras.callbacks.Callback, ...] = ()) -> FitResult:
+        train_size: int, callbacks: tuple[keras.callbacks.Callback, ...] = (),
+        class_weight: dict[int, float] | None = None) -> FitResult:
     """Fits, unless an earlier run in `run_dir` finished its fit, then loads the weights of the best epoch
     on validation into `model`.
 
     Args:
         callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
+        class_weight: class index -> weight of its rows in the training loss (`class_weights`); None: all 1.
     """
     if (run_dir / EVALUATION_PENDING).is_file():
         with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
@@ -223,6 +234,7 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
                 train_ds,
                 validation_data=val_ds,
                 epochs=epochs,
+                class_weight=class_weight,
                 shuffle=False,  # the tf.data pipeline shuffles
                 callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema),
                            *([] if bar else [ProgressLog()])],
