@@ -34,7 +34,7 @@ MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
-                "eval_datasets": None, "text_filter": None, "class_weight": None}
+                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None}
 
 
 def _at_least(minimum: int):
@@ -170,6 +170,10 @@ class RunConfig:
                                         "default: the rank)", type=_positive_float)
     weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
                                           type=_non_negative_float)
+    calibrate: str | None = _setting(
+        None, "temperature: divide the logits by one temperature fitted on the validation split, so that the "
+        "probabilities match how often the model is right; predictions never change (default); none",
+        choices=("temperature", "none"))
     class_weight: str | None = _setting(
         None, "balanced: weigh each class's rows in the training loss by rows / (classes x its rows), so that a "
         "rare class counts as much as a common one (default: none, every row 1)", choices=("none", "balanced"))

@@ -19,7 +19,7 @@ from textclf.data import registry, splits, union
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
-from textclf.training import devices, resume, schedules, trainer
+from textclf.training import calibration, devices, resume, schedules, trainer
 
 
 def family_for(model: str) -> ModuleType:
@@ -193,6 +193,33 @@ def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Spli
                  for name in ("val", "test"))
 
 
+def _calibrated(config: RunConfig, model: keras.Model, val: dict, test: dict, data: splits.Splits,
+                run_dir: Path) -> tuple[keras.Model, dict, dict, dict]:
+    """The selected model with `--calibrate temperature` (the default; T fitted on validation) or as it is, val and
+    test scored on its probabilities, the report's calibration columns, and its test reliability diagram."""
+    labels = {"val": data.val["label"].to_numpy(), "test": data.test["label"].to_numpy()}
+    temperature = None if config.calibrate == "none" else calibration.fit_temperature(val["probs"], labels["val"])
+    before = test["probs"]
+    columns = {"temperature": temperature, "uncalibrated_val_loss": val["loss"], "uncalibrated_test_loss": test["loss"],
+               "uncalibrated_test_ece": calibration.expected_calibration_error(before, labels["test"]),
+               "uncalibrated_test_brier": calibration.brier_score(before, labels["test"])}
+    if temperature is not None:
+        model = calibration.calibrated(model, temperature)
+        val, test = (evaluation.scores(keras.ops.convert_to_numpy(calibration.scale(result["probs"], temperature)),
+                                       labels[name], len(data.class_names))
+                     for name, result in (("val", val), ("test", test)))
+    columns.update(test_ece=calibration.expected_calibration_error(test["probs"], labels["test"]),
+                   test_brier=calibration.brier_score(test["probs"], labels["test"]))
+    curves = {"as trained": calibration.reliability(before, labels["test"])}
+    if temperature is not None:
+        curves[f"temperature {temperature:.3f}"] = calibration.reliability(test["probs"], labels["test"])
+    plots.reliability_png(curves, run_dir / "reliability.png", f"{config.model} on {config.dataset}: test split")
+    if temperature is not None:
+        logger.info(f"temperature {temperature:.3f} (fitted on validation): test ECE "
+                    f"{columns['uncalibrated_test_ece']:.4f} -> {columns['test_ece']:.4f}")
+    return model, val, test, columns
+
+
 def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits,
                       eval_sets: list[evaluation.EvalSet], strategy: tf.distribute.Strategy, policy: str,
                       run_dir: Path, command: str) -> Path:
@@ -205,9 +232,10 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
     weights = _class_weights(config, data)
     fitted = _fit(model, config, prepared, data, run_dir, weights)
     val, test = _evaluate(model, prepared, data)
+    model, val, test, calibrated = _calibrated(config, model, val, test, data, run_dir)
     _export(run_dir, family.serving_model(config, prepared, model), data.class_names)
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
-               extra={**prepared.report, **_weights_column(weights, data.class_names),
+               extra={**prepared.report, **_weights_column(weights, data.class_names), **calibrated,
                       **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
     path = _write_outputs(run_dir, row, data, fitted, test)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")

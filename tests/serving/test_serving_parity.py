@@ -109,3 +109,17 @@ def test_a_filtered_run_learnt_no_emoticon(predictors):
     vocabulary = predictors["weibo"].model.vectorizer.get_vocabulary()
     assert len(vocabulary) > 100 and "]" not in vocabulary
     assert (vocabulary.index("[") if "[" in vocabulary else len(vocabulary)) > 100  # ordered by frequency
+
+
+@pytest.mark.parametrize("name", RUN_NAMES)
+def test_the_report_scores_the_calibrated_probabilities_that_are_served(name, runs, test_splits, predictors):
+    row = pd.read_csv(next(runs[name].parent.glob("training_report_*.csv"))).iloc[0]
+    served = predictors[name].predict(test_splits[name]["text"].tolist())
+    names = predictors[name].class_names
+    labels = test_splits[name]["label"].map(names.index).to_numpy()
+    loss = -np.log(np.maximum(served[np.arange(len(labels)), labels], 1e-7)).mean()
+    assert row["temperature"] > 0 and row["final_test_loss"] == pytest.approx(loss, rel=1e-4)
+    assert predictors[name].model.classifier.get_layer("temperature_scaling").temperature == pytest.approx(
+        row["temperature"])
+    assert {"uncalibrated_test_loss", "test_ece", "uncalibrated_test_ece", "test_brier"} <= set(row.index)
+    assert (runs[name] / "reliability.png").read_bytes().startswith(b"\x89PNG")

@@ -103,6 +103,27 @@ def leaderboard_png(table: pd.DataFrame, path: Path, title: str) -> Figure:
     return _save(fig, path)
 
 
+def reliability_png(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, title: str) -> Figure:
+    """A reliability diagram: accuracy against mean confidence per confidence bin, one line per set of
+    probabilities (`training.calibration.reliability`'s bins), the diagonal being perfect calibration, and the
+    rows per bin below. Returns the figure."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
+    for (label, (confidence, accuracy, rows)), offset in zip(curves.items(), (-0.15, 0.15)):
+        used = rows > 0
+        top.plot(confidence[used], accuracy[used], marker="o", label=label)
+        width = 0.3 / len(rows)
+        bottom.bar(np.arange(len(rows))[used] / len(rows) + (0.5 + offset) / len(rows), rows[used], width=width,
+                   label=label)
+    top.set_ylabel("accuracy")
+    top.legend()
+    bottom.set_xlabel("confidence (the predicted class's probability)")
+    bottom.set_ylabel("rows")
+    bottom.set_yscale("log")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def _save(fig: Figure, path: Path) -> Figure:
     """Writes `fig` to `path` and closes it; the figure is returned for tests to read."""
     fig.tight_layout()
