@@ -151,17 +151,16 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[st
 
 
 def _training_texts(config: dict) -> set[str] | None:
-    """The texts the run trained and selected on, split as it split them, or None (logged) when its data cannot
-    be read here."""
+    """The texts the run trained and selected on, read and split as it read them, or None (logged) when its data
+    cannot be read here."""
+    from textclf import run  # TensorFlow, loaded with the run's model already
+
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
     try:
-        data = registry.spec_for(config["dataset"]).load(RunConfig(
-            dataset=config["dataset"], data_dir=config["data_dir"], seed=config["seed"],
-            val_fraction=config["val_fraction"], test_fraction=config["test_fraction"],
-            text_column=config.get("text_column"), label_column=config.get("label_column")))
+        data, _ = run.read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
     except InputError as err:
         logger.warning(f"cannot count the texts the run trained on: {err}")
         return None
-    data = splits.cap(data, config.get("max_samples"), config["seed"])
     return set(data.train["text"]) | set(data.val["text"])
 
 

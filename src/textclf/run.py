@@ -87,14 +87,21 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
     return report.write_report(row, run_dir)
 
 
-def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits]:
-    """The config resolved (the model's defaults, the dataset's, the family's) and its data."""
-    spec = registry.spec_for(config.dataset)
-    config = config.resolve(run_defaults(config.model)).resolve(spec.defaults)
+def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[evaluation.EvalSet]]:
+    """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
+    config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
-    data = splits.cap(spec.load(config), config.max_samples, config.seed)
-    return family.resolve(config, data), data
+    data, eval_sets = read_data(config)
+    return family.resolve(config, data), data, eval_sets
+
+
+def read_data(config: RunConfig) -> tuple[splits.Splits, list[evaluation.EvalSet]]:
+    """The splits a run of `config` trains on (--max-samples applied, the texts it is scored on kept out of
+    training and validation) and its `--eval-datasets`."""
+    data = splits.cap(registry.spec_for(config.dataset).load(config), config.max_samples, config.seed)
+    eval_sets = _eval_sets(config, data.class_names)
+    return _kept_out(config, data, eval_sets), eval_sets
 
 
 def _eval_sets(config: RunConfig, class_names: list[str]) -> list[evaluation.EvalSet]:
@@ -130,9 +137,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     """
     family = family_for(config.model)
     family.check(config)
-    config, data = _load(family, config)
-    eval_sets = _eval_sets(config, data.class_names)
-    data = _kept_out(config, data, eval_sets)
+    config, data, eval_sets = _load(family, config)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), resume.data_fingerprint(data)
     if reuse_finished and (done := resume.finished_report(output_dir, *fingerprints)):
