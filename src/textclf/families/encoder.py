@@ -277,9 +277,6 @@ class EncoderRawTextClassifier(export.StringsModel):
         self.classifier = classifier
         self.text_filter = text_filter
 
-    def get_build_config(self):
-        return None  # built by its first call, as its TextPacker
-
     def call(self, texts):
         return self.classifier(self.packer(text.filter_texts(tf.reshape(texts, [-1]), self.text_filter)))
 

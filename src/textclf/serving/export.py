@@ -15,7 +15,11 @@ from textclf.data import pipeline, text
 
 
 class StringsModel(keras.Model):
-    """A model that takes a vector of strings."""
+    """A model that takes a vector of strings, built by its first call: its layers load built from their own
+    configs, and Keras' build from a shape would feed it floats."""
+
+    def get_build_config(self):
+        return None
 
     @property
     def input_dtype(self):
