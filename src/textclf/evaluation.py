@@ -119,6 +119,12 @@ def scores(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
             "recall": recall, "y_pred": y_pred, "probs": probs}
 
 
+def score_set(predictor, eval_set: EvalSet, label_map: dict[str, str] | None = None) -> tuple[np.ndarray, dict]:
+    """The run's class index of each of `eval_set`'s labels, and `scores` of the predictor's probabilities."""
+    labels = class_indices(eval_set, predictor.class_names, label_map)
+    return labels, scores(predict_by_length(predictor, eval_set.texts), labels, len(predictor.class_names))
+
+
 def predictions(texts, labels: np.ndarray, result: dict, class_names: list[str]) -> pd.DataFrame:
     """Each text with its true and predicted class and the probabilities."""
     names = np.asarray(class_names)
@@ -137,8 +143,7 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[st
     report columns, and `eval_<name>_predictions.csv` in `run_dir`."""
     columns = {}
     for eval_set in eval_sets:
-        labels = class_indices(eval_set, predictor.class_names)
-        result = scores(predict_by_length(predictor, eval_set.texts), labels, len(predictor.class_names))
+        labels, result = score_set(predictor, eval_set)
         macro_f1 = report.report_columns(labels, result["y_pred"], predictor.class_names)[MACRO_F1]
         seen = seen_in_training(eval_set.texts, training_texts)
         predictions(eval_set.texts, labels, result, predictor.class_names).to_csv(
@@ -176,8 +181,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
     split = args.split or default_split(args.dataset)
     eval_set = load_set(args.dataset, split, data_dir=args.data_dir or config["data_dir"], seed=config["seed"],
                         text_column=args.text_column, label_column=args.label_column)
-    labels = class_indices(eval_set, predictor.class_names, args.label_map)
-    result = scores(predict_by_length(predictor, eval_set.texts), labels, len(predictor.class_names))
+    labels, result = score_set(predictor, eval_set, args.label_map)
     training_texts = _training_texts(config)
     eval_dir = report.reserve_run_dir(predictor.run_dir.parent, prefix="eval")
     row = {

@@ -203,25 +203,22 @@ def _calibrated(config: RunConfig, model: keras.Model, val: dict, test: dict, da
     """The selected model with `--calibrate temperature` (the default; T fitted on validation) or as it is, val and
     test scored on its probabilities, the report's calibration columns, and its test reliability diagram."""
     labels = {"val": data.val["label"].to_numpy(), "test": data.test["label"].to_numpy()}
-    temperature = None if config.calibrate == "none" else calibration.fit_temperature(val["probs"], labels["val"])
-    before = test["probs"]
-    columns = {"temperature": temperature, "uncalibrated_val_loss": val["loss"], "uncalibrated_test_loss": test["loss"],
-               "uncalibrated_test_ece": calibration.expected_calibration_error(before, labels["test"]),
-               "uncalibrated_test_brier": calibration.brier_score(before, labels["test"])}
-    if temperature is not None:
+    columns = {"temperature": None, "uncalibrated_val_loss": val["loss"], "uncalibrated_test_loss": test["loss"],
+               "uncalibrated_test_ece": calibration.expected_calibration_error(test["probs"], labels["test"]),
+               "uncalibrated_test_brier": calibration.brier_score(test["probs"], labels["test"])}
+    curves = {"as trained": calibration.reliability(test["probs"], labels["test"])}
+    if config.calibrate != "none":
+        temperature = columns["temperature"] = calibration.fit_temperature(val["probs"], labels["val"])
         model = calibration.calibrated(model, temperature)
         val, test = (evaluation.scores(keras.ops.convert_to_numpy(calibration.scale(result["probs"], temperature)),
                                        labels[name], len(data.class_names))
                      for name, result in (("val", val), ("test", test)))
+        curves[f"temperature {temperature:.3f}"] = calibration.reliability(test["probs"], labels["test"])
     columns.update(test_ece=calibration.expected_calibration_error(test["probs"], labels["test"]),
                    test_brier=calibration.brier_score(test["probs"], labels["test"]))
-    curves = {"as trained": calibration.reliability(before, labels["test"])}
-    if temperature is not None:
-        curves[f"temperature {temperature:.3f}"] = calibration.reliability(test["probs"], labels["test"])
     plots.reliability_png(curves, run_dir / "reliability.png", f"{config.model} on {config.dataset}: test split")
-    if temperature is not None:
-        logger.info(f"temperature {temperature:.3f} (fitted on validation): test ECE "
-                    f"{columns['uncalibrated_test_ece']:.4f} -> {columns['test_ece']:.4f}")
+    fitted = "none" if columns["temperature"] is None else f"{columns['temperature']:.3f} (fitted on validation)"
+    logger.info(f"temperature {fitted}: test ECE {columns['uncalibrated_test_ece']:.4f} -> {columns['test_ece']:.4f}")
     return model, val, test, columns
 
 

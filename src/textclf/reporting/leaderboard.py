@@ -2,15 +2,14 @@
 
 Test accuracy and macro-F1 are the mean and the sample standard deviation (ddof=1) over
 the seeds that finished, and so is every `eval_<dataset>_accuracy` / `_macro_f1` column of runs
-trained with `--eval-datasets` (the selected model on other datasets' test splits). With one seed the deviation is undefined: empty in the CSV, "-"
-in the markdown, no error bar in the chart. Cells are sorted by dataset, then by mean
+trained with `--eval-datasets` (the selected model on other datasets' test splits). With one
+seed the deviation is undefined: empty in the CSV, "-" in the markdown, no error bar in the chart. Cells are sorted by dataset, then by mean
 accuracy, best first; a cell whose every seed failed comes last in its dataset.
 Each file is written under a temporary name and renamed, so a reader never sees half of one.
 """
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -42,6 +41,7 @@ def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
     """One row per (dataset, model) with the COLUMNS above; `parameters` is the mean over seeds
     (seeds differ only when a split's vocabulary is smaller than the vocabulary size)."""
     transfer = transfer_columns(rows)
+    summaries = {f"{c}_{stat}": (c, stat) for c in transfer for stat in ("mean", "std")}
     runs = pd.DataFrame(rows, columns=CELL + ["seed", ACCURACY, MACRO_F1, "train_seconds", "parameters", *transfer])
     failed = pd.DataFrame(failures, columns=CELL + ["seed", "error"])
     failed["error"] = "seed " + failed["seed"].astype(str) + ": " + failed["error"].map(last_line)
@@ -49,14 +49,14 @@ def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
         accuracy_mean=(ACCURACY, "mean"), accuracy_std=(ACCURACY, "std"),
         macro_f1_mean=(MACRO_F1, "mean"), macro_f1_std=(MACRO_F1, "std"), seeds=("seed", "size"),
         train_seconds_mean=("train_seconds", "mean"), parameters=("parameters", "mean"),
-        **{f"{c}_{stat}": (c, stat) for c in transfer for stat in ("mean", "std")},
+        **summaries,
     )
     errors = failed.groupby(CELL).agg(failed_seeds=("seed", "size"), errors=("error", "; ".join))
     table = cells.join(errors, how="outer").reset_index()
     table[["seeds", "failed_seeds"]] = table[["seeds", "failed_seeds"]].fillna(0).astype(int)
     table["parameters"] = table["parameters"].round().astype("Int64")
     table = table.sort_values(["dataset", "accuracy_mean"], ascending=[True, False], na_position="last", kind="stable")
-    return table[COLUMNS + [f"{c}_{stat}" for c in transfer for stat in ("mean", "std")]].reset_index(drop=True)
+    return table[COLUMNS + list(summaries)].reset_index(drop=True)
 
 
 HEADER = ["model", "test accuracy", "macro-F1", "seeds", "train seconds (mean)", "parameters"]

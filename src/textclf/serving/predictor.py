@@ -18,8 +18,8 @@ from textclf.errors import InputError
 from textclf.families import encoder  # noqa: F401 - registers the encoder runs' TextPacker and raw-text model
 from textclf.models import layers  # noqa: F401 - registers the custom layers (all of them live there)
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
-from textclf.training import calibration  # noqa: F401 - registers TemperatureScaling for loading
 from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
+from textclf.training import calibration  # noqa: F401 - registers TemperatureScaling for loading
 
 CONFIG_KEYS = ("dataset", "model", "tokenizer")  # what serving reads of a run's config.json
 
