@@ -67,11 +67,18 @@ def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
-def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_tested(tmp_path, fixtures,
-                                                                                      bert_preset):
+LORA = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2, model_args={"pooling": "mean"})
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, fixtures, bert_preset) -> tuple[pd.Series, Path]:
+    """A whole LoRA run (report row, run folder), against which a killed and resumed one is compared."""
+    return _run(tiny_run(fixtures, tmp_path_factory.mktemp("lora"), bert_preset, **LORA))
+
+
+def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_tested(lora_run):
     # The best-epoch restore loads merged kernels and zero adapters: predictions must not change through it.
-    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, lora_rank=2, lora_alpha=4.0, epochs=2,
-                                 learning_rate=1e-2, model_args={"pooling": "mean"}))
+    row, run_dir = lora_run
     assert 0 < row["trainable_parameters"] < row["total_parameters"]
     assert "mean_pooling" in {layer.name for layer in keras.saving.load_model(run_dir / "model.keras").classifier.layers}
     _saved_model_agrees_with_test_predictions(run_dir)
@@ -88,11 +95,11 @@ class KillAtSecondEpoch(keras.callbacks.Callback):
 
 
 def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterrupted_one(tmp_path, fixtures,
-                                                                                       bert_preset, monkeypatch):
+                                                                                       bert_preset, lora_run,
+                                                                                       monkeypatch):
     # Keras saves the adapters merged into the kernels and loads them as zeros, which get no gradient.
-    given = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2)
-    whole, _ = _run(tiny_run(fixtures, tmp_path / "whole", bert_preset, **given))
-    config = tiny_run(fixtures, tmp_path / "resumed", bert_preset, **given)
+    whole, _ = lora_run
+    config = tiny_run(fixtures, tmp_path / "resumed", bert_preset, **LORA)
     callbacks = trainer._callbacks
     monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [KillAtSecondEpoch()])
     with pytest.raises(Killed):
