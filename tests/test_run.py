@@ -225,3 +225,15 @@ def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures,
     assert given == [pytest.approx(expected)] and expected[1] > 4 * expected[0]
     assert json.loads(row["class_weights"]) == pytest.approx({"negative": expected[0], "positive": expected[1]},
                                                             abs=1e-6)
+
+
+def test_grad_accum_schedules_and_counts_optimizer_updates(tmp_path, fixtures, monkeypatch):
+    total_steps, trained = [], Steps()
+    compile_model, callbacks = trainer.compile_model, trainer._callbacks
+    monkeypatch.setattr(trainer, "compile_model", lambda model, **kw: total_steps.append(kw["total_steps"])
+                        or compile_model(model, **kw))
+    monkeypatch.setattr(trainer, "_callbacks", lambda *a: callbacks(*a) + [trained])
+    report = run(tiny_run(fixtures, tmp_path, grad_accum=3), "cmd", tf.distribute.get_strategy(), False)
+    assert trained.steps == total_steps == [18 // 3]  # 6 batches an epoch, 3 epochs, an update every 3 batches
+    row = pd.read_csv(report).iloc[0]
+    assert (row["config_grad_accum"], row["global_batch_size"], row["examples_per_update"]) == (3, 8, 24)

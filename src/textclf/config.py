@@ -34,7 +34,7 @@ MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
-                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None}
+                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1}
 
 
 def _at_least(minimum: int):
@@ -127,6 +127,8 @@ class RunConfig:
     epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner)", type=_positive_int)
     # per replica; the global batch is computed in training.devices
     batch_size: int = _setting(64, "per replica", type=_positive_int)
+    grad_accum: int = _setting(1, "average the gradients of K batches per optimizer update: --grad-accum 4 "
+                               "--batch-size 16 trains as --batch-size 64 in the memory of 16", type=_positive_int)
     max_len: int | None = _setting(None, "tokens kept per text", type=_positive_int)  # None: IMDB 250, Weibo 180
     vocab_size: int | None = _setting(  # None: the dataset's default (10,000 like the originals)
         None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included",

@@ -19,7 +19,7 @@ from textclf.data import registry, splits, union
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
-from textclf.training import calibration, devices, resume, schedules, trainer
+from textclf.training import accumulation, calibration, devices, resume, schedules, trainer
 
 
 def family_for(model: str) -> ModuleType:
@@ -48,7 +48,7 @@ def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val:
         **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
         **report.report_columns(data.test["label"].to_numpy(), test["y_pred"], data.class_names),
         "dataset": config.dataset, "model": config.model, "seed": config.seed,
-        "num_replicas": setup["num_replicas"], "global_batch_size": setup["global_batch_size"],
+        **{k: setup[k] for k in ("num_replicas", "global_batch_size", "examples_per_update")},
         "epochs_run": len(fitted.history), "train_seconds": round(fitted.train_seconds, 2),
         "train_samples_per_second": round(fitted.train_samples_per_second, 1),
         **{k: setup[k] for k in ("parameters", "peak_learning_rate", "ema_momentum_per_step", "dtype_policy")},
@@ -137,6 +137,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     """
     family = family_for(config.model)
     family.check(config)
+    accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
     config, data, eval_sets = _load(family, config)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), resume.data_fingerprint(data)
@@ -157,16 +158,18 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
 
 def _build(family: ModuleType, config: RunConfig, prepared: families.Prepared, num_classes: int,
            strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
-    """The compiled model, and how it trains: the rate and weight average scaled for the replicas."""
+    """The compiled model, and how it trains: the rate and weight average scaled for the replicas (not for
+    --grad-accum, which trains as a K-times batch would, with its rate: both count optimizer updates)."""
     replicas = strategy.num_replicas_in_sync
     steps_per_epoch = int(prepared.datasets["train"].cardinality())  # length buckets: a few more than rows / batch
+    updates = max(1, steps_per_epoch * config.epochs // config.grad_accum)
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, replicas)
     ema = schedules.scaled_ema_momentum(config.ema_momentum, replicas)
     with strategy.scope():
         model = family.build(config, prepared, num_classes)
-        family.compile_model(model, config, peak_lr=peak_lr, total_steps=steps_per_epoch * config.epochs,
-                             ema_momentum=ema)
+        family.compile_model(model, config, peak_lr=peak_lr, total_steps=updates, ema_momentum=ema)
     return model, {"num_replicas": replicas, "global_batch_size": config.batch_size * replicas,
+                   "examples_per_update": config.batch_size * replicas * config.grad_accum,
                    "parameters": model.count_params(), "peak_learning_rate": peak_lr, "ema_momentum_per_step": ema}
 
 

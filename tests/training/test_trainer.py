@@ -1,6 +1,5 @@
 """fit: selection on validation, the epoch log, and resuming a killed run."""
 
-import functools
 import time
 
 import keras
@@ -181,7 +180,7 @@ def test_a_resumed_run_stops_early_at_the_epoch_the_uninterrupted_one_does(tmp_p
 def test_a_family_can_bring_its_own_optimizer_on_the_shared_schedule():
     model = tiny_model(0)
     trainer.compile_model(model, peak_lr=0.05, total_steps=40, warmup_ratio=0.1, clipnorm=0.5, ema_momentum=0.9,
-                          optimizer=functools.partial(keras.optimizers.AdamW, weight_decay=0.01))
+                          optimizer=keras.optimizers.AdamW, weight_decay=0.01)
     optimizer = model.optimizer
     assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == 0.01
     assert (optimizer.clipnorm, optimizer.use_ema, optimizer.ema_momentum) == (0.5, True, 0.9)

@@ -6,7 +6,6 @@ which keras-hub's own converters read. The encoder's subword tokenizer and packe
 (`TextPacker`), so the exported model takes raw strings as the from-scratch family's does.
 """
 
-import functools
 import json
 from pathlib import Path
 
@@ -246,19 +245,15 @@ def parameter_counts(model: keras.Model) -> tuple[int, int]:
     return trainable, model.count_params()
 
 
-def _adamw(*, weight_decay: float, **settings) -> keras.optimizers.AdamW:
-    """AdamW without decay on biases, LayerNorm and embeddings; `settings` from the shared recipe."""
-    optimizer = keras.optimizers.AdamW(weight_decay=weight_decay, **settings)
-    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
-    return optimizer
-
-
 def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float,
-                       clipnorm: float, weight_decay: float, ema_momentum: float = 0.0) -> None:
-    """The shared recipe (`trainer.compile_model`: warmup + cosine, clipping, weight averaging) with AdamW."""
+                       clipnorm: float, weight_decay: float, ema_momentum: float = 0.0,
+                       accumulation_steps: int = 1) -> None:
+    """The shared recipe (`trainer.compile_model`: warmup + cosine, clipping, weight averaging, gradient
+    accumulation) with AdamW, which does not decay biases, LayerNorm and embeddings."""
     trainer.compile_model(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=warmup_ratio,
-                          clipnorm=clipnorm, ema_momentum=ema_momentum,
-                          optimizer=functools.partial(_adamw, weight_decay=weight_decay))
+                          clipnorm=clipnorm, ema_momentum=ema_momentum, accumulation_steps=accumulation_steps,
+                          optimizer=keras.optimizers.AdamW, weight_decay=weight_decay)
+    model.optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
 
 
 @keras.saving.register_keras_serializable(package="textclf")

@@ -100,10 +100,10 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
 
 
 def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):
-    """AdamW on the shared warmup + cosine schedule, with clipping (`encoder.compile_classifier`)."""
+    """AdamW on the shared warmup + cosine schedule, with clipping and --grad-accum (`encoder.compile_classifier`)."""
     encoder.compile_classifier(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=config.warmup_ratio,
                                clipnorm=config.clipnorm, weight_decay=config.weight_decay,
-                               ema_momentum=ema_momentum)
+                               ema_momentum=ema_momentum, accumulation_steps=config.grad_accum)
 
 
 def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:

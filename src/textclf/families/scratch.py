@@ -108,9 +108,9 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
 
 
 def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):
-    """Adam, warmup + cosine, clipping and the optional weight average (`trainer.compile_model`)."""
+    """Adam, warmup + cosine, clipping, the optional weight average and --grad-accum (`trainer.compile_model`)."""
     trainer.compile_model(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=config.warmup_ratio,
-                          clipnorm=config.clipnorm, ema_momentum=ema_momentum)
+                          clipnorm=config.clipnorm, ema_momentum=ema_momentum, accumulation_steps=config.grad_accum)
 
 
 def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -26,6 +25,7 @@ from loguru import logger
 from textclf.config import MONITORS
 from textclf.errors import InputError
 from textclf.serving.runs import EVALUATION_PENDING
+from textclf.training import accumulation
 from textclf.training.precise_bn import PreciseBatchNorm
 from textclf.training.schedules import warmup_cosine
 
@@ -154,14 +154,18 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
 
 
 def compile_model(model: keras.Model, *, peak_lr: float, total_steps: int, warmup_ratio: float, clipnorm: float,
-                  ema_momentum: float = 0.0,
-                  optimizer: Callable[..., keras.optimizers.Optimizer] = keras.optimizers.Adam):
-    """The shared recipe: `optimizer` (Adam unless a family passes another, e.g. AdamW with its weight decay
-    bound) on the warmup + cosine schedule with clipping; `ema_momentum` > 0 also keeps the weights' moving
-    average. The loss expects probabilities: every family's model ends in a float32 softmax."""
+                  ema_momentum: float = 0.0, accumulation_steps: int = 1,
+                  optimizer: type[keras.optimizers.Optimizer] = keras.optimizers.Adam, **settings):
+    """The shared recipe: `optimizer` (Adam unless a family passes another, e.g. AdamW and its `settings`) on the
+    warmup + cosine schedule over `total_steps` updates, with clipping; `ema_momentum` > 0 also keeps the weights'
+    moving average; `accumulation_steps` > 1 averages that many batches' gradients per update
+    (`training.accumulation`). The loss expects probabilities: every family's model ends in a float32 softmax."""
+    if accumulation_steps > 1:
+        optimizer, settings = accumulation.ACCUMULATING[optimizer], {**settings,
+                                                                     "accumulation_steps": accumulation_steps}
     optimizer = optimizer(
         learning_rate=warmup_cosine(peak_lr, total_steps, warmup_ratio), clipnorm=clipnorm,
-        use_ema=ema_momentum > 0, ema_momentum=ema_momentum,
+        use_ema=ema_momentum > 0, ema_momentum=ema_momentum, **settings,
     )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
