@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from textclf import run as run_module
 from textclf.config import RunConfig
+from textclf.data import registry
 from textclf.errors import InputError
 from textclf.run import run
 from textclf.serving.runs import EVALUATION_PENDING, newest_run
@@ -207,6 +208,23 @@ def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, 
                for line in log_lines)
     predictions = pd.read_csv(run_folder(report) / "eval_mine_predictions.csv")
     assert predictions["text"].tolist() == pd.read_csv(mine)["text"].tolist()
+
+
+def test_a_run_never_trains_on_its_own_test_texts(tmp_path, log_lines):
+    # A file that repeats texts, as ChnSentiCorp's train repeats 331 of its test texts: the carved test split
+    # shares some with train and validation, and those rows leave training.
+    texts = [f"review number {i % 60}" for i in range(100)]
+    mine = tmp_path / "repeats.csv"
+    pd.DataFrame({"text": texts, "label": ["positive", "negative"] * 50}).to_csv(mine, index=False)
+    config = RunConfig(dataset=str(mine), test_fraction=0.2)
+    carved = registry.spec_for(str(mine)).load(config)
+    data, _ = run_module.read_data(config)
+    test = set(data.test["text"])
+    assert data.test.equals(carved.test) and not test & (set(data.train["text"]) | set(data.val["text"]))
+    removed = [len(carved.train) - len(data.train), len(carved.val) - len(data.val)]
+    assert removed[0] > 0  # the check can fail: the carved train did hold test texts
+    assert any(f"removed {removed[0]} training and {removed[1]} validation rows whose text is in the test split of "
+               in line for line in log_lines)
 
 
 def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures, monkeypatch):
