@@ -34,7 +34,8 @@ MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
-                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1}
+                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
+                "remat": False}
 
 
 def _at_least(minimum: int):
@@ -172,6 +173,8 @@ class RunConfig:
                                         "default: the rank)", type=_positive_float)
     weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
                                           type=_non_negative_float)
+    remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
+                           "the backward pass: less activation memory for about a third more compute")
     calibrate: str | None = _setting(
         None, "temperature: divide the logits by one temperature fitted on the validation split, so that the "
         "probabilities match how often the model is right; predictions never change (default); none",

@@ -67,7 +67,8 @@ def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
-LORA = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2, model_args={"pooling": "mean"})
+# With --remat: fit, resume and export run through the recomputed blocks.
+LORA = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2, model_args={"pooling": "mean"}, remat=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,7 @@ def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_te
     # The best-epoch restore loads merged kernels and zero adapters: predictions must not change through it.
     row, run_dir = lora_run
     assert 0 < row["trainable_parameters"] < row["total_parameters"]
+    assert "--remat: 1 transformer blocks recompute" in (run_dir / "run.log").read_text()
     assert "mean_pooling" in {layer.name for layer in keras.saving.load_model(run_dir / "model.keras").classifier.layers}
     _saved_model_agrees_with_test_predictions(run_dir)
 
@@ -126,6 +128,7 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
     ({"model": "lstm"}, "--preset is an encoder setting"),
     ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),
     ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank is an encoder setting"),
+    ({"model": "lstm", "preset": None, "remat": True}, "--remat recomputes an encoder's transformer blocks"),
 ])
 def test_settings_that_do_not_apply_are_refused_before_a_run_folder(tmp_path, fixtures, bert_preset, given,
                                                                      message):

@@ -13,6 +13,7 @@ import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
+from keras.src.backend.common import global_state  # Keras' call context: no public API reads or sets it
 
 from textclf.data import text
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
@@ -237,6 +238,52 @@ def enable_lora(backbone, rank: int, alpha: float | None = None) -> None:
             layer.lora_alpha = rank if alpha is None else alpha
             if layer.bias is not None:
                 layer.bias.trainable = False
+
+
+def rematerialize(backbone) -> int:
+    """Gradient checkpointing (`--remat`): each transformer block keeps only its input for the backward pass and
+    runs its forward again there (tf.recompute_grad); returns the number of blocks.
+
+    Not Keras' RematScope (keras 3.15.1), for two reasons measured on a tiny BERT: inside a tf.function (every
+    fit) it fails, because tf.custom_gradient takes no keyword arguments in graph mode and a block gets its
+    padding mask as one (keras-team/keras issue 21207); and where it runs (eagerly), the recomputed forward
+    draws new dropout masks, since each draw advances a SeedGenerator's state: the gradients are of another
+    forward than the loss (2.5e-2 apart), and every mask after it shifts. Here the block's seed states are
+    read before its forward and put back at the start of each run of it, so the recompute draws the same masks
+    and the states advance once, as without; the recompute runs in the forward's Keras call context, from
+    which DeBERTa's dropouts read `training`; float keyword inputs (DeBERTa's relative embeddings) are passed
+    as arguments so that their gradients flow, the others (masks) are closed over.
+    """
+    blocks = [block for group in backbone.transformer_layers  # ALBERT: groups of shared blocks
+              for block in (group if isinstance(group, list) else [group])]
+    for block in blocks:
+        block.call = _recomputed(block, block.call)
+    return len(blocks)
+
+
+def _recomputed(block, call):
+    states = [v for v in block.non_trainable_variables if v.name == "seed_generator_state"]
+
+    def run(inputs, **kwargs):
+        floats = sorted(k for k, v in kwargs.items() if tf.is_tensor(v) and v.dtype.is_floating)
+        seeds = [tf.identity(state.value) for state in states]
+        # The block's sublayers that are not passed `training` read it from Keras' call context (DeBERTa's
+        # dropouts), which the backward pass has left: the recompute runs in the forward's.
+        context = global_state.get_global_attribute("current_call_ctx")
+
+        def forward(x, *values):
+            for state, seed in zip(states, seeds):
+                state.assign(seed)
+            outer = global_state.get_global_attribute("current_call_ctx")
+            global_state.set_global_attribute("current_call_ctx", context)
+            try:
+                return call(x, **{**kwargs, **dict(zip(floats, values))})
+            finally:
+                global_state.set_global_attribute("current_call_ctx", outer)
+
+        return tf.recompute_grad(forward)(inputs, *(kwargs[k] for k in floats))
+
+    return run
 
 
 def parameter_counts(model: keras.Model) -> tuple[int, int]:

@@ -86,11 +86,15 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
-    """The backbone (random for bert_scratch), LoRA on it when --lora-rank, and the classification head."""
+    """The backbone (random for bert_scratch), LoRA on it when --lora-rank, gradient checkpointing with --remat,
+    and the classification head."""
     backbone = encoder.load_backbone(PRESET_FAMILY[config.model], config.preset, max_len=config.max_len,
                                      scratch=config.model == "bert_scratch")
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha)
+    if config.remat:
+        logger.info(f"--remat: {encoder.rematerialize(backbone)} transformer blocks recompute their forward in the "
+                    "backward pass")
     model = encoder.build_classifier(backbone, num_classes, **config.model_args)
     trainable, total = encoder.parameter_counts(model)
     logger.info(f"{config.model}: {trainable:,} of {total:,} parameters trainable")
