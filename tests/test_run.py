@@ -210,21 +210,23 @@ def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, 
     assert predictions["text"].tolist() == pd.read_csv(mine)["text"].tolist()
 
 
-def test_a_run_never_trains_on_its_own_test_texts(tmp_path, log_lines):
-    # A file that repeats texts, as ChnSentiCorp's train repeats 331 of its test texts: the carved test split
-    # shares some with train and validation, and those rows leave training.
+def test_a_run_never_trains_on_its_own_test_or_validation_texts(tmp_path, log_lines):
+    # A file that repeats texts, as ChnSentiCorp's train repeats 331 of its test and 338 of its validation texts:
+    # the carved splits share some, and those rows leave training (and validation, for test texts).
     texts = [f"review number {i % 60}" for i in range(100)]
     mine = tmp_path / "repeats.csv"
     pd.DataFrame({"text": texts, "label": ["positive", "negative"] * 50}).to_csv(mine, index=False)
-    config = RunConfig(dataset=str(mine), test_fraction=0.2)
+    config = RunConfig(dataset=str(mine), test_fraction=0.2, val_fraction=0.2)
     carved = registry.spec_for(str(mine)).load(config)
     data, _ = run_module.read_data(config)
-    test = set(data.test["text"])
-    assert data.test.equals(carved.test) and not test & (set(data.train["text"]) | set(data.val["text"]))
-    removed = [len(carved.train) - len(data.train), len(carved.val) - len(data.val)]
-    assert removed[0] > 0  # the check can fail: the carved train did hold test texts
-    assert any(f"removed {removed[0]} training and {removed[1]} validation rows whose text is in the test split of "
+    train, val, test = (set(frame["text"]) for frame in (data.train, data.val, data.test))
+    assert data.test.equals(carved.test) and not test & (train | val) and not val & train
+    removed_by_test = carved.val["text"].isin(test).sum()
+    assert len(data.val) == len(carved.val) - removed_by_test
+    assert len(data.train) < len(carved.train) and removed_by_test > 0  # the checks can fail: there were repeats
+    assert any("training and" in line and f"{removed_by_test} validation rows whose text is in the test split of"
                in line for line in log_lines)
+    assert any("training rows whose text is in the validation split of" in line for line in log_lines)
 
 
 def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures, monkeypatch):

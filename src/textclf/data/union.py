@@ -51,13 +51,17 @@ def load(names: list[str], load_one: Callable[[str, RunConfig], splits.Splits], 
     return splits.Splits(joined("train"), joined("val"), joined("test"), first.class_names, first.language)
 
 
-def without(data: splits.Splits, texts: Iterable[str], what: str) -> splits.Splits:
-    """`data` with the rows of train and validation whose text is among `texts` removed (counted in the log)."""
+SPLIT_NAMES = {"train": "training", "val": "validation"}
+
+
+def without(data: splits.Splits, texts: Iterable[str], what: str, from_splits=("train", "val")) -> splits.Splits:
+    """`data` with the rows of `from_splits` (train and validation) whose text is among `texts` removed (counted
+    in the log)."""
     texts = set(texts)
-    kept = {split: frame[~frame["text"].isin(texts)].reset_index(drop=True)
-            for split, frame in (("train", data.train), ("val", data.val))}
+    kept = {split: getattr(data, split)[lambda frame: ~frame["text"].isin(texts)].reset_index(drop=True)
+            for split in from_splits}
     removed = {split: len(getattr(data, split)) - len(frame) for split, frame in kept.items()}
     if any(removed.values()):
-        logger.info(f"removed {removed['train']:,} training and {removed['val']:,} validation rows whose text is in "
-                    f"{what}")
+        counts = " and ".join(f"{n:,} {SPLIT_NAMES[split]}" for split, n in removed.items())
+        logger.info(f"removed {counts} rows whose text is in {what}")
     return dataclasses.replace(data, **kept)
