@@ -20,6 +20,7 @@ import tensorflow as tf
 from textclf.errors import InputError
 from textclf.families import encoder
 from textclf.serving.export import export
+from textclf.training import trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LEN = 16
@@ -234,10 +235,6 @@ def test_lora_trains_only_the_adapters_and_the_head(presets):
     assert changed <= head | {path for path in changed if "lora_kernel" in path}
 
 
-def _seed_states(model) -> list:
-    return [v for v in model.variables if v.name == "seed_generator_state"]
-
-
 @pytest.mark.parametrize("family", ["bert", "deberta_v3", "albert"])  # DeBERTa: relative embeddings; ALBERT: shared
 def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_loss_and_gradients(presets, family):
     preprocessor = encoder.load_preprocessor(family, str(presets[family]), max_len=MAX_LEN)
@@ -245,7 +242,7 @@ def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_lo
     runs = {}
     for remat in (False, True):
         backbone = encoder.load_backbone(family, str(presets[family]), max_len=MAX_LEN)
-        (block,) = [b for group in backbone.transformer_layers for b in (group if isinstance(group, list) else [group])]
+        (block,) = encoder.transformer_blocks(backbone)
         traced, call = [], block.call
         block.call = lambda *args, _call=call, _traced=traced, **kwargs: _traced.append(1) or _call(*args, **kwargs)
         if remat:
@@ -253,7 +250,7 @@ def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_lo
         runs[remat] = encoder.build_classifier(backbone, 2), traced
     (plain, _), (recomputed, traced) = runs[False], runs[True]
     recomputed.set_weights(plain.get_weights())
-    for mine, theirs in zip(_seed_states(recomputed), _seed_states(plain)):
+    for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain)):
         mine.assign(theirs)
 
     @tf.function
@@ -268,7 +265,7 @@ def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_lo
     for mine, theirs in zip(remat_grads, grads, strict=True):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
     assert max(float(np.max(np.abs(g))) for g in grads) > 0
-    for mine, theirs in zip(_seed_states(recomputed), _seed_states(plain), strict=True):
+    for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain), strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # advanced once: the next masks agree too
 
 

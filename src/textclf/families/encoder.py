@@ -254,15 +254,19 @@ def rematerialize(backbone) -> int:
     which DeBERTa's dropouts read `training`; float keyword inputs (DeBERTa's relative embeddings) are passed
     as arguments so that their gradients flow, the others (masks) are closed over.
     """
-    blocks = [block for group in backbone.transformer_layers  # ALBERT: groups of shared blocks
-              for block in (group if isinstance(group, list) else [group])]
+    blocks = transformer_blocks(backbone)
     for block in blocks:
         block.call = _recomputed(block, block.call)
     return len(blocks)
 
 
+def transformer_blocks(backbone) -> list:
+    """A keras-hub backbone's transformer blocks, in order (ALBERT's: the shared block of each group)."""
+    return [block for group in backbone.transformer_layers for block in (group if isinstance(group, list) else [group])]
+
+
 def _recomputed(block, call):
-    states = [v for v in block.non_trainable_variables if v.name == "seed_generator_state"]
+    states = trainer.seed_states(block)
 
     def run(inputs, **kwargs):
         floats = sorted(k for k, v in kwargs.items() if tf.is_tensor(v) and v.dtype.is_floating)

@@ -84,6 +84,11 @@ class ProgressLog(keras.callbacks.Callback):
         logger.info(f"epoch {self._epoch + 1}/{self.params['epochs']}, step {done}/{steps or '?'}: {metrics}{left}")
 
 
+def seed_states(layer) -> list:
+    """The state variables of the SeedGenerators in `layer` (a model or a layer): what its dropout draws next."""
+    return [v for v in layer.variables if v.name == "seed_generator_state"]
+
+
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
     """Keras' backup of the weights and the optimizer, plus what `save_weights` leaves out: the random seed
     states of the dropout layers, and the LoRA adapters.
@@ -93,9 +98,6 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     the adapters are saved beside the weights, and on restore put back and taken out of the kernel again.
     """
 
-    def _seeds(self) -> list:
-        return [v for v in self.model.variables if v.name == "seed_generator_state"]
-
     def _lora_layers(self) -> list:
         return [layer for layer in self.model._flatten_layers() if getattr(layer, "lora_enabled", False)]
 
@@ -103,7 +105,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_train_begin(logs)
         folder = Path(self.backup_dir)
         if (folder / "seeds.npy").is_file():
-            for variable, value in zip(self._seeds(), np.load(folder / "seeds.npy")):
+            for variable, value in zip(seed_states(self.model), np.load(folder / "seeds.npy")):
                 variable.assign(value)
         if (folder / "lora.npz").is_file():
             with np.load(folder / "lora.npz") as saved:
@@ -113,7 +115,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
         folder = Path(self.backup_dir)
-        seeds = [keras.ops.convert_to_numpy(v) for v in self._seeds()]
+        seeds = [keras.ops.convert_to_numpy(v) for v in seed_states(self.model)]
         np.save(folder / "seeds.npy", np.array(seeds).reshape(len(seeds), 2))
         if adapters := self._lora_layers():
             np.savez(folder / "lora.npz", **{
