@@ -28,7 +28,7 @@ def two_device_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     done = server_main(
         "--dataset", "weibo", "--data-dir", str(ROOT / "tests" / "fixtures" / "weibo_tiny"), "--devices", "2", "--epochs", "2",
-        "--batch-size", "16", "--output-dir", str(out), "--cache-dir", str(out / "cache"),
+        "--batch-size", "16", "--objective", "rdrop", "--output-dir", str(out), "--cache-dir", str(out / "cache"),
     )
     return done, out
 
@@ -42,6 +42,7 @@ def test_end_to_end_under_mirrored_strategy(two_device_run):
     assert row["num_replicas"] == 2 and row["global_batch_size"] == 32
     assert row["peak_learning_rate"] == pytest.approx(1e-3 * 2**0.5)  # the shared default, scaled by sqrt(2)
     assert row["config_ema_momentum"] == 0.99  # the stacked model's weight averaging under MirroredStrategy
+    assert row["config_objective"] == "rdrop"  # and R-Drop's two passes, with its BatchNorm re-estimated
     assert row["ema_momentum_per_step"] == pytest.approx(0.99**2)  # over as many examples as on one device
     assert row["dataset"] == "weibo" and row["model"] == "stacked_lstm" and row["config_tokenizer"] == "jieba"
     assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 2

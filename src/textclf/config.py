@@ -23,6 +23,7 @@ from textclf.data.filters import TEXT_FILTERS
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
+OBJECTIVES = ("ce", "rdrop", "supcon")  # training/objectives.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
 # cut; an encoder reads pre as tail and post as head (the datasets' defaults are pre/post).
@@ -35,7 +36,8 @@ MIN_VOCAB_SIZE = 3
 # Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
                 "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
-                "remat": False}
+                "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
+                "supcon_temperature": None}
 
 
 def _at_least(minimum: int):
@@ -175,6 +177,17 @@ class RunConfig:
                                           type=_non_negative_float)
     remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
                            "the backward pass: less activation memory for about a third more compute")
+    objective: str = _setting(
+        "ce", "the training loss: ce (cross-entropy); rdrop (R-Drop: two dropout passes, cross-entropy on both and the "
+        "KL divergence between them); supcon (cross-entropy plus a supervised contrastive loss on the pooled "
+        "features)", choices=OBJECTIVES)
+    rdrop_alpha: float | None = _setting(None, "--objective rdrop: weight of the KL term (default 4, the R-Drop "
+                                         "paper's GLUE value)", type=_non_negative_float)
+    supcon_alpha: float | None = _setting(None, "--objective supcon: weight of the contrastive loss (default 0.2)",
+                                          type=_non_negative_float)
+    # not --temperature: the report's `temperature` column is calibration's
+    supcon_temperature: float | None = _setting(None, "--objective supcon: temperature of the contrastive loss "
+                                                "(default 0.07)", type=_positive_float)
     calibrate: str | None = _setting(
         None, "temperature: divide the logits by one temperature fitted on the validation split, so that the "
         "probabilities match how often the model is right; predictions never change (default); none",

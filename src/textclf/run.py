@@ -19,7 +19,7 @@ from textclf.data import registry, splits, union
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
-from textclf.training import accumulation, calibration, devices, resume, schedules, trainer
+from textclf.training import accumulation, calibration, devices, objectives, resume, schedules, trainer
 
 
 def family_for(model: str) -> ModuleType:
@@ -90,6 +90,7 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
 def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[evaluation.EvalSet]]:
     """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
+    config = config.resolve(objectives.SETTINGS[config.objective])
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
     data, eval_sets = read_data(config)
@@ -139,6 +140,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     """
     family = family_for(config.model)
     family.check(config)
+    objectives.check(config)
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
     config, data, eval_sets = _load(family, config)
     output_dir = Path(config.output_dir)
@@ -159,18 +161,20 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
 
 
 def _build(family: ModuleType, config: RunConfig, prepared: families.Prepared, num_classes: int,
-           strategy: tf.distribute.Strategy) -> tuple[keras.Model, dict]:
-    """The compiled model, and how it trains: the rate and weight average scaled for the replicas (not for
-    --grad-accum, which trains as a K-times batch would, with its rate: both count optimizer updates)."""
+           strategy: tf.distribute.Strategy) -> tuple[keras.Model, keras.Model, dict]:
+    """The compiled model that trains (the classifier, or its --objective's training model), the classifier, and
+    how it trains: the rate and weight average scaled for the replicas (not for --grad-accum, which trains as a
+    K-times batch would, with its rate: both count optimizer updates)."""
     replicas = strategy.num_replicas_in_sync
     steps_per_epoch = int(prepared.datasets["train"].cardinality())  # length buckets: a few more than rows / batch
     updates = max(1, steps_per_epoch * config.epochs // config.grad_accum)
     peak_lr = schedules.scaled_learning_rate(config.learning_rate, replicas)
     ema = schedules.scaled_ema_momentum(config.ema_momentum, replicas)
     with strategy.scope():
-        model = family.build(config, prepared, num_classes)
+        classifier = family.build(config, prepared, num_classes)
+        model = objectives.training_model(classifier, config)
         family.compile_model(model, config, peak_lr=peak_lr, total_steps=updates, ema_momentum=ema)
-    return model, {"num_replicas": replicas, "global_batch_size": config.batch_size * replicas,
+    return model, classifier, {"num_replicas": replicas, "global_batch_size": config.batch_size * replicas,
                    "examples_per_update": config.batch_size * replicas * config.grad_accum,
                    "parameters": model.count_params(), "peak_learning_rate": peak_lr, "ema_momentum_per_step": ema}
 
@@ -235,11 +239,11 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
     (run_dir / "command.txt").write_text(command + "\n")
     replicas = strategy.num_replicas_in_sync
     prepared = family.prepare(config, data, global_batch=config.batch_size * replicas, replicas=replicas)
-    model, setup = _build(family, config, prepared, len(data.class_names), strategy)
+    model, classifier, setup = _build(family, config, prepared, len(data.class_names), strategy)
     weights = _class_weights(config, data)
     fitted = _fit(model, config, prepared, data, run_dir, weights)
-    val, test = _evaluate(model, prepared, data)
-    model, val, test, calibrated = _calibrated(config, model, val, test, data, run_dir)
+    val, test = _evaluate(classifier, prepared, data)
+    model, val, test, calibrated = _calibrated(config, classifier, val, test, data, run_dir)
     _export(run_dir, family.serving_model(config, prepared, model), data.class_names)
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
                extra={**prepared.report, **_weights_column(weights, data.class_names), **calibrated,

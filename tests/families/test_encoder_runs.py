@@ -57,8 +57,10 @@ def _saved_model_agrees_with_test_predictions(run_dir: Path):
 
 
 def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, bert_preset):
-    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset))
+    # Trained with the contrastive objective on BERT's pooled output; what is exported is the plain classifier.
+    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, objective="supcon"))
     assert row["trainable_parameters"] == row["total_parameters"] == row["parameters"]
+    assert row["config_objective"] == "supcon"
     assert row["peak_learning_rate"] == pytest.approx(5e-5)  # the encoders' default, not the 1e-3 of scratch
     config = json.loads((run_dir / "config.json").read_text())
     # No jieba at serving, the datasets' post read as the subword head cut, AdamW's default decay.
@@ -67,8 +69,9 @@ def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
-# With --remat: fit, resume and export run through the recomputed blocks.
-LORA = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2, model_args={"pooling": "mean"}, remat=True)
+# With --remat and R-Drop: fit (two dropout passes through the recomputed blocks), resume and export.
+LORA = dict(lora_rank=2, lora_alpha=4.0, epochs=2, learning_rate=1e-2, model_args={"pooling": "mean"}, remat=True,
+            objective="rdrop")
 
 
 @pytest.fixture(scope="module")
