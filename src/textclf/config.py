@@ -23,6 +23,7 @@ from textclf.data.filters import TEXT_FILTERS
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
+PEFT_METHODS = ("prompt", "ptuning")  # families/prompts.py; LoRA is --lora-rank
 OBJECTIVES = ("ce", "rdrop", "supcon")  # training/objectives.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
@@ -37,7 +38,7 @@ MIN_VOCAB_SIZE = 3
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
                 "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
-                "supcon_temperature": None}
+                "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None}
 
 
 def _at_least(minimum: int):
@@ -175,6 +176,14 @@ class RunConfig:
                                         "default: the rank)", type=_positive_float)
     weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
                                           type=_non_negative_float)
+    peft: str | None = _setting(
+        None, "encoders: prompt (prompt tuning: trainable vectors in place of --virtual-tokens tokens before the text) "
+        "or ptuning (P-tuning: the same vectors put out by a small trainable MLP over learnt seeds); the encoder "
+        "is frozen, the head trains", choices=PEFT_METHODS)
+    virtual_tokens: int | None = _setting(None, "--peft: the soft prompt's length, in tokens on top of --max-len "
+                                          "(default 20)", type=_positive_int)
+    prompt_init: str | None = _setting(None, "--peft prompt: start the vectors from the embeddings of this text's "
+                                       "tokens, repeated to fill them (default: at random)")
     remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
                            "the backward pass: less activation memory for about a third more compute")
     objective: str = _setting(

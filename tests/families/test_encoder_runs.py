@@ -89,6 +89,21 @@ def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_te
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
+@pytest.mark.parametrize("given", [dict(peft="prompt", prompt_init="a good film"),
+                                   dict(peft="ptuning", virtual_tokens=4, model_args={"pooling": "mean"})])
+def test_a_soft_prompt_run_trains_the_prompt_and_the_head_and_serves_what_it_tested(tmp_path, fixtures, bert_preset,
+                                                                                   given):
+    # --max-len 8: the default 20 virtual tokens come on top, within the preset's 32 positions
+    row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, learning_rate=1e-2, max_len=8, **given))
+    virtual = given.get("virtual_tokens", 20)
+    mlp = 3 * (8 * 8 + 8) if given["peft"] == "ptuning" else 0
+    assert row["trainable_parameters"] == virtual * 8 + mlp + 8 * 2 + 2  # the vectors (and MLP), the logits
+    assert row["config_virtual_tokens"] == virtual
+    served = keras.saving.load_model(run_dir / "model.keras")
+    assert served.packer.virtual_tokens == virtual  # the exported model keeps the prompt's places
+    _saved_model_agrees_with_test_predictions(run_dir)
+
+
 class Killed(Exception):
     """Stands in for a kill after the first epoch's backup."""
 
@@ -128,7 +143,11 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
     ({"model_args": {"pooling": "max"}}, "model_args pooling: 'max' is not first or mean"),
     ({"model_args": {"dropout": 1}}, r"model_args dropout: 1 is not a rate in \[0, 1\)"),
     ({"lora_alpha": 8.0}, "--lora-alpha needs --lora-rank"),
+    ({"virtual_tokens": 8}, "--virtual-tokens needs --peft prompt or --peft ptuning"),
+    ({"peft": "prompt", "lora_rank": 4}, "--peft prompt and --lora-rank are two ways to tune a few parameters"),
+    ({"peft": "ptuning", "prompt_init": "a film"}, "--prompt-init starts prompt tuning's vectors"),
     ({"model": "lstm"}, "--preset is an encoder setting"),
+    ({"model": "lstm", "preset": None, "peft": "prompt"}, "--peft is an encoder setting"),
     ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),
     ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank is an encoder setting"),
     ({"model": "lstm", "preset": None, "remat": True}, "--remat recomputes an encoder's transformer blocks"),

@@ -82,15 +82,16 @@ def load_preprocessor(family: str, preset: str, *, max_len: int):
     return _from_preset(FAMILIES[family][1], family, preset, sequence_length=max_len)
 
 
-def load_backbone(family: str, preset: str, *, max_len: int, scratch: bool = False):
-    """The encoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised.
+def load_backbone(family: str, preset: str, *, max_len: int, virtual_tokens: int = 0, scratch: bool = False):
+    """The encoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised, for texts of
+    `max_len` tokens after `virtual_tokens` places of a soft prompt.
 
     Variables are made here: under a strategy, call it inside `strategy.scope()`.
     """
     backbone = _from_preset(FAMILIES[family][0], family, preset, load_weights=not scratch)
-    if max_len > backbone.max_sequence_length:
-        raise InputError(f"--max-len {max_len}: {preset} has position embeddings for "
-                         f"{backbone.max_sequence_length} tokens")
+    if max_len + virtual_tokens > backbone.max_sequence_length:
+        asked = f"--max-len {max_len}" + (f" and --virtual-tokens {virtual_tokens}" if virtual_tokens else "")
+        raise InputError(f"{asked}: {preset} has position embeddings for {backbone.max_sequence_length} tokens")
     return backbone
 
 
@@ -118,13 +119,16 @@ class TextPacker(keras.layers.Layer):
         preprocessor: the family's keras-hub TextClassifierPreprocessor (its sequence_length is max_len).
         truncate: one of TRUNCATIONS.
         input_names: the backbone's input keys (segment_ids only where the family has them).
+        virtual_tokens: places kept after the start token for a soft prompt (`families.prompts`), holding the
+            start token's id until the prompt's vectors replace their embeddings; they count in sequence_length.
     """
 
-    def __init__(self, preprocessor, truncate: str, input_names, **kwargs):
+    def __init__(self, preprocessor, truncate: str, input_names, virtual_tokens: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.preprocessor = preprocessor
         self.truncate = truncate
         self.input_names = list(input_names)
+        self.virtual_tokens = virtual_tokens
 
     def build(self, input_shape=None):
         if not self.preprocessor.built:
@@ -145,8 +149,12 @@ class TextPacker(keras.layers.Layer):
 
     def _pack(self, texts):
         tokenizer, packer = self.preprocessor.tokenizer, self.preprocessor.packer
-        budget = self.preprocessor.sequence_length - 2  # a start and an end token around one text
-        token_ids, segment_ids = packer(keep_tokens(tokenizer(texts), budget, self.truncate))
+        budget = self.preprocessor.sequence_length - 2 - self.virtual_tokens  # a start and an end token around it
+        ids = keep_tokens(tokenizer(texts), budget, self.truncate)
+        if self.virtual_tokens:
+            places = tf.fill([ids.nrows(), self.virtual_tokens], tf.cast(tokenizer.start_token_id, ids.dtype))
+            ids = tf.concat([tf.RaggedTensor.from_tensor(places), ids], axis=1)
+        token_ids, segment_ids = packer(ids)
         # int32 as the backbones declare it, not keras-hub's bool: under MirroredStrategy, Keras' fit averages
         # a first batch across the replicas to build the model, and TensorFlow cannot add booleans.
         padding_mask = tf.cast(token_ids != self.pad_id, "int32")
@@ -159,6 +167,7 @@ class TextPacker(keras.layers.Layer):
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
             "truncate": self.truncate,
             "input_names": self.input_names,
+            "virtual_tokens": self.virtual_tokens,
         }
 
     @classmethod
@@ -167,9 +176,9 @@ class TextPacker(keras.layers.Layer):
         return cls(**config)
 
 
-def make_packer(family: str, preprocessor, truncate: str) -> TextPacker:
+def make_packer(family: str, preprocessor, truncate: str, virtual_tokens: int = 0) -> TextPacker:
     names = ["padding_mask", "token_ids"] + (["segment_ids"] if family in SEGMENTED else [])
-    return TextPacker(preprocessor, truncate, input_names=names)
+    return TextPacker(preprocessor, truncate, input_names=names, virtual_tokens=virtual_tokens)
 
 
 def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffle: EpochShuffle | None = None,
@@ -217,7 +226,7 @@ def build_classifier(backbone, num_classes: int, *, pooling: str = "first", drop
     elif isinstance(outputs, dict) and "pooled_output" in outputs:
         pooled = outputs["pooled_output"]
     else:
-        pooled = keras.layers.Dense(backbone.hidden_dim, activation="tanh", name="pooled_dense")(sequence[:, 0, :])
+        pooled = keras.layers.Dense(sequence.shape[-1], activation="tanh", name="pooled_dense")(sequence[:, 0, :])
     x = keras.layers.Dropout(dropout, name="head_dropout")(pooled)
     x = keras.layers.Dense(num_classes, name="logits")(x)
     probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)

@@ -15,7 +15,7 @@ from textclf.config import RunConfig
 from textclf.data import splits, text
 from textclf.data.pipeline import EpochShuffle
 from textclf.errors import InputError
-from textclf.families import Prepared, encoder
+from textclf.families import Prepared, encoder, prompts
 
 # --model -> the keras-hub family whose preset it loads; bert_scratch is BERT's architecture, randomly initialised.
 PRESET_FAMILY = {**{name: name for name in encoder.FAMILIES}, "bert_scratch": "bert"}
@@ -23,6 +23,7 @@ PRESET_FAMILY = {**{name: name for name in encoder.FAMILIES}, "bert_scratch": "b
 SUBWORD_CUT = {"pre": "tail", "post": "head"}
 # The from-scratch models' settings that a preset decides instead.
 SCRATCH_ONLY = {"vocab_size": "--vocab-size", "embeddings": "--embeddings"}
+DEFAULT_VIRTUAL_TOKENS = 20  # PEFT's examples for prompt tuning and P-tuning
 
 
 def check(config: RunConfig):
@@ -44,6 +45,7 @@ def check(config: RunConfig):
     _check_head(config)
     if config.lora_alpha is not None and config.lora_rank is None:
         raise InputError("--lora-alpha needs --lora-rank")
+    _check_prompt(config)
     encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts
 
 
@@ -64,16 +66,33 @@ def _check_head(config: RunConfig):
             raise InputError(f"model_args {key}: {value!r} is not {takes}")
 
 
+def _check_prompt(config: RunConfig):
+    """A soft prompt's settings only with --peft, --prompt-init only for prompt tuning, and one method at a time."""
+    if config.peft is None:
+        for name in ("virtual_tokens", "prompt_init"):
+            if getattr(config, name) is not None:
+                raise InputError(f"--{name.replace('_', '-')} needs --peft prompt or --peft ptuning")
+        return
+    if config.lora_rank is not None:
+        raise InputError(f"--peft {config.peft} and --lora-rank are two ways to tune a few parameters; choose one")
+    if config.prompt_init is not None and config.peft != "prompt":
+        raise InputError("--prompt-init starts prompt tuning's vectors; P-tuning's come out of its prompt encoder")
+
+
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
-    """The datasets' pre/post cut read as tail/head; the tokenizer left `auto` (the preset's)."""
-    return dataclasses.replace(config, truncate=SUBWORD_CUT.get(config.truncate, config.truncate))
+    """The datasets' pre/post cut read as tail/head; the tokenizer left `auto` (the preset's); a soft prompt of
+    DEFAULT_VIRTUAL_TOKENS unless given."""
+    virtual = config.virtual_tokens or (DEFAULT_VIRTUAL_TOKENS if config.peft else None)
+    return dataclasses.replace(config, truncate=SUBWORD_CUT.get(config.truncate, config.truncate),
+                               virtual_tokens=virtual)
 
 
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
     """The preset's tokenizer and packer, and the three batched datasets of input dicts."""
     family = PRESET_FAMILY[config.model]
-    preprocessor = encoder.load_preprocessor(family, config.preset, max_len=config.max_len)
-    packer = encoder.make_packer(family, preprocessor, config.truncate)
+    virtual = config.virtual_tokens or 0
+    preprocessor = encoder.load_preprocessor(family, config.preset, max_len=config.max_len + virtual)
+    packer = encoder.make_packer(family, preprocessor, config.truncate, virtual)
     shuffle = EpochShuffle(config.seed)
     datasets = {
         name: encoder.make_dataset(text.filtered(getattr(data, name)["text"].tolist(), config.text_filter),
@@ -87,20 +106,34 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
     """The backbone (random for bert_scratch), LoRA on it when --lora-rank, gradient checkpointing with --remat,
-    and the classification head."""
+    a soft prompt with --peft, and the classification head."""
     backbone = encoder.load_backbone(PRESET_FAMILY[config.model], config.preset, max_len=config.max_len,
-                                     scratch=config.model == "bert_scratch")
+                                     virtual_tokens=config.virtual_tokens or 0, scratch=config.model == "bert_scratch")
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha)
     if config.remat:
         logger.info(f"--remat: {encoder.rematerialize(backbone)} transformer blocks recompute their forward in the "
                     "backward pass")
+    if config.peft:
+        backbone = _prompted(backbone, config, prepared.state)
     model = encoder.build_classifier(backbone, num_classes, **config.model_args)
     trainable, total = encoder.parameter_counts(model)
     logger.info(f"{config.model}: {trainable:,} of {total:,} parameters trainable")
     # Known only once the model exists: the report's columns, filled in here rather than by prepare.
     prepared.report.update(trainable_parameters=trainable, total_parameters=total)
     return model
+
+
+def _prompted(backbone, config: RunConfig, packer: encoder.TextPacker):
+    """The backbone frozen, with --peft's soft prompt of --virtual-tokens vectors (from --prompt-init's tokens)."""
+    tokenizer = packer.preprocessor.tokenizer
+    init_ids = None
+    if config.prompt_init is not None:
+        init_ids = [int(i) for i in keras.ops.convert_to_numpy(tokenizer(config.prompt_init))]
+        if not init_ids:
+            raise InputError(f"--prompt-init {config.prompt_init!r}: the preset's tokenizer finds no token in it")
+    initial = prompts.initial_vectors(backbone, config.virtual_tokens, tokenizer.start_token_id, init_ids, config.seed)
+    return prompts.add_soft_prompt(backbone, config.peft, config.virtual_tokens, initial)
 
 
 def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):

@@ -25,7 +25,7 @@ from textclf.training import trainer
 # Builder arguments the run decides from its own flags: a model_arg may not set them.
 RUN_DECIDED = {"max_len": "--max-len", "embeddings": "--embeddings", "freeze_embeddings": "--freeze-embeddings"}
 # The pretrained encoders' settings: a from-scratch model has no preset, adapters or AdamW.
-ENCODER_ONLY = ("preset", "lora_rank", "lora_alpha", "weight_decay")
+ENCODER_ONLY = ("preset", "lora_rank", "lora_alpha", "weight_decay", "peft", "virtual_tokens", "prompt_init")
 
 
 @dataclasses.dataclass(frozen=True)
