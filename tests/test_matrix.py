@@ -76,7 +76,7 @@ def test_model_args_from_flags_are_yaml_values_and_reproduced_by_as_command():
 
 @pytest.mark.parametrize("text, message", [
     ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epoch: 3}\n", "unknown keys ['epoch']"),
-    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: 3\n", "'per_model' must map model names"),
+    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: 3\n", "'per_model' must map names to settings"),
     ("matrix:\n  dataset: [r8]\n  optimizer: [sgd]\n", "unknown keys ['optimizer']"),
     ("matrix:\n  model: [lstm]\nconfig:\n  epoch: 3\n", "unknown keys ['epoch']"),
     ("config:\n  epochs: 3\n", "a 'matrix' section"),
@@ -87,12 +87,28 @@ def test_model_args_from_flags_are_yaml_values_and_reproduced_by_as_command():
     ("matrix:\n  model: [lstm]\nconfig:\n  freeze_embeddings: 'yes'\n", "freeze_embeddings: 'yes' is not a valid"),
     ("matrix:\n  model: [lstm]\nconfig:\n  batch_size: null\n", "batch_size: None is not a valid value"),
     ("matrix:\n  model: [lstm]\nconfig:\n  model_args: 50\n", "model_args: expected a mapping of setting names"),
+    ("matrix:\n  recipe: [lora]\nrecipes:\n  full: {}\n", "the matrix names recipe 'lora', which 'recipes' does not"),
+    ("matrix:\n  recipe: [r]\nrecipes:\n  r: {objective: kl}\n", "recipes r: objective: 'kl' is not one of ce"),
 ])
 def test_bad_experiment_files(tmp_path, text, message):
     path = tmp_path / "e.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         matrix.cells(parse_args(["--experiment", str(path)]))
+
+
+def test_recipes_are_an_axis_between_models_and_seeds_over_per_model_and_under_flags(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  model: [gru]\n  recipe: [plain, rdrop]\n  seed: [0, 1]\n"
+                    "config: {epochs: 3, model_args: {units: 8}}\nper_model:\n  gru: {epochs: 4, learning_rate: 0.1}\n"
+                    "recipes:\n  plain: {}\n  rdrop: {objective: rdrop, epochs: 5, model_args: {dropout: 0.1}}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--learning-rate", "0.2"]))
+    assert [(c.recipe, c.seed) for c in configs] == [("plain", 0), ("plain", 1), ("rdrop", 0), ("rdrop", 1)]
+    plain, rdrop = configs[0], configs[2]
+    assert (plain.objective, plain.epochs, plain.model_args) == ("ce", 4, {"units": 8})
+    assert (rdrop.objective, rdrop.epochs, rdrop.model_args) == ("rdrop", 5, {"units": 8, "dropout": 0.1})
+    assert {c.learning_rate for c in configs} == {0.2}  # the flag wins
+    assert "--recipe rdrop" in as_command(rdrop) and rdrop.fingerprint() != plain.fingerprint()
 
 
 def test_experiment_settings_are_read_as_their_flags_read_them(tmp_path):

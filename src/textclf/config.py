@@ -38,7 +38,8 @@ MIN_VOCAB_SIZE = 3
 LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
                 "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
-                "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None}
+                "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
+                "recipe": None}
 
 
 def _at_least(minimum: int):
@@ -214,6 +215,8 @@ class RunConfig:
     max_samples: int | None = _setting(None, "cap each split at N rows, for smoke runs", type=_positive_int)
     text_column: str | None = _setting(None, "text column of a user file (default: guessed)")
     label_column: str | None = _setting(None, "label column of a user file (default: guessed)")
+    recipe: str | None = _setting(None, "a name for this run's way of training, shown in its report and, beside the "
+                                  "model, in a matrix's leaderboard (an experiment's `recipes` name theirs)")
     output_dir: str = _setting("data/output")
     cache_dir: str = _setting("data/cache")  # segmented Chinese text, keyed by a hash of the input
 

@@ -7,6 +7,8 @@ of one `RunConfig`. A matrix comes from comma-separated `--dataset`/`--model` an
     python src/server_main.py --dataset imdb,sst2 --model text_cnn,lstm --seeds 0,42,123
     python src/server_main.py --experiment experiments/imdb_table.yaml
 
+An experiment may also name `recipes` (ways to train: LoRA, R-Drop, ...), a fourth axis between models and seeds.
+
 A cell that fails (bad data, out of memory) is recorded with its error in the
 leaderboard and the remaining cells still run.
 """
@@ -24,16 +26,24 @@ from loguru import logger
 from textclf.config import Command, RunConfig, checked_setting
 from textclf.errors import InputError
 
-AXES = ("dataset", "model", "seed")
-FILE_KEYS = {"description", "matrix", "config", "per_model"}
+AXES = ("dataset", "model", "recipe", "seed")
+FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes"}
 
 
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def read_experiment(path: str) -> tuple[dict, dict, dict]:
-    """The (axes, fixed config, per-model config) of an experiment file; unknown keys fail loudly."""
+def _named_settings(spec: dict, key: str, path: str) -> dict[str, dict]:
+    """The file's `per_model` or `recipes`: names -> settings, checked as their flags check them."""
+    named = spec.get(key) or {}
+    if not isinstance(named, dict) or not all(isinstance(v, dict) for v in named.values()):
+        raise InputError(f"{path}: '{key}' must map names to settings")
+    return named
+
+
+def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
+    """The (axes, fixed config, per-model config, recipes) of an experiment file; unknown keys fail loudly."""
     try:
         spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -42,40 +52,45 @@ def read_experiment(path: str) -> tuple[dict, dict, dict]:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("matrix"), dict):
         raise InputError(f"{path}: expected a mapping with a 'matrix' section")
-    per_model = spec.get("per_model") or {}
-    if not isinstance(per_model, dict) or not all(isinstance(v, dict) for v in per_model.values()):
-        raise InputError(f"{path}: 'per_model' must map model names to settings")
+    per_model, recipes = _named_settings(spec, "per_model", path), _named_settings(spec, "recipes", path)
     fields = {f.name for f in dataclasses.fields(RunConfig)}
-    settings = set(spec.get("config") or {}).union(*per_model.values())
+    settings = set(spec.get("config") or {}).union(*per_model.values(), *recipes.values())
     unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (settings - fields)
     if unknown:
         raise InputError(f"{path}: unknown keys {sorted(unknown)}")
     axes = {axis: [values] if not isinstance(values, list) else values for axis, values in spec["matrix"].items()}
+    if missing := [name for name in axes.get("recipe", []) if name not in recipes]:
+        raise InputError(f"{path}: the matrix names recipe {missing[0]!r}, which 'recipes' does not define")
     fixed = {k: checked_setting(k, v, path) for k, v in (spec.get("config") or {}).items()}
-    per_model = {model: {k: checked_setting(k, v, f"{path}: per_model {model}") for k, v in settings.items()}
-                 for model, settings in per_model.items()}
-    return axes, fixed, per_model
+    per_model, recipes = ({name: {k: checked_setting(k, v, f"{path}: {key} {name}") for k, v in settings.items()}
+                           for name, settings in named.items()}
+                          for key, named in (("per_model", per_model), ("recipes", recipes)))
+    return axes, fixed, per_model, recipes
 
 
 def cells(command: Command) -> list[RunConfig]:
     """Every run the command asks for, datasets outermost, seeds innermost.
 
     Settings come from, weakest first: the defaults, the experiment's `config`, its `per_model`
-    entry for the cell's model, and the command line's flags. `model_args` merge key by key in the same order.
+    entry for the cell's model, its `recipes` entry for the cell's recipe, and the command line's flags.
+    `model_args` merge key by key in the same order.
     """
     base = command.config
-    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "seed": list(command.seeds or [base.seed])}
-    fixed, per_model = {}, {}
+    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "recipe": [base.recipe],
+            "seed": list(command.seeds or [base.seed])}
+    fixed, per_model, recipes = {}, {}, {}
     if command.experiment:
-        file_axes, fixed, per_model = read_experiment(command.experiment)
+        file_axes, fixed, per_model, recipes = read_experiment(command.experiment)
         given = command.given | ({"seed"} if command.seeds else set())
         axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
     configs = []
-    for d, m, s in itertools.product(*axes.values()):
-        settings = {**fixed, **per_model.get(m, {})}
-        model_args = {**fixed.get("model_args", {}), **settings.pop("model_args", {}), **base.model_args}
-        settings = {k: v for k, v in settings.items() if k not in command.given}
-        configs.append(dataclasses.replace(base, **settings, dataset=d, model=m, seed=int(s), model_args=model_args))
+    for d, m, r, s in itertools.product(*axes.values()):
+        layers = [fixed, per_model.get(m, {}), recipes.get(r, {})]
+        settings = {k: v for layer in layers for k, v in layer.items()}
+        model_args = {k: v for layer in layers for k, v in layer.get("model_args", {}).items()} | base.model_args
+        settings = {k: v for k, v in settings.items() if k not in command.given and k != "model_args"}
+        configs.append(dataclasses.replace(base, **settings, dataset=d, model=m, recipe=r, seed=int(s),
+                                           model_args=model_args))
     return configs
 
 
@@ -114,15 +129,16 @@ def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], c
     sink = logger.add(out_dir / "matrix.log")
     rows, failures = [], []
     for number, config in enumerate(configs, start=1):
-        name = f"{config.dataset} / {config.model} / seed {config.seed}"
+        name = " / ".join([config.dataset, config.model, *([config.recipe] if config.recipe else []),
+                           f"seed {config.seed}"])
         logger.info(f"matrix cell {number}/{len(configs)}: {name}")
         try:
             rows.append(pd.read_csv(run_one(config)).iloc[0].to_dict())
         except Exception as err:  # noqa: BLE001 - a failed cell is recorded and the matrix goes on
             logger.error(f"matrix cell {name} failed: {type(err).__name__}: {err}")
             logger.debug(traceback.format_exc())
-            failures.append({"dataset": config.dataset, "model": config.model, "seed": config.seed,
-                             "error": f"{type(err).__name__}: {err}"})
+            failures.append({"dataset": config.dataset, "model": config.model, "recipe": config.recipe,
+                             "seed": config.seed, "error": f"{type(err).__name__}: {err}"})
     write_leaderboard(rows, failures, out_dir)
     logger.info(f"{len(rows)} of {len(configs)} runs finished; leaderboard in {out_dir}")
     logger.remove(sink)

@@ -1,4 +1,5 @@
-"""The leaderboard of a matrix of runs: one line per (dataset, model) cell, over its seeds.
+"""The leaderboard of a matrix of runs: one line per (dataset, model) cell, over its seeds; a cell's model reads
+"bert / lora" when the runs trained with a recipe (the report's `config_recipe`).
 
 Test accuracy and macro-F1 are the mean and the sample standard deviation (ddof=1) over
 the seeds that finished, and so is every `eval_<dataset>_accuracy` / `_macro_f1` column of runs
@@ -21,7 +22,8 @@ MACRO_F1 = "report_macro_avg_f1-score"
 CELL = ["dataset", "model"]
 COLUMNS = [
     "dataset", "model", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
-    "seeds", "failed_seeds", "train_seconds_mean", "parameters", "errors",
+    "seeds", "failed_seeds", "train_seconds_mean", "samples_per_second_mean", "parameters", "trainable_parameters",
+    "errors",
 ]
 TRANSFER = re.compile(r"eval_(.+)_(accuracy|macro_f1)")  # report columns of --eval-datasets
 
@@ -37,29 +39,42 @@ def last_line(error: object) -> str:
     return lines[-1] if lines else "unknown error"
 
 
+def _with_recipe(models: pd.Series, recipes: pd.Series) -> pd.Series:
+    """"model / recipe" where a run had a recipe, the model alone where not."""
+    return models.where(recipes.isna() | (recipes == ""), models + " / " + recipes.astype(str))
+
+
 def summarise(rows: list[dict], failures: list[dict]) -> pd.DataFrame:
-    """One row per (dataset, model) with the COLUMNS above; `parameters` is the mean over seeds
-    (seeds differ only when a split's vocabulary is smaller than the vocabulary size)."""
+    """One row per (dataset, model) with the COLUMNS above; `parameters` and `trainable_parameters` (encoders:
+    LoRA and soft prompts train a share) are means over seeds (seeds differ only when a split's vocabulary is
+    smaller than the vocabulary size); `samples_per_second_mean` is of the training steps."""
     transfer = transfer_columns(rows)
     summaries = {f"{c}_{stat}": (c, stat) for c in transfer for stat in ("mean", "std")}
-    runs = pd.DataFrame(rows, columns=CELL + ["seed", ACCURACY, MACRO_F1, "train_seconds", "parameters", *transfer])
-    failed = pd.DataFrame(failures, columns=CELL + ["seed", "error"])
+    runs = pd.DataFrame(rows, columns=CELL + ["config_recipe", "seed", ACCURACY, MACRO_F1, "train_seconds",
+                                              "train_samples_per_second", "parameters", "trainable_parameters",
+                                              *transfer])
+    runs["model"] = _with_recipe(runs["model"], runs["config_recipe"])
+    failed = pd.DataFrame(failures, columns=CELL + ["recipe", "seed", "error"])
+    failed["model"] = _with_recipe(failed["model"], failed["recipe"])
     failed["error"] = "seed " + failed["seed"].astype(str) + ": " + failed["error"].map(last_line)
     cells = runs.groupby(CELL).agg(
         accuracy_mean=(ACCURACY, "mean"), accuracy_std=(ACCURACY, "std"),
         macro_f1_mean=(MACRO_F1, "mean"), macro_f1_std=(MACRO_F1, "std"), seeds=("seed", "size"),
-        train_seconds_mean=("train_seconds", "mean"), parameters=("parameters", "mean"),
+        train_seconds_mean=("train_seconds", "mean"), samples_per_second_mean=("train_samples_per_second", "mean"),
+        parameters=("parameters", "mean"), trainable_parameters=("trainable_parameters", "mean"),
         **summaries,
     )
     errors = failed.groupby(CELL).agg(failed_seeds=("seed", "size"), errors=("error", "; ".join))
     table = cells.join(errors, how="outer").reset_index()
     table[["seeds", "failed_seeds"]] = table[["seeds", "failed_seeds"]].fillna(0).astype(int)
-    table["parameters"] = table["parameters"].round().astype("Int64")
+    for column in ("parameters", "trainable_parameters"):
+        table[column] = pd.to_numeric(table[column]).round().astype("Int64")
     table = table.sort_values(["dataset", "accuracy_mean"], ascending=[True, False], na_position="last", kind="stable")
     return table[COLUMNS + list(summaries)].reset_index(drop=True)
 
 
-HEADER = ["model", "test accuracy", "macro-F1", "seeds", "train seconds (mean)", "parameters"]
+HEADER = ["model", "test accuracy", "macro-F1", "seeds", "train seconds (mean)", "samples/s (mean)", "parameters",
+          "trainable"]
 
 
 def _evaluated_on(table: pd.DataFrame) -> list[str]:
@@ -76,10 +91,12 @@ def _mean_std(mean: float, std: float) -> str:
 def _markdown_row(cell, evaluated_on: list[str]) -> str:
     total = cell.seeds + cell.failed_seeds
     seeds = f"{cell.seeds} of {total} ({cell.failed_seeds} failed)" if cell.failed_seeds else str(cell.seeds)
-    seconds = "-" if pd.isna(cell.train_seconds_mean) else f"{cell.train_seconds_mean:.1f}"
-    parameters = "-" if pd.isna(cell.parameters) else f"{cell.parameters:,}"
+    seconds, speed = ("-" if pd.isna(value) else f"{value:.1f}"
+                      for value in (cell.train_seconds_mean, cell.samples_per_second_mean))
+    parameters, trainable = ("-" if pd.isna(value) else f"{value:,}"
+                             for value in (cell.parameters, cell.trainable_parameters))
     values = [cell.model, _mean_std(cell.accuracy_mean, cell.accuracy_std),
-              _mean_std(cell.macro_f1_mean, cell.macro_f1_std), seeds, seconds, parameters]
+              _mean_std(cell.macro_f1_mean, cell.macro_f1_std), seeds, seconds, speed, parameters, trainable]
     values += [_mean_std(getattr(cell, f"eval_{name}_accuracy_mean"), getattr(cell, f"eval_{name}_accuracy_std"))
                for name in evaluated_on]
     return "| " + " | ".join(values) + " |"
@@ -95,8 +112,8 @@ def markdown(table: pd.DataFrame, failures: list[dict]) -> str:
         lines += [_markdown_row(cell, evaluated_on) for cell in cells.itertuples()] + [""]
     if failures:
         lines += ["## Failures", "", "| dataset | model | seed | error |", "| --- | --- | --- | --- |"]
-        lines += [f"| {f['dataset']} | {f['model']} | {f['seed']} | {last_line(f['error']).replace('|', '/')} |"
-                  for f in failures] + [""]
+        lines += [f"| {f['dataset']} | {f['model']}{' / ' + f['recipe'] if f.get('recipe') else ''} | {f['seed']} | "
+                  f"{last_line(f['error']).replace('|', '/')} |" for f in failures] + [""]
     return "\n".join(lines)
 
 
