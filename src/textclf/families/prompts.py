@@ -13,9 +13,10 @@ The backbone's own code is not copied: `keras.models.clone_model` rebuilds its g
 the prompt inserted. In the backbones whose embedding layer also adds the positions (RoBERTa, XLM-R,
 DistilBERT), the vectors replace the sum, so they learn their position in with them.
 
-Prefix tuning (key and value vectors prepended in every attention layer) is not offered: keras-hub's
-`CachedMultiHeadAttention` takes a cache only for decoding, and its encoder blocks give no way to pass extra
-keys and values to each layer without copying their `call`.
+Prefix tuning (key and value vectors prepended in every attention layer) is not offered: keras-hub 0.32's
+`TransformerEncoder.call` (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT) calls Keras' MultiHeadAttention with the
+block's input as query and value, and DeBERTa's `DisentangledAttentionEncoder` its own attention likewise; no
+argument takes extra keys and values, so it would need a copy of each block's `call`.
 """
 
 import keras
