@@ -39,7 +39,7 @@ LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha
                 "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
                 "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
-                "recipe": None}
+                "recipe": None, "prompt_template": None}
 
 
 def _at_least(minimum: int):
@@ -185,6 +185,10 @@ class RunConfig:
                                           "(default 20)", type=_positive_int)
     prompt_init: str | None = _setting(None, "--peft prompt: start the vectors from the embeddings of this text's "
                                        "tokens, repeated to fill them (default: at random)")
+    prompt_template: str | None = _setting(
+        None, "--model llm: the prompt around each text, holding {text} once and {labels} where the class names go "
+        "(default: the original LLM project's 'Please carefully read the following reference text:\"{text}\", and "
+        "determine which of the following categories it belongs to:{labels},answer:')")
     remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
                            "the backward pass: less activation memory for about a third more compute")
     objective: str = _setting(

@@ -46,6 +46,7 @@ class Prepared:
 FAMILIES = {
     "scratch": "textclf.families.scratch",
     "encoder": "textclf.families.encoder_family",
+    "decoder": "textclf.families.decoder_family",
 }
 
 

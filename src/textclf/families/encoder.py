@@ -63,12 +63,17 @@ def check_preset(family: str, preset: str) -> None:
 
 def _from_preset(cls, family: str, preset: str, **kwargs):
     check_preset(family, preset)
+    return from_preset(cls, preset, family, **kwargs)
+
+
+def from_preset(cls, preset: str, model: str, **kwargs):
+    """`cls.from_preset` on a preset name or folder, its failure one line of InputError naming `--model model`."""
     source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
     try:
         return cls.from_preset(source, **kwargs)
     except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"--preset {preset}: cannot load it as --model {family}: {reason}") from None
+        raise InputError(f"--preset {preset}: cannot load it as --model {model}: {reason}") from None
 
 
 def load_preprocessor(family: str, preset: str, *, max_len: int):
@@ -143,6 +148,10 @@ class TextPacker(keras.layers.Layer):
     def pad_id(self) -> int:
         return self.preprocessor.tokenizer.pad_token_id
 
+    @property
+    def sequence_length(self) -> int:
+        return self.preprocessor.sequence_length
+
     def call(self, texts):
         # keras-hub's layers run a pure-Python path when called eagerly (lists out); traced, they run tf-text.
         return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
@@ -184,7 +193,10 @@ def make_packer(family: str, preprocessor, truncate: str, virtual_tokens: int = 
 def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffle: EpochShuffle | None = None,
                  replicas: int = 1) -> tf.data.Dataset:
     """Batches of (input dict, label), each padded to its longest row. Evaluation (no `shuffle`) keeps the
-    order; training batches follow `shuffle`'s order in length buckets, as `pipeline.make_dataset`'s do."""
+    order; training batches follow `shuffle`'s order in length buckets, as `pipeline.make_dataset`'s do.
+
+    `packer` may be any layer that turns strings into right-padded input dicts and has `pad_id`,
+    `sequence_length` and `input_names` (the decoder family's `PromptPacker` too)."""
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
     ds = ds.batch(VECTORIZE_CHUNK).map(lambda t, y: (packer(t), y), num_parallel_calls=AUTOTUNE).unbatch()
     ds = ds.map(lambda x, y: ({k: v[: tf.reduce_sum(x["padding_mask"])] for k, v in x.items()}, y))
@@ -194,7 +206,7 @@ def make_dataset(texts, labels, packer: TextPacker, *, global_batch: int, shuffl
             tf.constant(0, tf.int32))
     if shuffle is None:
         return ds.padded_batch(global_batch, padding_values=pads).prefetch(AUTOTUNE)
-    boundaries = bucket_boundaries(packer.preprocessor.sequence_length)
+    boundaries = bucket_boundaries(packer.sequence_length)
     ds = shuffle(ds).bucket_by_sequence_length(
         lambda x, _: tf.shape(x["token_ids"])[0], boundaries, [global_batch] * (len(boundaries) + 1),
         padding_values=pads,
@@ -233,15 +245,16 @@ def build_classifier(backbone, num_classes: int, *, pooling: str = "first", drop
     return keras.Model(inputs, probabilities, name="encoder_classifier")
 
 
-def enable_lora(backbone, rank: int, alpha: float | None = None) -> None:
-    """keras-hub's LoRA on the attention's query and value projections, the rest of the backbone frozen.
+def enable_lora(backbone, rank: int, alpha: float | None = None, targets: list[str] | None = None) -> None:
+    """keras-hub's LoRA on the attention's query and value projections (or the layers named `targets`), the rest
+    of the backbone frozen.
 
     keras-hub passes no alpha, so its update is scaled by 1; Keras' EinsumDense scales it by
     lora_alpha / lora_rank, read at each call and saved in its config, so setting it here gives alpha / rank.
     Keras freezes an adapted layer's kernel but not its bias; the bias is frozen too, as in LoRA's paper and
     PEFT's default (bias="none").
     """
-    backbone.enable_lora(rank)
+    backbone.enable_lora(rank, target_layer_names=targets)
     for layer in backbone._flatten_layers():  # the walk keras-hub's enable_lora does itself
         if getattr(layer, "lora_enabled", False):
             layer.lora_alpha = rank if alpha is None else alpha

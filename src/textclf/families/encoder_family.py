@@ -27,8 +27,19 @@ DEFAULT_VIRTUAL_TOKENS = 20  # PEFT's examples for prompt tuning and P-tuning
 
 
 def check(config: RunConfig):
-    """Refuses a missing or unusable preset, the from-scratch settings, model_args other than the head's, and
-    an alpha without a rank."""
+    """Refuses what `check_pretrained` refuses, model_args other than the head's, a soft prompt's settings where
+    they do not apply, and a preset that cannot hold this family's weights."""
+    check_pretrained(config)
+    if config.prompt_template is not None:
+        raise InputError(f"--prompt-template is a setting of --model llm; {config.model} classifies the text alone")
+    _check_head(config)
+    _check_prompt(config)
+    encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts
+
+
+def check_pretrained(config: RunConfig):
+    """What every pretrained family (encoders, decoders) refuses: no preset, the from-scratch settings, and an
+    alpha without a rank."""
     if config.preset is None:
         raise InputError(f"--model {config.model} needs --preset: a keras-hub preset name, a Keras preset folder "
                          "or a Hugging Face folder")
@@ -38,15 +49,12 @@ def check(config: RunConfig):
                              "and embeddings")
     if config.freeze_embeddings:
         raise InputError(f"--freeze-embeddings does not apply to --model {config.model}; --lora-rank freezes the "
-                         "encoder")
+                         "pretrained weights")
     if config.tokenizer != "auto":
         raise InputError(f"--tokenizer {config.tokenizer} does not apply to --model {config.model}: the preset "
                          "brings its subword tokenizer")
-    _check_head(config)
     if config.lora_alpha is not None and config.lora_rank is None:
         raise InputError("--lora-alpha needs --lora-rank")
-    _check_prompt(config)
-    encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts
 
 
 # The classification head's settings (`encoder.build_classifier`), which model_args may set: what each takes.

@@ -54,6 +54,8 @@ def check(config: RunConfig):
     for name in ENCODER_ONLY:
         if getattr(config, name) is not None:
             raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
+    if config.prompt_template is not None:
+        raise InputError(f"--prompt-template is a setting of --model llm; {config.model} classifies the text alone")
     if config.remat:
         raise InputError(f"--remat recomputes an encoder's transformer blocks; {config.model} is trained from scratch")
     if config.truncate not in (None, "pre", "post"):

@@ -39,6 +39,7 @@ MODELS = {
     "albert": "encoder",
     "xlm_roberta": "encoder",
     "bert_scratch": "encoder",
+    "llm": "decoder",
 }
 ENCODERS = [name for name, family in MODELS.items() if family == "encoder"]
 
@@ -52,6 +53,8 @@ RUN_DEFAULTS = {
     # Fine-tuning moves pretrained weights a little: 5e-5 is the top of BERT's usual 2e-5..5e-5. The same rate
     # holds for LoRA runs, whose adapters start at zero and want 1e-4..5e-4: give --learning-rate 2e-4 there.
     **{name: {"learning_rate": 5e-5, "weight_decay": 0.01} for name in ENCODERS},
+    # The prompt template alone takes about 35 tokens; 256 leave room for most reviews' start.
+    "llm": {"learning_rate": 2e-5, "weight_decay": 0.01, "max_len": 256},
 }
 
 

@@ -1,0 +1,146 @@
+"""Decoder LLMs as classifiers through keras-hub (Llama 3, Qwen, Gemma, Mistral, ...): the prompt packer,
+last-token pooling, the MLP head, LoRA on every projection.
+
+A preset is a keras-hub preset name, a local Keras preset folder or a local Hugging Face folder; keras-hub
+reads which family it is from the preset (`Backbone.from_preset`, `Tokenizer.from_preset`), so one `--model
+llm` serves every decoder family that keras-hub can load. Each text is put into a prompt template (the original
+LLM project's by default) with the dataset's class names; the classifier reads the hidden state of the prompt's
+last real token, which in a causal model is the one that has seen the whole prompt.
+"""
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from textclf.errors import InputError
+from textclf.families import encoder
+
+# The original LLM project's template; {labels} becomes the class names joined by commas.
+DEFAULT_TEMPLATE = ('Please carefully read the following reference text:"{text}", and determine which of the '
+                    'following categories it belongs to:{labels},answer:')
+
+
+def check_template(template: str) -> None:
+    """The template holds `{text}` once (and `{labels}` where the class names go, if anywhere)."""
+    if template.count("{text}") != 1:
+        raise InputError(f"--prompt-template {template!r}: it must hold {{text}} exactly once")
+
+
+def load_tokenizer(preset: str):
+    """The tokenizer of `preset`, of whichever decoder family it is."""
+    return encoder.from_preset(keras_hub.tokenizers.Tokenizer, preset, "llm")
+
+
+def load_backbone(preset: str, *, scratch: bool = False):
+    """The decoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised."""
+    return encoder.from_preset(keras_hub.models.Backbone, preset, "llm", load_weights=not scratch)
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class PromptPacker(keras.layers.Layer):
+    """Raw strings -> {"token_ids", "padding_mask"} of the prompt `template` around each text, right-padded.
+
+    Only the text is cut (by `truncate`, to what `max_len` leaves after the start token and the template): the
+    template and the class names always stay whole.
+
+    Args:
+        tokenizer: the preset's keras-hub tokenizer.
+        template: holds `{text}` once and may hold `{labels}`.
+        labels: the class names that fill `{labels}`.
+        max_len: tokens per prompt, the start token included.
+        truncate: head, tail or head_tail (`encoder.keep_tokens`).
+    """
+
+    input_names = ["padding_mask", "token_ids"]
+
+    def __init__(self, tokenizer, template: str, labels: list[str], max_len: int, truncate: str, **kwargs):
+        super().__init__(**kwargs)
+        self.tokenizer, self.template, self.labels = tokenizer, template, list(labels)
+        self.max_len, self.truncate = max_len, truncate
+
+    def build(self, input_shape=None):
+        """Tokenizes the template around the text, once (eagerly, also when first called in a graph).
+
+        Raises:
+            InputError: the template and the class names leave no token of max_len for the text.
+        """
+        before, after = self.template.replace("{labels}", ",".join(self.labels)).split("{text}")
+        start = getattr(self.tokenizer, "start_token_id", None)  # Llama 3 and Gemma have one, Qwen none
+        with tf.init_scope():
+            self.prefix = ([] if start is None else [int(start)]) + self._ids(before)
+            self.suffix = self._ids(after)
+        self.budget = self.max_len - len(self.prefix) - len(self.suffix)
+        if self.budget < 1:
+            raise InputError(f"--max-len {self.max_len}: the prompt template and the class names take "
+                             f"{len(self.prefix) + len(self.suffix)} tokens and leave none for the text")
+        super().build(input_shape)
+
+    def get_build_config(self):
+        # As keras-hub's preprocessing layers: no build at loading, before the tokenizer's vocabulary is back.
+        return None
+
+    def _ids(self, text: str) -> list[int]:
+        return [int(i) for i in np.asarray(self.tokenizer(text)).reshape(-1)] if text else []
+
+    @property
+    def pad_id(self) -> int:
+        return int(getattr(self.tokenizer, "pad_token_id", None) or 0)
+
+    @property
+    def sequence_length(self) -> int:
+        return self.max_len
+
+    def call(self, texts):
+        return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
+
+    def _pack(self, texts):
+        ids = encoder.keep_tokens(self.tokenizer(texts), self.budget, self.truncate)
+        rows = ids.nrows()
+        before, after = (tf.RaggedTensor.from_tensor(tf.tile(tf.constant([part], ids.dtype, shape=(1, len(part))),
+                                                             [rows, 1]))
+                         for part in (self.prefix, self.suffix))
+        prompts = tf.concat([before, ids, after], axis=1)
+        token_ids = tf.cast(prompts.to_tensor(self.pad_id), "int32")
+        padding_mask = tf.sequence_mask(prompts.row_lengths(), tf.shape(token_ids)[1], dtype="int32")
+        return {"padding_mask": padding_mask, "token_ids": token_ids}
+
+    def get_config(self):
+        return {**super().get_config(), "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
+                "template": self.template, "labels": self.labels, "max_len": self.max_len, "truncate": self.truncate}
+
+    @classmethod
+    def from_config(cls, config):
+        config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class LastTokenPooling(keras.layers.Layer):
+    """(batch, length, d) states and a padding mask -> the states of each row's last real token, whether the
+    batch is padded on the right or on the left."""
+
+    def call(self, states, padding_mask):
+        positions = ops.arange(ops.shape(padding_mask)[1], dtype="int32") + 1
+        last = ops.argmax(ops.cast(padding_mask, "int32") * positions[None, :], axis=1)
+        return ops.take_along_axis(states, ops.cast(last, "int32")[:, None, None], axis=1)[:, 0, :]
+
+
+def build_classifier(backbone, num_classes: int, *, dropout: float = 0.1) -> keras.Model:
+    """backbone -> the last real token's state -> the original's MLP head (512 -> 256 -> classes, ReLU, dropout,
+    Glorot) -> float32 softmax, on the backbone's input dict."""
+    inputs = backbone.input
+    x = LastTokenPooling(name="last_token", dtype="float32")(backbone(inputs), inputs["padding_mask"])
+    for width in (512, 256):
+        x = keras.layers.Dense(width, activation="relu", name=f"head_dense_{width}")(x)
+        x = keras.layers.Dropout(dropout, name=f"head_dropout_{width}")(x)
+    x = keras.layers.Dense(num_classes, name="logits")(x)
+    probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, probabilities, name="decoder_classifier")
+
+
+def projection_names(backbone) -> list[str]:
+    """The names of the attention and MLP projections in the backbone's blocks: the original's LoRA targets."""
+    return sorted({layer.name for block in backbone.transformer_layers for layer in block._flatten_layers()
+                   if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))})

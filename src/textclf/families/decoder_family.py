@@ -1,0 +1,97 @@
+"""The `decoder` family: a keras-hub decoder LLM (`--model llm --preset ...`) fine-tuned whole or through LoRA
+on every attention and MLP projection, as a classifier of the prompt's last token (`families.decoder`).
+
+The contract is in `textclf.families`; the settings it shares with the encoders (a preset, LoRA, AdamW's weight
+decay; no vocabulary, embeddings or word tokenizer) are checked by `encoder_family.check_pretrained`.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import keras_hub
+from loguru import logger
+
+from textclf.config import RunConfig
+from textclf.data import splits, text
+from textclf.data.pipeline import EpochShuffle
+from textclf.errors import InputError
+from textclf.families import Prepared, decoder, encoder, encoder_family
+
+# The encoder family's settings that this family does not offer.
+NOT_OFFERED = {"peft": "--peft", "virtual_tokens": "--virtual-tokens", "prompt_init": "--prompt-init"}
+
+
+def check(config: RunConfig):
+    """The pretrained models' checks, a usable preset, the template, and model_args (only the head's dropout)."""
+    encoder_family.check_pretrained(config)
+    for name, flag in NOT_OFFERED.items():
+        if getattr(config, name) is not None:
+            raise InputError(f"{flag} is an encoder setting; --model llm does not take it")
+    if config.remat:
+        raise InputError("--remat recomputes an encoder's transformer blocks; --model llm does not offer it")
+    for key, value in config.model_args.items():
+        if key != "dropout":
+            raise InputError(f"model llm has no setting {key!r}; its setting is dropout")
+        if not (type(value) in (int, float) and 0 <= value < 1):
+            raise InputError(f"model_args dropout: {value!r} is not a rate in [0, 1)")
+    if config.prompt_template is not None:
+        decoder.check_template(config.prompt_template)
+    _check_preset(config.preset)
+
+
+def _check_preset(preset: str):
+    """A folder holding config.json, a keras-hub causal LM preset name, or an address the hub decides on."""
+    path = Path(preset).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise InputError(f"--preset {preset}: no config.json there (neither a Keras preset nor a Hugging Face "
+                             "folder)")
+        if not (path / "metadata.json").is_file() and "model_type" not in json.loads((path / "config.json").read_text()):
+            raise InputError(f"--preset {preset}: its config.json names no model_type")
+    elif "://" not in preset and preset not in keras_hub.models.CausalLM.presets:
+        raise InputError(f"--preset {preset}: neither a folder nor a keras-hub causal LM preset")
+
+
+def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
+    """The subword cut as the encoders read it, and the original's prompt template unless given."""
+    return dataclasses.replace(config, truncate=encoder_family.SUBWORD_CUT.get(config.truncate, config.truncate),
+                               prompt_template=config.prompt_template or decoder.DEFAULT_TEMPLATE)
+
+
+def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
+    """The preset's tokenizer in the prompt packer, and the three batched datasets of input dicts."""
+    packer = decoder.PromptPacker(decoder.load_tokenizer(config.preset), config.prompt_template, data.class_names,
+                                  config.max_len, config.truncate)
+    packer.build()  # here, not in the data pipeline's trace: refuses a --max-len that the template fills
+    shuffle = EpochShuffle(config.seed)
+    datasets = {
+        name: encoder.make_dataset(text.filtered(getattr(data, name)["text"].tolist(), config.text_filter),
+                                   getattr(data, name)["label"].to_numpy(), packer, global_batch=global_batch,
+                                   shuffle=shuffle if name == "train" else None, replicas=replicas)
+        for name in ("train", "val", "test")
+    }
+    return Prepared(datasets, (shuffle,), {}, packer)
+
+
+def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
+    """The decoder, LoRA on its projections when --lora-rank, and the MLP head on the last token."""
+    backbone = decoder.load_backbone(config.preset)
+    if config.lora_rank:
+        encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha, targets=decoder.projection_names(backbone))
+    model = decoder.build_classifier(backbone, num_classes, **config.model_args)
+    trainable, total = encoder.parameter_counts(model)
+    logger.info(f"llm ({type(backbone).__name__}): {trainable:,} of {total:,} parameters trainable")
+    prepared.report.update(trainable_parameters=trainable, total_parameters=total)
+    return model
+
+
+def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):
+    """The encoders' recipe: AdamW on the shared schedule, with clipping and --grad-accum."""
+    encoder_family.compile_model(model, config, peak_lr=peak_lr, total_steps=total_steps, ema_momentum=ema_momentum)
+
+
+def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:
+    """Raw strings -> the --text-filter -> the prompt packer, as in training -> `model`."""
+    return encoder.EncoderRawTextClassifier(prepared.state, model, text_filter=config.text_filter)

@@ -1,0 +1,170 @@
+"""The decoder family (`--model llm`) on tiny random Llama 3, Qwen and Gemma presets with tokenizers built here: a
+byte-level BPE vocabulary for Llama 3 and Qwen, a SentencePiece model for Gemma."""
+
+import io
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+import pandas as pd
+import pytest
+import sentencepiece
+import tensorflow as tf
+
+from textclf.config import RunConfig
+from textclf.errors import InputError
+from textclf.families import decoder, encoder
+from textclf.run import run
+from textclf.serving.predictor import Predictor
+
+WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of", "positive", "negative",
+         "read", "answer", "text", "which", ":", ",", '"']
+SENTENCES = ["the film is good", "a movie is bad", "not great and not good", "positive , negative answer :"]
+TINY = dict(num_layers=1, num_query_heads=2, num_key_value_heads=1, hidden_dim=8, intermediate_dim=16)
+
+
+def _byte_pair(special: list[str]) -> tuple[dict, list[str]]:
+    # Merges that spell each word from its characters, every step in the vocabulary as keras-hub asks; ranked in a
+    # fixed order (not a set's), those of space-led words first, so that every word in the vocabulary is one token.
+    words = [f"Ġ{w}" for w in WORDS] + WORDS
+    pieces = sorted({w[:i] for w in words for i in range(1, len(w) + 1)} | {c for w in words for c in w})
+    vocabulary = {piece: i for i, piece in enumerate(pieces + special)}
+    merges = {f"{w[:i]} {w[i]}" for w in words for i in range(1, len(w))}
+    return vocabulary, sorted(merges, key=lambda merge: (not merge.startswith("Ġ"), len(merge), merge))
+
+
+def _llama3():
+    vocabulary, merges = _byte_pair(["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+                                     "<|end_header_id|>", "<|eot_id|>"])
+    tokenizer = keras_hub.models.Llama3Tokenizer(vocabulary=vocabulary, merges=merges)
+    return keras_hub.models.Llama3Backbone(vocabulary_size=len(vocabulary), **TINY), tokenizer
+
+
+def _qwen():
+    vocabulary, merges = _byte_pair(["<|endoftext|>"])
+    tokenizer = keras_hub.models.QwenTokenizer(vocabulary=vocabulary, merges=merges)
+    return keras_hub.models.QwenBackbone(vocabulary_size=len(vocabulary), **TINY), tokenizer
+
+
+def _gemma():
+    proto = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(SENTENCES), model_writer=proto, vocab_size=17, model_type="WORD", pad_id=0, eos_id=1,
+        bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>", unk_piece="<unk>")
+    tokenizer = keras_hub.models.GemmaTokenizer(proto=proto.getvalue())
+    backbone = keras_hub.models.GemmaBackbone(vocabulary_size=tokenizer.vocabulary_size(), head_dim=4,
+                                              **{k: v for k, v in TINY.items()})
+    return backbone, tokenizer
+
+
+TINY_PRESETS = {"llama3": _llama3, "qwen": _qwen, "gemma": _gemma}
+
+
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory) -> dict[str, Path]:
+    keras.utils.set_random_seed(0)  # once, before any SentencePiece tokenizer exists (see test_encoder.presets)
+    folders = {}
+    for family, make in TINY_PRESETS.items():
+        backbone, tokenizer = make()
+        folders[family] = tmp_path_factory.mktemp(family)
+        backbone.save_to_preset(str(folders[family]))
+        tokenizer.save_to_preset(str(folders[family]))
+    return folders
+
+
+LABELS = ["negative", "positive"]
+TEMPLATE = 'read the text:"{text}", which of:{labels},answer:'
+
+
+def test_the_packer_cuts_the_text_and_never_the_template_or_the_labels(presets):
+    tokenizer = decoder.load_tokenizer(str(presets["llama3"]))
+    whole = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=200, truncate="head")
+    whole.build()
+    cut = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix) + 3,
+                               truncate="head")
+    assert whole.prefix[0] == tokenizer.start_token_id  # Llama 3's <|begin_of_text|> opens the prompt
+    text = "the film is good and not bad and great"
+    ids, mask = (cut(tf.constant([text, "a film"]))[k].numpy() for k in ("token_ids", "padding_mask"))
+    kept = [int(i) for i in tokenizer(text)][:3]
+    assert list(ids[0]) == cut.prefix + kept + cut.suffix  # three text tokens, the template whole around them
+    short = len(cut.prefix) + 2 + len(cut.suffix)
+    assert list(mask[1]) == [1] * short + [0] * (len(ids[1]) - short)  # right-padded
+    with pytest.raises(InputError, match="leave none for the text"):
+        decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix),
+                             truncate="head").build()
+
+
+def test_the_labels_fill_the_template_and_a_template_needs_one_text():
+    decoder.check_template("{text}")
+    for bad in ("no text here", "{text} and {text}"):
+        with pytest.raises(InputError, match="exactly once"):
+            decoder.check_template(bad)
+
+
+def test_last_token_pooling_reads_the_last_real_token_of_right_and_left_padded_rows():
+    states = np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3)
+    right, left = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]), np.array([[0, 0, 1, 1, 1], [0, 1, 1, 1, 1]])
+    pooled = decoder.LastTokenPooling()
+    np.testing.assert_array_equal(pooled(states, right), states[[0, 1], [2, 4]])
+    np.testing.assert_array_equal(pooled(states, left), states[[0, 1], [4, 4]])
+
+
+def _weights(model) -> dict[str, np.ndarray]:
+    return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
+
+
+@pytest.mark.parametrize("family", sorted(TINY_PRESETS))
+def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets, family):
+    backbone = decoder.load_backbone(str(presets[family]))
+    targets = decoder.projection_names(backbone)
+    assert {"query", "value", "attention_output"} <= set(targets) and len(targets) >= 6  # attention and MLP
+    classifier = decoder.build_classifier(backbone, 2)
+    encoder.enable_lora(backbone, rank=2, alpha=8, targets=targets)
+    adapted = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
+    assert len(adapted) == len(targets) and all(layer.lora_alpha / layer.lora_rank == 4 for layer in adapted)
+    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                               weight_decay=0.01)
+    packer = decoder.PromptPacker(decoder.load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
+    before = _weights(classifier)
+    classifier.train_on_batch(packer(tf.constant(SENTENCES)), np.array([1, 0, 0, 1]))
+    changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}
+    head = {w.path for layer in classifier.layers if layer is not backbone for w in layer.weights}
+    assert head <= changed and any("lora_kernel_b" in path for path in changed)
+    assert changed <= head | {path for path in changed if "lora_kernel" in path}
+
+
+def _config(fixtures, out, preset: Path, **given) -> RunConfig:
+    return RunConfig(**{**dict(dataset="sst2", data_dir=str(fixtures / "sst2_tiny"), model="llm", epochs=1,
+                               batch_size=8, max_len=128, output_dir=str(out), preset=str(preset)), **given})
+
+
+def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, presets):
+    report = run(_config(fixtures, tmp_path, presets["qwen"], lora_rank=2), "cmd", tf.distribute.get_strategy(), False)
+    row = pd.read_csv(report).iloc[0]
+    assert row["model"] == "llm" and 0 < row["trainable_parameters"] < row["total_parameters"]
+    assert row["config_prompt_template"] == decoder.DEFAULT_TEMPLATE and row["config_max_len"] == 128
+    predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
+    np.testing.assert_allclose(Predictor(row["run_dir"]).predict(predictions["text"].fillna("").tolist()),
+                               predictions.filter(like="p_").to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"preset": None}, "--model llm needs --preset"),
+    ({"max_len": 40}, r"--max-len 40: the prompt template and the class names take \d+ tokens and leave none"),
+    ({"prompt_template": "no placeholder"}, "it must hold {text} exactly once"),
+    ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling'; its setting is dropout"),
+    ({"remat": True}, "--model llm does not offer it"),
+    ({"peft": "prompt"}, "--peft is an encoder setting; --model llm does not take it"),
+    ({"preset": "no_such_preset"}, "neither a folder nor a keras-hub causal LM preset"),
+    ({"model": "bert"}, "--prompt-template is a setting of --model llm"),
+    ({"model": "gru", "preset": None}, "--prompt-template is a setting of --model llm"),
+])
+def test_settings_that_do_not_apply_to_an_llm_are_refused_before_a_run_folder(tmp_path, fixtures, presets, given,
+                                                                              message):
+    settings = {**_config(fixtures, tmp_path / "out", presets["llama3"]).to_dict(), **given}
+    if settings["model"] != "llm":
+        settings["prompt_template"] = "{text}"
+    with pytest.raises(InputError, match=message.replace("{text}", r"\{text\}")):
+        run(RunConfig(**settings), "cmd", tf.distribute.get_strategy(), False)
+    assert not list((tmp_path / "out").glob("run_*"))  # the --max-len one, found once the tokenizer is loaded
