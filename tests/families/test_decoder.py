@@ -2,6 +2,8 @@
 byte-level BPE vocabulary for Llama 3 and Qwen, a SentencePiece model for Gemma."""
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -18,6 +20,7 @@ from textclf.families import decoder, encoder
 from textclf.run import run
 from textclf.serving.predictor import Predictor
 
+ROOT = Path(__file__).resolve().parents[2]
 WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of", "positive", "negative",
          "read", "answer", "text", "which", ":", ",", '"']
 SENTENCES = ["the film is good", "a movie is bad", "not great and not good", "positive , negative answer :"]
@@ -62,15 +65,9 @@ TINY_PRESETS = {"llama3": _llama3, "qwen": _qwen, "gemma": _gemma}
 
 
 @pytest.fixture(scope="module")
-def presets(tmp_path_factory) -> dict[str, Path]:
-    keras.utils.set_random_seed(0)  # once, before any SentencePiece tokenizer exists (see test_encoder.presets)
-    folders = {}
-    for family, make in TINY_PRESETS.items():
-        backbone, tokenizer = make()
-        folders[family] = tmp_path_factory.mktemp(family)
-        backbone.save_to_preset(str(folders[family]))
-        tokenizer.save_to_preset(str(folders[family]))
-    return folders
+def presets(save_presets) -> dict[str, Path]:
+    """A Keras preset folder per family, written as keras-hub's save_to_preset writes one."""
+    return save_presets(TINY_PRESETS)
 
 
 LABELS = ["negative", "positive"]
@@ -145,8 +142,15 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     assert row["model"] == "llm" and 0 < row["trainable_parameters"] < row["total_parameters"]
     assert row["config_prompt_template"] == decoder.DEFAULT_TEMPLATE and row["config_max_len"] == 128
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
-    np.testing.assert_allclose(Predictor(row["run_dir"]).predict(predictions["text"].fillna("").tolist()),
-                               predictions.filter(like="p_").to_numpy(), atol=1e-6)
+    texts = predictions["text"].fillna("").tolist()
+    np.testing.assert_allclose(Predictor(row["run_dir"]).predict(texts), predictions.filter(like="p_").to_numpy(),
+                               atol=1e-6)
+    # In a fresh process, as serve.py and predict.py load it: the prompt packer and pooling are registered there too.
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, 'src'); from textclf.serving.predictor import Predictor; "
+         "print(Predictor(sys.argv[1]).predict([sys.argv[2]])[0, 1])", row["run_dir"], texts[0]],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert float(fresh.stdout.split()[-1]) == pytest.approx(predictions.filter(like="p_").to_numpy()[0, 1], abs=1e-6)
 
 
 @pytest.mark.parametrize(("given", "message"), [

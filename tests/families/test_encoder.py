@@ -93,19 +93,9 @@ TINY_PRESETS = {"bert": _bert, "distil_bert": _distil_bert, "roberta": _roberta,
 
 
 @pytest.fixture(scope="module")
-def presets(tmp_path_factory) -> dict[str, Path]:
+def presets(save_presets) -> dict[str, Path]:
     """A Keras preset folder per family, written as keras-hub's save_to_preset writes one."""
-    # Seeded once, before any tokenizer exists: tf.random.set_seed restarts the eager op counter that names
-    # tf-text's SentencePiece resources, and a later tokenizer then shares an earlier one's resource, which
-    # the earlier one's deletion destroys (NotFoundError: Resource ..._SentencepieceOp does not exist).
-    keras.utils.set_random_seed(0)
-    folders = {}
-    for family, make in TINY_PRESETS.items():
-        backbone, tokenizer = make()
-        folders[family] = tmp_path_factory.mktemp(family)
-        backbone.save_to_preset(str(folders[family]))
-        tokenizer.save_to_preset(str(folders[family]))
-    return folders
+    return save_presets(TINY_PRESETS)
 
 
 @pytest.fixture(scope="module")

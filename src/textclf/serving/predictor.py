@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from textclf.data import text
 from textclf.errors import InputError
-from textclf.families import encoder  # noqa: F401 - registers the encoder runs' TextPacker and raw-text model
+from textclf.families import decoder, encoder, prompts  # noqa: F401 - register the encoder and llm runs' packers,
+# raw-text model, soft prompt and last-token pooling for loading
 from textclf.models import layers  # noqa: F401 - registers the custom layers (all of them live there)
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
 from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
