@@ -39,7 +39,8 @@ LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha
                 "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
                 "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
-                "recipe": None, "prompt_template": None}
+                "recipe": None, "prompt_template": None,
+                "head": None}
 
 
 def _at_least(minimum: int):
@@ -189,6 +190,9 @@ class RunConfig:
         None, "--model llm: the prompt around each text, holding {text} once and {labels} where the class names go "
         "(default: the original LLM project's 'Please carefully read the following reference text:\"{text}\", and "
         "determine which of the following categories it belongs to:{labels},answer:')")
+    head: str | None = _setting(
+        None, "--model llm: mlp (the original's 512 -> 256 -> classes on the last token; default) or label_words (the "
+        "LM head's rows of each class name's first token, as one trained linear layer)", choices=("mlp", "label_words"))
     remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
                            "the backward pass: less activation memory for about a third more compute")
     objective: str = _setting(

@@ -2,6 +2,8 @@
 byte-level BPE vocabulary for Llama 3 and Qwen, a SentencePiece model for Gemma."""
 
 import io
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +109,25 @@ def test_last_token_pooling_reads_the_last_real_token_of_right_and_left_padded_r
     np.testing.assert_array_equal(pooled(states, left), states[[0, 1], [4, 4]])
 
 
+@pytest.mark.parametrize("family", sorted(TINY_PRESETS))
+def test_label_words_score_the_class_names_first_tokens_as_the_language_model_does(presets, family):
+    backbone = decoder.load_backbone(str(presets[family]))
+    tokenizer = decoder.load_tokenizer(str(presets[family]))
+    ids = decoder.label_token_ids(tokenizer, LABELS)
+    classifier = decoder.build_classifier(backbone, 2, head="label_words", label_ids=ids)
+    packer = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, 64, "head")
+    inputs = packer(tf.constant(SENTENCES))
+    states = backbone(inputs).numpy()
+    last = inputs["padding_mask"].numpy().sum(axis=1) - 1
+    logits = backbone.token_embedding(states[np.arange(4), last], reverse=True).numpy()  # over the vocabulary
+    if getattr(backbone.token_embedding, "logit_soft_cap", None):  # Gemma caps its logits; the head does not
+        logits = np.arctanh(logits / backbone.token_embedding.logit_soft_cap) * backbone.token_embedding.logit_soft_cap
+    expected = np.exp(logits[:, ids]) / np.exp(logits[:, ids]).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(classifier(inputs), expected, atol=1e-5)
+    with pytest.raises(InputError, match="do not all start with different tokens"):
+        decoder.label_token_ids(tokenizer, ["good film", "good movie"])
+
+
 def _weights(model) -> dict[str, np.ndarray]:
     return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
 
@@ -131,15 +152,53 @@ def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets,
     assert changed <= head | {path for path in changed if "lora_kernel" in path}
 
 
+MIRRORED = """
+import json, sys
+import keras, numpy as np, tensorflow as tf
+from textclf.data.pipeline import EpochShuffle
+from textclf.families import decoder, encoder
+from textclf.training.devices import setup_strategy
+
+strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
+folder, template, labels, texts, targets = json.loads(sys.argv[1])
+with strategy.scope():
+    backbone = decoder.load_backbone(folder)
+    classifier = decoder.build_classifier(backbone, 2)
+    encoder.enable_lora(backbone, 2, 4, targets=decoder.projection_names(backbone))
+    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                               weight_decay=0.01)
+packer = decoder.PromptPacker(decoder.load_tokenizer(folder), template, labels, 64, "head")
+packer.build()
+shuffle = EpochShuffle(1)
+train = encoder.make_dataset(texts, targets, packer, global_batch=4, shuffle=shuffle, replicas=2)
+adapters = [w for w in classifier.trainable_weights if "lora_kernel_b" in w.path]
+history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
+moved = max(float(np.abs(keras.ops.convert_to_numpy(w)).max()) for w in adapters)  # B starts at zero
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"][0], "moved": moved}))
+"""
+
+
+def test_an_llm_trains_with_lora_under_mirrored_strategy_on_two_cpus(presets):
+    # Four copies of four sentences: every length bucket fills whole batches of 4, two rows per replica.
+    argument = json.dumps([str(presets["llama3"]), TEMPLATE, LABELS, SENTENCES * 4, [1, 0, 0, 1] * 4])
+    done = subprocess.run([sys.executable, "-c", MIRRORED, argument], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and np.isfinite(result["loss"]) and result["moved"] > 0
+
+
 def _config(fixtures, out, preset: Path, **given) -> RunConfig:
     return RunConfig(**{**dict(dataset="sst2", data_dir=str(fixtures / "sst2_tiny"), model="llm", epochs=1,
                                batch_size=8, max_len=128, output_dir=str(out), preset=str(preset)), **given})
 
 
-def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, presets):
-    report = run(_config(fixtures, tmp_path, presets["qwen"], lora_rank=2), "cmd", tf.distribute.get_strategy(), False)
+@pytest.mark.parametrize(("family", "given"), [("qwen", {"lora_rank": 2}), ("llama3", {"head": "label_words"})])
+def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, presets, family, given):
+    report = run(_config(fixtures, tmp_path, presets[family], **given), "cmd", tf.distribute.get_strategy(), False)
     row = pd.read_csv(report).iloc[0]
-    assert row["model"] == "llm" and 0 < row["trainable_parameters"] < row["total_parameters"]
+    assert row["model"] == "llm" and row["config_head"] == given.get("head", "mlp")
+    assert (row["trainable_parameters"] < row["total_parameters"]) == ("lora_rank" in given)
     assert row["config_prompt_template"] == decoder.DEFAULT_TEMPLATE and row["config_max_len"] == 128
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
     texts = predictions["text"].fillna("").tolist()
@@ -157,7 +216,9 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     ({"preset": None}, "--model llm needs --preset"),
     ({"max_len": 40}, r"--max-len 40: the prompt template and the class names take \d+ tokens and leave none"),
     ({"prompt_template": "no placeholder"}, "it must hold {text} exactly once"),
-    ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling'; its setting is dropout"),
+    ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling' with --head mlp; its setting is dropout"),
+    ({"head": "label_words", "model_args": {"dropout": 0.2}}, "no setting 'dropout' with --head label_words"),
+    ({"model": "gru", "preset": None, "head": "mlp", "prompt_template": None}, "--head is a setting of --model llm"),
     ({"remat": True}, "--model llm does not offer it"),
     ({"peft": "prompt"}, "--peft is an encoder setting; --model llm does not take it"),
     ({"preset": "no_such_preset"}, "neither a folder nor a keras-hub causal LM preset"),
@@ -167,7 +228,7 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
 def test_settings_that_do_not_apply_to_an_llm_are_refused_before_a_run_folder(tmp_path, fixtures, presets, given,
                                                                               message):
     settings = {**_config(fixtures, tmp_path / "out", presets["llama3"]).to_dict(), **given}
-    if settings["model"] != "llm":
+    if settings["model"] != "llm" and "prompt_template" not in given:
         settings["prompt_template"] = "{text}"
     with pytest.raises(InputError, match=message.replace("{text}", r"\{text\}")):
         run(RunConfig(**settings), "cmd", tf.distribute.get_strategy(), False)

@@ -31,6 +31,8 @@ import dataclasses
 import importlib
 from types import ModuleType
 
+from textclf.errors import InputError
+
 
 @dataclasses.dataclass
 class Prepared:
@@ -48,6 +50,17 @@ FAMILIES = {
     "encoder": "textclf.families.encoder_family",
     "decoder": "textclf.families.decoder_family",
 }
+
+
+# The settings only `--model llm` (the decoder family) takes, and their flags.
+DECODER_ONLY = {"prompt_template": "--prompt-template", "head": "--head"}
+
+
+def refuse_decoder_settings(config) -> None:
+    """Raises InputError for a DECODER_ONLY setting given to another family's model."""
+    for name, flag in DECODER_ONLY.items():
+        if getattr(config, name) is not None:
+            raise InputError(f"{flag} is a setting of --model llm; {config.model} classifies the text alone")
 
 
 def family(name: str) -> ModuleType:

@@ -32,8 +32,9 @@ def check(config: RunConfig):
     if config.remat:
         raise InputError("--remat recomputes an encoder's transformer blocks; --model llm does not offer it")
     for key, value in config.model_args.items():
-        if key != "dropout":
-            raise InputError(f"model llm has no setting {key!r}; its setting is dropout")
+        if key != "dropout" or config.head == "label_words":
+            raise InputError(f"model llm has no setting {key!r} with --head {config.head or 'mlp'}; "
+                             f"{'its setting is dropout' if config.head != 'label_words' else 'it has none'}")
         if not (type(value) in (int, float) and 0 <= value < 1):
             raise InputError(f"model_args dropout: {value!r} is not a rate in [0, 1)")
     if config.prompt_template is not None:
@@ -55,9 +56,10 @@ def _check_preset(preset: str):
 
 
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
-    """The subword cut as the encoders read it, and the original's prompt template unless given."""
+    """The subword cut as the encoders read it, and the original's prompt template and MLP head unless given."""
     return dataclasses.replace(config, truncate=encoder_family.SUBWORD_CUT.get(config.truncate, config.truncate),
-                               prompt_template=config.prompt_template or decoder.DEFAULT_TEMPLATE)
+                               prompt_template=config.prompt_template or decoder.DEFAULT_TEMPLATE,
+                               head=config.head or "mlp")
 
 
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
@@ -76,11 +78,15 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
-    """The decoder, LoRA on its projections when --lora-rank, and the MLP head on the last token."""
+    """The decoder, LoRA on its projections when --lora-rank, and the --head on the last token."""
     backbone = decoder.load_backbone(config.preset)
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha, targets=decoder.projection_names(backbone))
-    model = decoder.build_classifier(backbone, num_classes, **config.model_args)
+    label_ids = None
+    if config.head == "label_words":
+        label_ids = decoder.label_token_ids(prepared.state.tokenizer, prepared.state.labels)
+    model = decoder.build_classifier(backbone, num_classes, head=config.head, label_ids=label_ids,
+                                     **config.model_args)
     trainable, total = encoder.parameter_counts(model)
     logger.info(f"llm ({type(backbone).__name__}): {trainable:,} of {total:,} parameters trainable")
     prepared.report.update(trainable_parameters=trainable, total_parameters=total)

@@ -15,7 +15,7 @@ from textclf.config import RunConfig
 from textclf.data import splits, text
 from textclf.data.pipeline import EpochShuffle
 from textclf.errors import InputError
-from textclf.families import Prepared, encoder, prompts
+from textclf.families import Prepared, encoder, prompts, refuse_decoder_settings
 
 # --model -> the keras-hub family whose preset it loads; bert_scratch is BERT's architecture, randomly initialised.
 PRESET_FAMILY = {**{name: name for name in encoder.FAMILIES}, "bert_scratch": "bert"}
@@ -30,8 +30,7 @@ def check(config: RunConfig):
     """Refuses what `check_pretrained` refuses, model_args other than the head's, a soft prompt's settings where
     they do not apply, and a preset that cannot hold this family's weights."""
     check_pretrained(config)
-    if config.prompt_template is not None:
-        raise InputError(f"--prompt-template is a setting of --model llm; {config.model} classifies the text alone")
+    refuse_decoder_settings(config)
     _check_head(config)
     _check_prompt(config)
     encoder.check_preset(PRESET_FAMILY[config.model], config.preset)  # before any run of a matrix starts

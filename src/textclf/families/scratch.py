@@ -17,7 +17,7 @@ from loguru import logger
 from textclf.config import RunConfig
 from textclf.data import embeddings, pipeline, splits, text
 from textclf.errors import InputError
-from textclf.families import Prepared
+from textclf.families import Prepared, refuse_decoder_settings
 from textclf.models.registry import builder_for
 from textclf.serving import export
 from textclf.training import trainer
@@ -54,8 +54,7 @@ def check(config: RunConfig):
     for name in ENCODER_ONLY:
         if getattr(config, name) is not None:
             raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
-    if config.prompt_template is not None:
-        raise InputError(f"--prompt-template is a setting of --model llm; {config.model} classifies the text alone")
+    refuse_decoder_settings(config)
     if config.remat:
         raise InputError(f"--remat recomputes an encoder's transformer blocks; {config.model} is trained from scratch")
     if config.truncate not in (None, "pre", "post"):
