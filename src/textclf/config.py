@@ -40,7 +40,7 @@ LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
                 "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
                 "recipe": None, "prompt_template": None,
-                "head": None}
+                "head": None, "keep_best": 1}
 
 
 def _at_least(minimum: int):
@@ -161,6 +161,8 @@ class RunConfig:
     # validation only, never test
     monitor: str = _setting("val_accuracy", "validation metric that picks the best epoch", choices=MONITORS)
     patience: int = _setting(2, "epochs without improvement before stopping", type=_positive_int)
+    keep_best: int = _setting(1, "also keep the weights of the K best epochs by --monitor in the run's checkpoints/ "
+                              "folder, deleting the others as training goes (test uses the best)", type=_positive_int)
     val_fraction: float = _setting(0.1, type=_fraction)  # carved from train when a dataset has no validation split
     test_fraction: float = _setting(0.1, type=_fraction)  # carved from the data when a dataset has no test split
     embeddings: str | None = _setting(None, "GloVe or word2vec text file (.txt or .txt.gz) to initialise the "

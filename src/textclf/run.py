@@ -197,7 +197,7 @@ def _fit(model: keras.Model, config: RunConfig, prepared: families.Prepared, dat
          run_dir: Path, class_weight: dict[int, float] | None) -> trainer.FitResult:
     return trainer.fit(model, prepared.datasets["train"], prepared.datasets["val"], epochs=config.epochs,
                        monitor=config.monitor, patience=config.patience, run_dir=run_dir, train_size=len(data.train),
-                       callbacks=prepared.callbacks, class_weight=class_weight)
+                       callbacks=prepared.callbacks, class_weight=class_weight, keep_best=config.keep_best)
 
 
 def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Splits) -> tuple[dict, dict]:

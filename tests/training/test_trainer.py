@@ -1,5 +1,6 @@
 """fit: selection on validation, the epoch log, and resuming a killed run."""
 
+import json
 import time
 
 import keras
@@ -194,3 +195,39 @@ def test_without_a_terminal_progress_is_logged_within_an_epoch(log_lines):
     progress = [line for line in log_lines if "step" in line]
     assert len(progress) == 8
     assert "epoch 2/2, step 3/4: " in progress[6] and "loss " in progress[6] and "min left in the epoch" in progress[6]
+
+
+def test_keep_best_keeps_the_two_best_epochs_of_a_scripted_run_and_goes_on_after_a_resume(tmp_path):
+    model = tiny_model(0)
+    folder = tmp_path / "checkpoints"
+    keep = trainer.KeepBest(folder, "val_accuracy", keep=2)
+    keep.set_model(model)
+    for epoch, value in enumerate([0.5, 0.7, 0.6, 0.7, 0.9]):  # epochs 1..5; 2 and 4 tie, the earlier wins
+        if epoch == 3:  # a killed run resumes with a new callback
+            keep = trainer.KeepBest(folder, "val_accuracy", keep=2)
+            keep.set_model(model)
+        model.layers[-1].bias.assign([float(epoch), 0.0])  # each epoch's weights told apart by one number
+        keep.on_epoch_end(epoch, {"val_accuracy": value})
+        if epoch == 2:
+            assert sorted(p.name for p in folder.glob("*.h5")) == ["epoch_002.weights.h5", "epoch_003.weights.h5"]
+    assert sorted(p.name for p in folder.glob("*.h5")) == ["epoch_002.weights.h5", "epoch_005.weights.h5"]
+    assert json.loads((folder / "kept.json").read_text()) == {"5": 0.9, "2": 0.7}
+    model.load_weights(str(folder / "epoch_002.weights.h5"))
+    assert float(model.layers[-1].bias[0]) == 1.0  # epoch 2's own weights
+    lowest = trainer.KeepBest(tmp_path / "by_loss", "val_loss", keep=2)
+    lowest.set_model(model)
+    for epoch, value in enumerate([0.3, 0.2, 0.4]):
+        lowest.on_epoch_end(epoch, {"val_loss": value})
+    assert json.loads((tmp_path / "by_loss" / "kept.json").read_text()) == {"2": 0.2, "1": 0.3}
+
+
+def test_a_fit_with_keep_best_keeps_the_best_epoch_as_test_uses_it(tmp_path):
+    model = tiny_model(0)
+    train, val = data()
+    fitted = trainer.fit(model, train, val, epochs=4, monitor="val_loss", patience=4, run_dir=tmp_path,
+                         train_size=64, keep_best=2)
+    kept = json.loads((tmp_path / "checkpoints" / "kept.json").read_text())
+    assert len(kept) == 2 and int(next(iter(kept))) == fitted.best_epoch
+    best = [w.copy() for w in model.get_weights()]  # fit loaded best.weights.h5
+    model.load_weights(str(tmp_path / "checkpoints" / f"epoch_{fitted.best_epoch:03d}.weights.h5"))
+    assert all(np.array_equal(a, b) for a, b in zip(best, model.get_weights()))

@@ -13,6 +13,7 @@ saved and served; training goes on from the raw weights.
 
 import contextlib
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from loguru import logger
 
 from textclf.config import MONITORS
 from textclf.errors import InputError
+from textclf.files import replacing
 from textclf.serving.runs import EVALUATION_PENDING
 from textclf.training import accumulation
 from textclf.training.precise_bn import PreciseBatchNorm
@@ -134,6 +136,35 @@ def _restore_adapters(layer, a: np.ndarray, b: np.ndarray) -> None:
     layer._kernel.assign(layer._kernel - layer.lora_alpha / layer.lora_rank * np.matmul(a, b))
 
 
+class KeepBest(keras.callbacks.Callback):
+    """Keeps the weights of the `keep` best epochs by `monitor` in `folder` (`epoch_003.weights.h5`, ...) and
+    deletes the others as training goes (`--keep-best K`); the best of them is best.weights.h5 too, which test
+    uses. The kept epochs and their values are in `folder/kept.json`, so a resumed run goes on from them.
+    Ties go to the earlier epoch, as in the checkpoint and early stopping.
+    """
+
+    def __init__(self, folder: Path, monitor: str, keep: int):
+        super().__init__()
+        self.folder, self.monitor, self.keep = Path(folder), monitor, keep
+        self.index = self.folder / "kept.json"
+
+    def _path(self, epoch: int) -> Path:
+        return self.folder / f"epoch_{epoch:03d}.weights.h5"
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        scores = json.loads(self.index.read_text()) if self.index.is_file() else {}
+        scores[str(epoch + 1)] = float(logs[self.monitor])
+        sign = -1 if MONITORS[self.monitor] == "max" else 1
+        kept = dict(sorted(scores.items(), key=lambda item: (sign * item[1], int(item[0])))[: self.keep])
+        if str(epoch + 1) in kept:
+            self.model.save_weights(str(self._path(epoch + 1)))
+        for dropped in set(scores) - set(kept):
+            self._path(int(dropped)).unlink(missing_ok=True)
+        with replacing(self.index) as temporary:
+            temporary.write_text(json.dumps(kept, indent=1))
+
+
 class EarlyStopping(keras.callbacks.EarlyStopping):
     """Keras' early stopping, which on a resumed run starts from the epochs before the resume: their best
     value, and how many epochs have gone by without beating it.
@@ -177,7 +208,8 @@ def _epoch_log(run_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, use_ema: bool) -> list[keras.callbacks.Callback]:
+def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, use_ema: bool,
+               keep_best: int = 1) -> list[keras.callbacks.Callback]:
     previous = _epoch_log(run_dir)
     before = previous[monitor] if previous is not None else None  # from before a resume
     mode = MONITORS[monitor]
@@ -196,6 +228,7 @@ def _callbacks(run_dir: Path, train_ds, monitor: str, patience: int, use_ema: bo
             str(run_dir / "best.weights.h5"), monitor=monitor, mode=mode, save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far,
         ),
+        *([KeepBest(run_dir / "checkpoints", monitor, keep_best)] if keep_best > 1 else []),
         EarlyStopping(before, monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
@@ -222,13 +255,14 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
 
 def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, patience: int, run_dir: Path,
         train_size: int, callbacks: tuple[keras.callbacks.Callback, ...] = (),
-        class_weight: dict[int, float] | None = None) -> FitResult:
+        class_weight: dict[int, float] | None = None, keep_best: int = 1) -> FitResult:
     """Fits, unless an earlier run in `run_dir` finished its fit, then loads the weights of the best epoch
     on validation into `model`.
 
     Args:
         callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
         class_weight: class index -> weight of its rows in the training loss (`class_weights`); None: all 1.
+        keep_best: with K > 1, also keep the weights of the K best epochs in run_dir/checkpoints (`KeepBest`).
     """
     if (run_dir / EVALUATION_PENDING).is_file():
         with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
@@ -242,7 +276,8 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
                 epochs=epochs,
                 class_weight=class_weight,
                 shuffle=False,  # the tf.data pipeline shuffles
-                callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema),
+                callbacks=[*callbacks, *_callbacks(run_dir, train_ds, monitor, patience, model.optimizer.use_ema,
+                                                   keep_best),
                            *([] if bar else [ProgressLog()])],
                 verbose=1 if bar else 2,
             )
