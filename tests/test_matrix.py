@@ -82,7 +82,7 @@ def test_model_args_from_flags_are_yaml_values_and_reproduced_by_as_command():
     ("config:\n  epochs: 3\n", "a 'matrix' section"),
     ("matrix: [\n", "not valid YAML"),
     ("matrix:\n  model: [lstm]\nconfig:\n  learning_rate: -1\n", "learning_rate: must be above 0"),
-    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epochs: 0}\n", "per_model lstm: epochs: must be at least 1"),
+    ("matrix:\n  model: [lstm]\nper_model:\n  lstm: {epochs: -1}\n", "per_model lstm: epochs: must be at least 0"),
     ("matrix:\n  model: [lstm]\nconfig:\n  tokenizer: words\n", "tokenizer: 'words' is not one of auto, word"),
     ("matrix:\n  model: [lstm]\nconfig:\n  freeze_embeddings: 'yes'\n", "freeze_embeddings: 'yes' is not a valid"),
     ("matrix:\n  model: [lstm]\nconfig:\n  batch_size: null\n", "batch_size: None is not a valid value"),

@@ -80,7 +80,7 @@ def test_report_columns_and_run_folder(two_device_run):
         (["--dataset", "missing.csv"], "missing.csv: no such file"),
         (["--model", "nosuch"], "unknown model 'nosuch'"),
         (["--data-dir", "/nonexistent"], "no such folder"),
-        (["--epochs", "0"], "must be at least 1"),
+        (["--epochs", "0"], "--epochs 0 evaluates a model without training it"),
         (["--tokenizer", "bpe"], "invalid choice"),
         (["--ema-momentum", "1"], "must be at least 0 and below 1"),
         (["--learning-rate", "-0.001"], "argument --learning-rate: must be above 0"),

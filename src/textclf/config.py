@@ -130,7 +130,8 @@ class RunConfig:
     data_dir: str = _setting("data/input", "root holding one folder per dataset, or one dataset's folder")
     model: str = _setting("stacked_lstm", "a model name from the registry; comma-separated for a matrix")
     # None: the dataset's default
-    epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner)", type=_positive_int)
+    epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner); 0 with --model llm --head "
+                                  "label_words: evaluate the preset as it is (zero-shot)", type=_at_least(0))
     # per replica; the global batch is computed in training.devices
     batch_size: int = _setting(64, "per replica", type=_positive_int)
     grad_accum: int = _setting(1, "average the gradients of K batches per optimizer update: --grad-accum 4 "

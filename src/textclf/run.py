@@ -16,6 +16,7 @@ from loguru import logger
 from textclf import evaluation, families
 from textclf.config import RunConfig
 from textclf.data import registry, splits, union
+from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
@@ -28,8 +29,17 @@ def family_for(model: str) -> ModuleType:
 
 
 def check(config: RunConfig):
-    """Fails on a setting that does not apply to the config's model, before any data is read."""
+    """Fails on a setting that does not apply to the config's model, objective or epochs, before any data is read."""
     family_for(config.model).check(config)
+    objectives.check(config)
+    _check_zero_shot(config)
+
+
+def _check_zero_shot(config: RunConfig):
+    """`--epochs 0` only where an untrained head already scores the classes: an LLM's label words."""
+    if config.epochs == 0 and (config.model != "llm" or config.head != "label_words"):
+        raise InputError("--epochs 0 evaluates a model without training it, which only --model llm --head "
+                         "label_words can (its head starts as the language model's own); train at least one epoch")
 
 
 def _config_columns(config: RunConfig) -> dict:
@@ -83,7 +93,8 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
         run_dir / "test_predictions.csv", index=False)
     (run_dir / "classification_report.txt").write_text(report.classification_text(y_true, test["y_pred"], data.class_names))
     plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png", f"{title}: test")
-    plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
+    if len(fitted.history):  # a zero-shot run has no epoch to draw
+        plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
     return report.write_report(row, run_dir)
 
 
@@ -139,8 +150,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
             same output folder instead of training again (a matrix run a second time skips its done cells).
     """
     family = family_for(config.model)
-    family.check(config)
-    objectives.check(config)
+    check(config)
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
     config, data, eval_sets = _load(family, config)
     output_dir = Path(config.output_dir)

@@ -212,8 +212,23 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     assert float(fresh.stdout.split()[-1]) == pytest.approx(predictions.filter(like="p_").to_numpy()[0, 1], abs=1e-6)
 
 
+def test_zero_shot_label_words_score_the_classes_as_the_preset_does(tmp_path, fixtures, presets):
+    config = _config(fixtures, tmp_path, presets["gemma"], head="label_words", epochs=0, calibrate="none")
+    row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
+    assert (row["epochs_run"], row["best_epoch"], row["train_seconds"]) == (0, 0, 0)
+    predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
+    backbone = decoder.load_backbone(str(presets["gemma"]))  # untouched: the preset's own weights
+    tokenizer = decoder.load_tokenizer(str(presets["gemma"]))
+    classifier = decoder.build_classifier(backbone, 2, head="label_words",
+                                          label_ids=decoder.label_token_ids(tokenizer, LABELS))
+    packer = decoder.PromptPacker(tokenizer, decoder.DEFAULT_TEMPLATE, LABELS, 128, "head")
+    expected = classifier(packer(tf.constant(predictions["text"].fillna("").tolist())))
+    np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize(("given", "message"), [
     ({"preset": None}, "--model llm needs --preset"),
+    ({"epochs": 0}, "--epochs 0 evaluates a model without training it, which only --model llm --head label_words"),
     ({"max_len": 40}, r"--max-len 40: the prompt template and the class names take \d+ tokens and leave none"),
     ({"prompt_template": "no placeholder"}, "it must hold {text} exactly once"),
     ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling' with --head mlp; its setting is dropout"),

@@ -257,13 +257,16 @@ def fit(model: keras.Model, train_ds, val_ds, *, epochs: int, monitor: str, pati
         train_size: int, callbacks: tuple[keras.callbacks.Callback, ...] = (),
         class_weight: dict[int, float] | None = None, keep_best: int = 1) -> FitResult:
     """Fits, unless an earlier run in `run_dir` finished its fit, then loads the weights of the best epoch
-    on validation into `model`.
+    on validation into `model`. With `epochs` 0 (zero-shot), the model as it is: no epoch, best epoch 0.
 
     Args:
         callbacks: the caller's own, run before fit's (e.g. the training data's `EpochShuffle`).
         class_weight: class index -> weight of its rows in the training loss (`class_weights`); None: all 1.
         keep_best: with K > 1, also keep the weights of the K best epochs in run_dir/checkpoints (`KeepBest`).
     """
+    if epochs == 0:  # zero-shot: the weights as built are the selected ones
+        model.save_weights(str(run_dir / "best.weights.h5"))
+        return FitResult(pd.DataFrame(columns=["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]), 0, 0.0, 0.0)
     if (run_dir / EVALUATION_PENDING).is_file():
         with model.distribute_strategy.scope():  # the checkpoint holds the optimizer's state too
             model.optimizer.build(model.trainable_variables)
