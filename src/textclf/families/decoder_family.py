@@ -11,11 +11,9 @@ from pathlib import Path
 
 import keras
 import keras_hub
-from loguru import logger
 
 from textclf.config import RunConfig
-from textclf.data import splits, text
-from textclf.data.pipeline import EpochShuffle
+from textclf.data import splits
 from textclf.errors import InputError
 from textclf.families import Prepared, decoder, encoder, encoder_family
 
@@ -35,8 +33,9 @@ def check(config: RunConfig):
         if key != "dropout" or config.head == "label_words":
             raise InputError(f"model llm has no setting {key!r} with --head {config.head or 'mlp'}; "
                              f"{'its setting is dropout' if config.head != 'label_words' else 'it has none'}")
-        if not (type(value) in (int, float) and 0 <= value < 1):
-            raise InputError(f"model_args dropout: {value!r} is not a rate in [0, 1)")
+        takes, fits = encoder_family.HEAD_SETTINGS["dropout"]  # the encoders' head dropout, checked alike
+        if not fits(value):
+            raise InputError(f"model_args dropout: {value!r} is not {takes}")
     if config.prompt_template is not None:
         decoder.check_template(config.prompt_template)
     _check_preset(config.preset)
@@ -67,14 +66,7 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
     packer = decoder.PromptPacker(decoder.load_tokenizer(config.preset), config.prompt_template, data.class_names,
                                   config.max_len, config.truncate)
     packer.build()  # here, not in the data pipeline's trace: refuses a --max-len that the template fills
-    shuffle = EpochShuffle(config.seed)
-    datasets = {
-        name: encoder.make_dataset(text.filtered(getattr(data, name)["text"].tolist(), config.text_filter),
-                                   getattr(data, name)["label"].to_numpy(), packer, global_batch=global_batch,
-                                   shuffle=shuffle if name == "train" else None, replicas=replicas)
-        for name in ("train", "val", "test")
-    }
-    return Prepared(datasets, (shuffle,), {}, packer)
+    return encoder_family.packed(config, data, packer, global_batch=global_batch, replicas=replicas)
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
@@ -87,9 +79,7 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
         label_ids = decoder.label_token_ids(prepared.state.tokenizer, prepared.state.labels)
     model = decoder.build_classifier(backbone, num_classes, head=config.head, label_ids=label_ids,
                                      **config.model_args)
-    trainable, total = encoder.parameter_counts(model)
-    logger.info(f"llm ({type(backbone).__name__}): {trainable:,} of {total:,} parameters trainable")
-    prepared.report.update(trainable_parameters=trainable, total_parameters=total)
+    encoder_family.report_parameters(model, f"llm ({type(backbone).__name__})", prepared)
     return model
 
 

@@ -100,6 +100,12 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
     virtual = config.virtual_tokens or 0
     preprocessor = encoder.load_preprocessor(family, config.preset, max_len=config.max_len + virtual)
     packer = encoder.make_packer(family, preprocessor, config.truncate, virtual)
+    return packed(config, data, packer, global_batch=global_batch, replicas=replicas)
+
+
+def packed(config: RunConfig, data: splits.Splits, packer, *, global_batch: int, replicas: int) -> Prepared:
+    """The three batched datasets of `packer`'s input dicts (`encoder.make_dataset`; train reshuffled each epoch),
+    with the packer as the state that build and serving use."""
     shuffle = EpochShuffle(config.seed)
     datasets = {
         name: encoder.make_dataset(text.filtered(getattr(data, name)["text"].tolist(), config.text_filter),
@@ -124,11 +130,16 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
     if config.peft:
         backbone = _prompted(backbone, config, prepared.state)
     model = encoder.build_classifier(backbone, num_classes, **config.model_args)
-    trainable, total = encoder.parameter_counts(model)
-    logger.info(f"{config.model}: {trainable:,} of {total:,} parameters trainable")
-    # Known only once the model exists: the report's columns, filled in here rather than by prepare.
-    prepared.report.update(trainable_parameters=trainable, total_parameters=total)
+    report_parameters(model, config.model, prepared)
     return model
+
+
+def report_parameters(model: keras.Model, name: str, prepared: Prepared) -> None:
+    """Logs the trainable share of `model` and puts it in the report's columns, known only once the model exists
+    (so filled in by build rather than by prepare)."""
+    trainable, total = encoder.parameter_counts(model)
+    logger.info(f"{name}: {trainable:,} of {total:,} parameters trainable")
+    prepared.report.update(trainable_parameters=trainable, total_parameters=total)
 
 
 def _prompted(backbone, config: RunConfig, packer: encoder.TextPacker):
