@@ -7,7 +7,7 @@ through the matrix runner (`experiments/llm_tiny.yaml`): the vocabulary is learn
 name's first token), and the weights are random.
 
     python benchmarks/tiny_decoder.py --datasets sst2,r8 --data-dir ../shared/data --out data/cache/tiny_decoder
-    python src/server_main.py --experiment experiments/llm_tiny.yaml --preset data/cache/tiny_decoder
+    python src/server_main.py --experiment experiments/llm_tiny.yaml
 """
 
 import argparse
