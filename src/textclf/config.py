@@ -196,7 +196,8 @@ class RunConfig:
     head: str | None = _setting(
         None, "--model llm: mlp (the original's 512 -> 256 -> classes on the last token; default) or label_words (the "
         "LM head's rows of each class name's first token, as one trained linear layer)", choices=("mlp", "label_words"))
-    remat: bool = _setting(False, "encoders: gradient checkpointing, each transformer block's forward run again in "
+    remat: bool = _setting(False, "encoders and --model llm: gradient checkpointing, each transformer block's forward "
+                           "run again in "
                            "the backward pass: less activation memory for about a third more compute")
     objective: str = _setting(
         "ce", "the training loss: ce (cross-entropy); rdrop (R-Drop: two dropout passes, cross-entropy on both and the "
@@ -218,7 +219,7 @@ class RunConfig:
         "rare class counts as much as a common one (default: none, every row 1)", choices=("none", "balanced"))
     text_filter: str | None = _setting(
         None, "remove this from every text, in training, evaluation and serving alike (inside the exported model): "
-        "emoticons (Weibo's bracketed [哈哈], [泪], ...)", choices=tuple(TEXT_FILTERS))
+        "emoticons (Weibo's bracketed [哈哈], [泪], ...), html (tags such as IMDB's <br />)", choices=tuple(TEXT_FILTERS))
     eval_datasets: str | None = _setting(
         None, "after test, also evaluate the selected model on these datasets' test splits (comma-separated "
         "names, or labelled files: all their rows); the report gains eval_<name>_accuracy and eval_<name>_macro_f1",

@@ -56,3 +56,11 @@ def test_the_emoticon_filter_removes_weibo_emoticons_before_and_after_jieba():
         assert "哈哈" in kept[1] and "Rules" in kept[2]  # a long bracketed text is not an emoticon
         assert kept[3] == texts[3]
     assert text.filtered(raw, None) == raw
+
+
+def test_the_html_filter_removes_tags_and_keeps_comparisons():
+    raw = ["Great film.<br /><br />See it.", "<i>Alien</i> (1979)", "3 < 4 and 5 > 2", "no tags"]
+    kept = text.filtered(raw, "html")
+    assert kept[0].split() == ["Great", "film.", "See", "it."]
+    assert kept[1].split() == ["Alien", "(1979)"]
+    assert kept[2:] == raw[2:]

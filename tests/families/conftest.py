@@ -1,9 +1,15 @@
-"""What the pretrained families' tests share: tiny random presets written as keras-hub writes real ones."""
+"""What the pretrained families' tests share: tiny random presets written as keras-hub writes real ones, and the
+check that --remat changes nothing but memory."""
 
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
+
+from textclf.families import encoder
+from textclf.training import trainer
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +30,44 @@ def save_presets(tmp_path_factory):
         return folders
 
     return save
+
+
+@pytest.fixture
+def assert_remat_changes_nothing():
+    """check(load_backbone, build_classifier, inputs, labels): a traced training step (dropout on) of the
+    classifier around a one-block backbone gives the same loss and gradients with the block recomputed
+    (`encoder.rematerialize`) as without, traces the block's forward a second time, and advances the dropout
+    seeds once."""
+
+    def check(load_backbone, build_classifier, inputs, labels):
+        runs = {}
+        for remat in (False, True):
+            backbone = load_backbone()
+            (block,) = encoder.transformer_blocks(backbone)
+            traced, call = [], block.call
+            block.call = lambda *args, _call=call, _traced=traced, **kwargs: _traced.append(1) or _call(*args, **kwargs)
+            if remat:
+                assert encoder.rematerialize(backbone) == 1
+            runs[remat] = build_classifier(backbone), traced
+        (plain, plain_traced), (recomputed, traced) = runs[False], runs[True]
+        recomputed.set_weights(plain.get_weights())
+        for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain), strict=True):
+            mine.assign(theirs)
+
+        @tf.function
+        def step(model):  # as fit runs it: traced, dropout on
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(inputs, training=True)))
+            return loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
+
+        (loss, grads), (remat_loss, remat_grads) = step(plain), step(recomputed)
+        assert (len(plain_traced), len(traced)) == (1, 2)  # the recomputed block's forward is traced again
+        np.testing.assert_allclose(remat_loss, loss, rtol=1e-6)
+        for mine, theirs in zip(remat_grads, grads, strict=True):
+            np.testing.assert_allclose(mine, theirs, atol=1e-6)
+        assert max(float(np.max(np.abs(g))) for g in grads) > 0
+        assert trainer.seed_states(plain)  # dropout is on, so the seeds below are compared at all
+        for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain), strict=True):
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # advanced once: the next masks agree too
+
+    return check

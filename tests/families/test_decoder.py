@@ -152,6 +152,21 @@ def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets,
     assert changed <= head | {path for path in changed if "lora_kernel" in path}
 
 
+def test_an_untied_language_model_head_is_frozen_since_the_classifier_never_reads_it(presets):
+    embedding = decoder.load_backbone(str(presets["llama3"])).token_embedding  # Llama 3: untied by default
+    assert not embedding.tie_weights
+    assert not embedding.reverse_embeddings.trainable and embedding.embeddings.trainable
+
+
+@pytest.mark.parametrize("family", sorted(TINY_PRESETS))
+def test_remat_recomputes_each_decoder_block_with_the_same_loss_and_gradients(presets, family,
+                                                                               assert_remat_changes_nothing):
+    packer = decoder.PromptPacker(decoder.load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
+    assert_remat_changes_nothing(lambda: decoder.load_backbone(str(presets[family])),
+                                 lambda backbone: decoder.build_classifier(backbone, 2),
+                                 packer(tf.constant(SENTENCES)), np.array([1, 0, 0, 1]))
+
+
 MIRRORED = """
 import json, sys
 import keras, numpy as np, tensorflow as tf
@@ -194,12 +209,13 @@ def _config(fixtures, out, preset: Path, **given) -> RunConfig:
 
 
 def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, presets):
-    # LoRA and the label-word head in one run; the MLP head trains in the LoRA and MirroredStrategy tests above.
-    config = _config(fixtures, tmp_path, presets["qwen"], lora_rank=2, head="label_words")
+    # LoRA, --remat and the label-word head in one run; the MLP head trains in the LoRA and MirroredStrategy tests.
+    config = _config(fixtures, tmp_path, presets["qwen"], lora_rank=2, head="label_words", remat=True)
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
     assert row["model"] == "llm" and row["config_head"] == "label_words"
     assert row["trainable_parameters"] < row["total_parameters"]
     assert row["config_prompt_template"] == decoder.DEFAULT_TEMPLATE and row["config_max_len"] == 128
+    assert "--remat: 1 transformer blocks recompute" in (Path(row["run_dir"]) / "run.log").read_text()
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
     texts = predictions["text"].fillna("").tolist()
     np.testing.assert_allclose(Predictor(row["run_dir"]).predict(texts), predictions.filter(like="p_").to_numpy(),
@@ -234,7 +250,6 @@ def test_zero_shot_label_words_score_the_classes_as_the_preset_does(tmp_path, fi
     ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling' with --head mlp; its setting is dropout"),
     ({"head": "label_words", "model_args": {"dropout": 0.2}}, "no setting 'dropout' with --head label_words"),
     ({"model": "gru", "preset": None, "head": "mlp", "prompt_template": None}, "--head is a setting of --model llm"),
-    ({"remat": True}, "--model llm does not offer it"),
     ({"peft": "prompt"}, "--peft is an encoder setting; --model llm does not take it"),
     ({"preset": "no_such_preset"}, "neither a folder nor a keras-hub causal LM preset"),
     ({"model": "bert"}, "--prompt-template is a setting of --model llm"),

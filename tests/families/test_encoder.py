@@ -20,7 +20,6 @@ import tensorflow as tf
 from textclf.errors import InputError
 from textclf.families import encoder
 from textclf.serving.export import export
-from textclf.training import trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LEN = 16
@@ -226,37 +225,12 @@ def test_lora_trains_only_the_adapters_and_the_head(presets):
 
 
 @pytest.mark.parametrize("family", ["bert", "deberta_v3", "albert"])  # DeBERTa: relative embeddings; ALBERT: shared
-def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_loss_and_gradients(presets, family):
+def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_loss_and_gradients(
+        presets, family, assert_remat_changes_nothing):
     preprocessor = encoder.load_preprocessor(family, str(presets[family]), max_len=MAX_LEN)
     packed = encoder.make_packer(family, preprocessor, "head")(tf.constant(TEXTS))
-    runs = {}
-    for remat in (False, True):
-        backbone = encoder.load_backbone(family, str(presets[family]), max_len=MAX_LEN)
-        (block,) = encoder.transformer_blocks(backbone)
-        traced, call = [], block.call
-        block.call = lambda *args, _call=call, _traced=traced, **kwargs: _traced.append(1) or _call(*args, **kwargs)
-        if remat:
-            assert encoder.rematerialize(backbone) == 1
-        runs[remat] = encoder.build_classifier(backbone, 2), traced
-    (plain, _), (recomputed, traced) = runs[False], runs[True]
-    recomputed.set_weights(plain.get_weights())
-    for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain)):
-        mine.assign(theirs)
-
-    @tf.function
-    def step(model):  # as fit runs it: traced, dropout on
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(LABELS, model(packed, training=True)))
-        return loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
-
-    (loss, grads), (remat_loss, remat_grads) = step(plain), step(recomputed)
-    assert (len(runs[False][1]), len(traced)) == (1, 2)  # the recomputed block's forward is traced again
-    np.testing.assert_allclose(remat_loss, loss, rtol=1e-6)
-    for mine, theirs in zip(remat_grads, grads, strict=True):
-        np.testing.assert_allclose(mine, theirs, atol=1e-6)
-    assert max(float(np.max(np.abs(g))) for g in grads) > 0
-    for mine, theirs in zip(trainer.seed_states(recomputed), trainer.seed_states(plain), strict=True):
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # advanced once: the next masks agree too
+    assert_remat_changes_nothing(lambda: encoder.load_backbone(family, str(presets[family]), max_len=MAX_LEN),
+                                 lambda backbone: encoder.build_classifier(backbone, 2), packed, LABELS)
 
 
 def test_weight_decay_spares_biases_layer_norms_and_embeddings(tiny):

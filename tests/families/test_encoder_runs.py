@@ -150,7 +150,7 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
     ({"model": "lstm", "preset": None, "peft": "prompt"}, "--peft is an encoder setting"),
     ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),
     ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank is an encoder setting"),
-    ({"model": "lstm", "preset": None, "remat": True}, "--remat recomputes an encoder's transformer blocks"),
+    ({"model": "lstm", "preset": None, "remat": True}, "--remat recomputes a pretrained model's transformer blocks"),
 ])
 def test_settings_that_do_not_apply_are_refused_before_a_run_folder(tmp_path, fixtures, bert_preset, given,
                                                                      message):

@@ -10,4 +10,7 @@ TEXT_FILTERS = {
     # Weibo's bracketed emoticons, [哈哈] or [good] (after jieba: [ 哈哈 ]). The weibo_senti_100k labels were
     # derived from them, and every row of the sample holds one: a model that reads them learns little else.
     "emoticons": r"\[[^\[\]]{1,20}\]",
+    # HTML tags, such as the `<br />` line breaks in IMDB reviews. The from-scratch models' English standardizer
+    # drops them already; a pretrained encoder's tokenizer would spend four subword tokens on each.
+    "html": r"</?[A-Za-z][^<>]{0,200}>",
 }

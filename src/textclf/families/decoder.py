@@ -33,9 +33,15 @@ def load_tokenizer(preset: str):
     return encoder.from_preset(keras_hub.tokenizers.Tokenizer, preset, "llm")
 
 
-def load_backbone(preset: str, *, scratch: bool = False):
-    """The decoder of `preset`, with its weights or (`scratch`) its architecture randomly initialised."""
-    return encoder.from_preset(keras_hub.models.Backbone, preset, "llm", load_weights=not scratch)
+def load_backbone(preset: str):
+    """The decoder of `preset`, its language-model head frozen where it is a matrix of its own (untied, as in
+    Llama 3 8B: 525M weights). The classifier reads hidden states, so that matrix gets no gradient, and the
+    optimizer would keep moments for it all the same; `--head label_words` copies its classes' rows into a layer
+    of its own."""
+    backbone = encoder.from_preset(keras_hub.models.Backbone, preset, "llm")
+    if not backbone.token_embedding.tie_weights:
+        backbone.token_embedding.reverse_embeddings.trainable = False
+    return backbone
 
 
 @keras.saving.register_keras_serializable(package="textclf")

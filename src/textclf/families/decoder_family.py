@@ -27,8 +27,6 @@ def check(config: RunConfig):
     for name, flag in NOT_OFFERED.items():
         if getattr(config, name) is not None:
             raise InputError(f"{flag} is an encoder setting; --model llm does not take it")
-    if config.remat:
-        raise InputError("--remat recomputes an encoder's transformer blocks; --model llm does not offer it")
     for key, value in config.model_args.items():
         if key != "dropout" or config.head == "label_words":
             raise InputError(f"model llm has no setting {key!r} with --head {config.head or 'mlp'}; "
@@ -70,10 +68,13 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
-    """The decoder, LoRA on its projections when --lora-rank, and the --head on the last token."""
+    """The decoder, LoRA on its projections when --lora-rank, gradient checkpointing with --remat, and the --head
+    on the last token."""
     backbone = decoder.load_backbone(config.preset)
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha, targets=decoder.projection_names(backbone))
+    if config.remat:
+        encoder_family.remat(backbone)
     label_ids = None
     if config.head == "label_words":
         label_ids = decoder.label_token_ids(prepared.state.tokenizer, prepared.state.labels)

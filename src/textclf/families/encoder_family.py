@@ -117,6 +117,12 @@ def packed(config: RunConfig, data: splits.Splits, packer, *, global_batch: int,
     return Prepared(datasets, (shuffle,), {}, packer)
 
 
+def remat(backbone):
+    """--remat: gradient checkpointing of every transformer block of the backbone (encoder or decoder), logged."""
+    logger.info(f"--remat: {encoder.rematerialize(backbone)} transformer blocks recompute their forward in the "
+                "backward pass")
+
+
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
     """The backbone (random for bert_scratch), LoRA on it when --lora-rank, gradient checkpointing with --remat,
     a soft prompt with --peft, and the classification head."""
@@ -125,8 +131,7 @@ def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Mode
     if config.lora_rank:
         encoder.enable_lora(backbone, config.lora_rank, config.lora_alpha)
     if config.remat:
-        logger.info(f"--remat: {encoder.rematerialize(backbone)} transformer blocks recompute their forward in the "
-                    "backward pass")
+        remat(backbone)
     if config.peft:
         backbone = _prompted(backbone, config, prepared.state)
     model = encoder.build_classifier(backbone, num_classes, **config.model_args)
