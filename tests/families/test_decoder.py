@@ -132,6 +132,18 @@ def _weights(model) -> dict[str, np.ndarray]:
     return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
 
 
+def _assert_the_update_is_scaled_by_alpha_over_rank(layer, scale: float):
+    """The layer's output moves by exactly `scale` x its input through A @ B once B is no longer zero."""
+    x = np.random.default_rng(0).normal(size=(1, 3, layer.lora_kernel_a.shape[0])).astype("float32")  # (batch, seq, d)
+    before = keras.ops.convert_to_numpy(layer(x))
+    layer.lora_kernel_b.assign(np.random.default_rng(1).normal(size=layer.lora_kernel_b.shape))
+    update = keras.ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b)
+    moved = keras.ops.einsum(layer.equation, x, update) if hasattr(layer, "equation") else keras.ops.matmul(x, update)
+    expected = before + scale * keras.ops.convert_to_numpy(moved)  # EinsumDense or Dense, as the family builds it
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-4, atol=1e-5)
+    layer.lora_kernel_b.assign(np.zeros(layer.lora_kernel_b.shape))
+
+
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets, family):
     backbone = decoder.load_backbone(str(presets[family]))
@@ -141,6 +153,7 @@ def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets,
     encoder.enable_lora(backbone, rank=2, alpha=8, targets=targets)
     adapted = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
     assert len(adapted) == len(targets) and all(layer.lora_alpha / layer.lora_rank == 4 for layer in adapted)
+    _assert_the_update_is_scaled_by_alpha_over_rank(adapted[0], scale=4)
     encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
                                weight_decay=0.01)
     packer = decoder.PromptPacker(decoder.load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
@@ -175,32 +188,37 @@ from textclf.families import decoder, encoder
 from textclf.training.devices import setup_strategy
 
 strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
-folder, template, labels, texts, targets = json.loads(sys.argv[1])
-with strategy.scope():
-    backbone = decoder.load_backbone(folder)
-    classifier = decoder.build_classifier(backbone, 2)
-    encoder.enable_lora(backbone, 2, 4, targets=decoder.projection_names(backbone))
-    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
-                               weight_decay=0.01)
-packer = decoder.PromptPacker(decoder.load_tokenizer(folder), template, labels, 64, "head")
-packer.build()
-shuffle = EpochShuffle(1)
-train = encoder.make_dataset(texts, targets, packer, global_batch=4, shuffle=shuffle, replicas=2)
-adapters = [w for w in classifier.trainable_weights if "lora_kernel_b" in w.path]
-history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
-moved = max(float(np.abs(keras.ops.convert_to_numpy(w)).max()) for w in adapters)  # B starts at zero
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history["loss"][0], "moved": moved}))
+folders, template, labels, texts, targets = json.loads(sys.argv[1])
+for folder in folders:
+    with strategy.scope():
+        backbone = decoder.load_backbone(folder)
+        classifier = decoder.build_classifier(backbone, 2)
+        encoder.enable_lora(backbone, 2, 4, targets=decoder.projection_names(backbone))
+        encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                                   weight_decay=0.01)
+    packer = decoder.PromptPacker(decoder.load_tokenizer(folder), template, labels, 64, "head")
+    packer.build()
+    shuffle = EpochShuffle(1)
+    train = encoder.make_dataset(texts, targets, packer, global_batch=4, shuffle=shuffle, replicas=2)
+    adapters = [w for w in classifier.trainable_weights if "lora_kernel_b" in w.path]
+    history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
+    moved = max(float(np.abs(keras.ops.convert_to_numpy(w)).max()) for w in adapters)  # B starts at zero
+    print(json.dumps({"family": type(backbone).__name__, "replicas": strategy.num_replicas_in_sync,
+                      "loss": history["loss"][0], "moved": moved}))
 """
 
 
-def test_an_llm_trains_with_lora_under_mirrored_strategy_on_two_cpus(presets):
+def test_each_family_trains_with_lora_under_mirrored_strategy_on_two_cpus(presets):
     # Four copies of four sentences: every length bucket fills whole batches of 4, two rows per replica.
-    argument = json.dumps([str(presets["llama3"]), TEMPLATE, LABELS, SENTENCES * 4, [1, 0, 0, 1] * 4])
+    folders = [str(presets[family]) for family in sorted(TINY_PRESETS)]
+    argument = json.dumps([folders, TEMPLATE, LABELS, SENTENCES * 4, [1, 0, 0, 1] * 4])
     done = subprocess.run([sys.executable, "-c", MIRRORED, argument], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2 and np.isfinite(result["loss"]) and result["moved"] > 0
+    results = [json.loads(line) for line in done.stdout.strip().splitlines()[-len(folders):]]
+    assert [result["family"] for result in results] == ["GemmaBackbone", "Llama3Backbone", "QwenBackbone"]
+    for result in results:
+        assert result["replicas"] == 2 and np.isfinite(result["loss"]) and result["moved"] > 0, result
 
 
 def _config(fixtures, out, preset: Path, **given) -> RunConfig:
