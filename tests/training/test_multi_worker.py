@@ -1,0 +1,118 @@
+"""MultiWorkerMirroredStrategy from TF_CONFIG: the cluster's roles, and Keras' `fit` over two worker processes on
+127.0.0.1 with `multi_worker.patch_keras` (keras-team/keras issue 20585)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from textclf.errors import InputError
+from textclf.training import multi_worker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WORKER = """
+import json, sys
+import numpy as np, tensorflow as tf
+import keras
+from textclf.training import multi_worker
+
+patch = sys.argv[1] == "patch"
+if patch:
+    multi_worker.patch_keras()
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+rows = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+labels = (rows[:, 0] > 0).astype("int32")
+train = tf.data.Dataset.from_tensor_slices((rows, labels)).batch(16)  # the global batch: 8 rows per worker
+with strategy.scope():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(train, epochs=2, verbose=0).history
+print(json.dumps({"weights": [w.tolist() for w in model.get_weights()], "history": history,
+                  "replicas": strategy.num_replicas_in_sync}))
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _two_workers(mode: str) -> list[subprocess.CompletedProcess]:
+    """Runs WORKER in two processes that form one cluster on 127.0.0.1; both are waited for, with a timeout."""
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
+        env = {**os.environ, "TF_CONFIG": tf_config, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, mode], cwd=ROOT, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    done = []
+    try:
+        for worker in workers:
+            stdout, stderr = worker.communicate(timeout=300)
+            done.append(subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr))
+    finally:
+        for worker in workers:
+            worker.kill()
+    return done
+
+
+def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the_same_weights():
+    first, second = _two_workers("patch")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    results = [json.loads(worker.stdout.strip().splitlines()[-1]) for worker in (first, second)]
+    assert [result["replicas"] for result in results] == [2, 2]
+    assert results[0]["weights"] == results[1]["weights"]  # one model, updated by the same all-reduced gradients
+    assert results[0]["history"] == results[1]["history"]  # metrics averaged across the replicas on both
+    assert np.isfinite(results[0]["history"]["loss"]).all() and results[0]["history"]["accuracy"][-1] > 0.5
+
+
+def test_without_the_patch_keras_fit_fails_on_a_per_replica_batch():
+    # The upstream failure this patch exists for: when keras fixes it, this test says the patch can go.
+    first, _ = _two_workers("plain")
+    assert first.returncode != 0
+    assert "PerReplica" in first.stderr
+
+
+def test_the_patch_refuses_another_keras_version(monkeypatch):
+    monkeypatch.setattr(keras, "version", lambda: "3.99.0")
+    with pytest.raises(InputError, match=r"needs keras 3\.15\.1.*issues/20585.*this is keras 3\.99\.0"):
+        multi_worker.patch_keras()
+
+
+@pytest.mark.parametrize(("tf_config", "tasks", "chief"), [
+    (None, 0, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, 2, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, 2, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, 3, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, 2, True),
+])
+def test_the_chief_is_the_chief_task_or_worker_0(monkeypatch, tf_config, tasks, chief):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    config = multi_worker.cluster()
+    assert (multi_worker.task_count(config), multi_worker.is_chief(config)) == (tasks, chief)
+
+
+@pytest.mark.parametrize("raw", ["not json", '{"cluster": {"worker": ["a:1"]}}',
+                                 '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}'])
+def test_an_unreadable_tf_config_is_one_clear_error(monkeypatch, raw):
+    monkeypatch.setenv("TF_CONFIG", raw)
+    with pytest.raises(InputError, match="TF_CONFIG is not a cluster with this task in it"):
+        multi_worker.cluster()
