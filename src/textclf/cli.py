@@ -38,10 +38,15 @@ def _main(command: Command, line: str) -> int:
         run.check(config)
 
     if not matrix.is_matrix(command):
-        strategy, on_gpu = devices.setup_strategy(command.config.devices)  # before anything touches a device
-        print(run.run(command.config, line, strategy, on_gpu))
+        # before anything touches a device
+        strategy, on_gpu = devices.setup_strategy(command.config.devices, command.config.strategy)
+        if (report := run.run(command.config, line, strategy, on_gpu)) is not None:  # None: not the chief
+            print(report)
         return 0
-    strategy, on_gpu = devices.setup_strategy(configs[0].devices)
+    if devices.resolve_strategy(configs[0].strategy) == "multi_worker":
+        raise InputError("a matrix runs its cells one after another in one process; on a cluster, run each cell "
+                         "as a job of its own (its command is in the cell's report, `command`)")
+    strategy, on_gpu = devices.setup_strategy(configs[0].devices, configs[0].strategy)
     # Run again, a matrix skips the cells that already have a report in --output-dir.
     out_dir, failed = matrix.run_matrix(
         configs, lambda c: run.run(c, as_command(c), strategy, on_gpu, reuse_finished=True), line

@@ -26,6 +26,7 @@ TOKENIZERS = ("auto", "word", "jieba", "char")
 PEFT_METHODS = ("prompt", "ptuning")  # families/prompts.py; LoRA is --lora-rank
 OBJECTIVES = ("ce", "rdrop", "supcon")  # training/objectives.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
 # pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
 # cut; an encoder reads pre as tail and post as head (the datasets' defaults are pre/post).
 TRUNCATIONS = ("pre", "post", "head", "tail", "head_tail")
@@ -40,7 +41,7 @@ LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
                 "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
                 "recipe": None, "prompt_template": None,
-                "head": None, "keep_best": 1}
+                "head": None, "keep_best": 1, "strategy": "auto"}
 
 
 def _at_least(minimum: int):
@@ -148,6 +149,10 @@ class RunConfig:
     # None: every local GPU, or the default strategy on CPU
     devices: int | None = _setting(None, "use the first N GPUs; on CPU, split it into N logical devices",
                                    type=_positive_int)
+    strategy: str = _setting(
+        "auto", "auto: multi_worker when TF_CONFIG names more than one task, else MirroredStrategy over the GPUs or "
+        "the --devices, else the default one-device strategy; multi_worker: MultiWorkerMirroredStrategy over the "
+        "TF_CONFIG cluster, every worker running the same command and the chief writing the run", choices=STRATEGIES)
     precision: str = _setting("auto", choices=PRECISIONS)  # auto: mixed_float16 on GPU, float32 on CPU (faster)
     # peak, for one replica, scaled by sqrt(replicas); None: the model's default
     learning_rate: float | None = _setting(

@@ -20,7 +20,7 @@ from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
-from textclf.training import accumulation, calibration, devices, objectives, resume, schedules, trainer
+from textclf.training import accumulation, calibration, devices, multi_worker, objectives, resume, schedules, trainer
 
 
 def family_for(model: str) -> ModuleType:
@@ -139,8 +139,9 @@ def _kept_out(config: RunConfig, data: splits.Splits, eval_sets: list[evaluation
 
 
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
-        reuse_finished: bool = False) -> Path:
-    """Trains and evaluates one configuration; returns the path of its CSV report.
+        reuse_finished: bool = False) -> Path | None:
+    """Trains and evaluates one configuration; returns the path of its CSV report (None on a multi-worker
+    job's workers other than the chief, which writes it).
 
     Args:
         config: the run; `config.devices` is already applied in `strategy`.
@@ -159,15 +160,23 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
         return done
     policy = devices.set_precision(config.precision, on_gpu)
-    # Claimed last: every check above that can fail leaves no run folder behind.
-    with resume.claim_run_dir(output_dir, *fingerprints) as (run_dir, resumed):
+    # Claimed last: every check above that can fail leaves no run folder behind. In multi-worker training every
+    # worker runs all of it; the chief writes the run folder, the others a folder of their own, removed at the end.
+    task = multi_worker.worker_task(strategy)
+    claim = (resume.claim_run_dir(output_dir, *fingerprints) if task is None
+             else resume.worker_run_dir(output_dir, *fingerprints, task))
+    with claim as (run_dir, resumed):
         sink = logger.add(run_dir / "run.log")
         try:
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
-            return _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command)
+            path = _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command)
         finally:
             logger.remove(sink)
+    if task is not None:
+        logger.info(f"{task}: done; the chief wrote the run folder and the report")
+        return None
+    return path
 
 
 def _build(family: ModuleType, config: RunConfig, prepared: families.Prepared, num_classes: int,
@@ -252,6 +261,8 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
     model, classifier, setup = _build(family, config, prepared, len(data.class_names), strategy)
     weights = _class_weights(config, data)
     fitted = _fit(model, config, prepared, data, run_dir, weights)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        logger.info(f"weights digest {multi_worker.weights_digest(classifier)} (equal on every worker)")
     val, test = _evaluate(classifier, prepared, data)
     model, val, test, calibrated = _calibrated(config, classifier, val, test, data, run_dir)
     _export(run_dir, family.serving_model(config, prepared, model), data.class_names)

@@ -1,8 +1,10 @@
-"""MultiWorkerMirroredStrategy from TF_CONFIG: the cluster's roles, and Keras' `fit` over two worker processes on
-127.0.0.1 with `multi_worker.patch_keras` (keras-team/keras issue 20585)."""
+"""MultiWorkerMirroredStrategy from TF_CONFIG: the cluster's roles, Keras' `fit` over two worker processes on
+127.0.0.1 with `multi_worker.patch_keras` (keras-team/keras issue 20585), and whole server_main runs over two
+workers, of which the chief alone writes."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,10 +12,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from textclf.errors import InputError
+from textclf.serving.predictor import Predictor
 from textclf.training import multi_worker
+from textclf.training.devices import setup_strategy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +27,7 @@ import json, sys
 import numpy as np, tensorflow as tf
 import keras
 from textclf.training import multi_worker
+from textclf.training.devices import setup_strategy
 
 patch = sys.argv[1] == "patch"
 if patch:
@@ -50,19 +56,20 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _two_workers(mode: str) -> list[subprocess.CompletedProcess]:
-    """Runs WORKER in two processes that form one cluster on 127.0.0.1; both are waited for, with a timeout."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+def _cluster(argv: list[str], tasks: int = 2, timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Runs `argv` in `tasks` processes that form one cluster on 127.0.0.1 (TF_CONFIG: workers 0..tasks-1);
+    each is waited for, with a timeout, and killed if it outlives it."""
+    addresses = [f"127.0.0.1:{port}" for port in _free_ports(tasks)]
     workers = []
-    for index in range(2):
+    for index in range(tasks):
         tf_config = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
         env = {**os.environ, "TF_CONFIG": tf_config, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, mode], cwd=ROOT, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        workers.append(subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE))
     done = []
     try:
         for worker in workers:
-            stdout, stderr = worker.communicate(timeout=300)
+            stdout, stderr = worker.communicate(timeout=timeout)
             done.append(subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr))
     finally:
         for worker in workers:
@@ -71,7 +78,7 @@ def _two_workers(mode: str) -> list[subprocess.CompletedProcess]:
 
 
 def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the_same_weights():
-    first, second = _two_workers("patch")
+    first, second = _cluster([sys.executable, "-c", WORKER, "patch"])
     assert first.returncode == 0, first.stderr[-3000:]
     assert second.returncode == 0, second.stderr[-3000:]
     results = [json.loads(worker.stdout.strip().splitlines()[-1]) for worker in (first, second)]
@@ -83,9 +90,51 @@ def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the
 
 def test_without_the_patch_keras_fit_fails_on_a_per_replica_batch():
     # The upstream failure this patch exists for: when keras fixes it, this test says the patch can go.
-    first, _ = _two_workers("plain")
+    first, _ = _cluster([sys.executable, "-c", WORKER, "plain"])
     assert first.returncode != 0
     assert "PerReplica" in first.stderr
+
+
+def _digest(stderr: str) -> str:
+    (digest,) = re.findall(r"weights digest (\w+)", stderr)
+    return digest
+
+
+@pytest.mark.parametrize("family", ["scratch", "encoder"])
+def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(tmp_path, fixtures, family,
+                                                                            chinese_bert_preset):
+    out = tmp_path / "out"
+    if family == "scratch":
+        data = ["--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"), "--model", "text_cnn"]
+    else:
+        data = ["--dataset", "chnsenticorp", "--data-dir", str(fixtures / "chnsenticorp_tiny"), "--model", "bert",
+                "--preset", str(chinese_bert_preset), "--max-len", "32"]
+    chief, worker = _cluster([sys.executable, "src/server_main.py", *data, "--epochs", "2", "--batch-size", "8",
+                              "--output-dir", str(out)])
+    assert chief.returncode == 0, chief.stderr[-3000:]
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    assert _digest(chief.stderr) == _digest(worker.stderr)  # the final weights, equal on both
+    (report,) = out.glob("training_report_*.csv")
+    assert chief.stdout.strip() == str(report) and worker.stdout.strip() == ""
+    assert [path.name for path in out.glob("run_*")] == [f"run_{report.stem.removeprefix('training_report_')}"]
+    assert not (out / ".workers").exists()  # the other worker's folder is gone
+    row = pd.read_csv(report).iloc[0]
+    assert (row["num_replicas"], row["global_batch_size"]) == (2, 16)
+    predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
+    served = Predictor(row["run_dir"]).predict(predictions["text"].fillna("").tolist())
+    np.testing.assert_allclose(served, predictions.filter(like="p_").to_numpy(), atol=1e-6)  # gathered in order
+
+
+def test_a_matrix_is_refused_under_a_cluster(tmp_path, fixtures):
+    # Refused before any worker connects: one process with TF_CONFIG naming two tasks is enough.
+    tf_config = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",
+                                                                                            "index": 0}})
+    done = subprocess.run([sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir",
+                           str(fixtures / "sst2_tiny"), "--model", "fasttext,text_cnn", "--output-dir", str(tmp_path)],
+                          cwd=ROOT, env={**os.environ, "TF_CONFIG": tf_config}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: a matrix runs its cells")
+    assert not any(tmp_path.iterdir())
 
 
 def test_the_patch_refuses_another_keras_version(monkeypatch):
@@ -116,3 +165,15 @@ def test_an_unreadable_tf_config_is_one_clear_error(monkeypatch, raw):
     monkeypatch.setenv("TF_CONFIG", raw)
     with pytest.raises(InputError, match="TF_CONFIG is not a cluster with this task in it"):
         multi_worker.cluster()
+
+
+@pytest.mark.parametrize(("devices", "strategy", "tf_config", "message"), [
+    (None, "multi_worker", None, "--strategy multi_worker needs TF_CONFIG naming the cluster's tasks"),
+    (2, "multi_worker", {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}},
+     "--devices 2 with --strategy multi_worker on a CPU: each worker process is one replica"),
+    (2, "one_device", None, "--devices 2 with --strategy one_device"),
+])
+def test_a_strategy_that_cannot_be_set_up_is_one_clear_error(monkeypatch, devices, strategy, tf_config, message):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config) if tf_config else "")
+    with pytest.raises(InputError, match=re.escape(message)):
+        setup_strategy(devices, strategy)

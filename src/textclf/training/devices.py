@@ -11,6 +11,7 @@ import tensorflow as tf
 from loguru import logger
 
 from textclf.errors import InputError
+from textclf.training import multi_worker
 
 
 def max_cpu_devices() -> int:
@@ -31,28 +32,62 @@ def _split_cpu(devices: int) -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
-def setup_strategy(devices: int | None) -> tuple[tf.distribute.Strategy, bool]:
-    """The strategy for this machine, and whether it runs on GPUs.
+def resolve_strategy(strategy: str) -> str:
+    """`--strategy auto` is multi_worker when TF_CONFIG names more than one task; other values stay."""
+    if strategy == "auto" and multi_worker.task_count(multi_worker.cluster()) > 1:
+        return "multi_worker"
+    return strategy
+
+
+def setup_strategy(devices: int | None, strategy: str = "auto") -> tuple[tf.distribute.Strategy, bool]:
+    """The strategy for this machine (or, multi_worker, for the TF_CONFIG cluster), and whether it runs on GPUs.
 
     Args:
         devices: use the first N GPUs (N logical CPU devices on a machine without GPUs);
             None: every GPU, or the default strategy when there is none.
+        strategy: `--strategy` (`config.STRATEGIES`); auto is multi_worker when TF_CONFIG names more than one
+            task, otherwise mirrored on GPUs or --devices, otherwise TensorFlow's default strategy.
     """
+    cluster = multi_worker.cluster()
+    strategy = resolve_strategy(strategy)
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)  # share the cards; do not grab all memory
-    if gpus:
-        if devices is not None and devices > len(gpus):
+    if gpus and devices is not None:
+        if devices > len(gpus):
             raise InputError(f"--devices {devices}: this machine has only {len(gpus)} GPUs")
-        if devices is not None:
-            tf.config.set_visible_devices(gpus[:devices], "GPU")
-        strategy = tf.distribute.MirroredStrategy()
+        tf.config.set_visible_devices(gpus[:devices], "GPU")
+    if strategy == "multi_worker":
+        chosen = _multi_worker(cluster, devices, gpus)
+    elif strategy == "one_device":
+        if devices not in (None, 1):
+            raise InputError(f"--devices {devices} with --strategy one_device: give one or leave --devices out")
+        chosen = tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+    elif gpus:
+        chosen = tf.distribute.MirroredStrategy()
     elif devices is not None:
-        strategy = tf.distribute.MirroredStrategy(_split_cpu(devices))
+        chosen = tf.distribute.MirroredStrategy(_split_cpu(devices))
+    elif strategy == "mirrored":
+        chosen = tf.distribute.MirroredStrategy(["/cpu:0"])
     else:
-        strategy = tf.distribute.get_strategy()
-    logger.info(f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s), GPUs: {len(gpus)}")
-    return strategy, bool(gpus)
+        chosen = tf.distribute.get_strategy()
+    logger.info(f"{type(chosen).__name__} with {chosen.num_replicas_in_sync} replica(s), GPUs: {len(gpus)}")
+    return chosen, bool(gpus)
+
+
+def _multi_worker(cluster: dict | None, devices: int | None, gpus: list) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy over TF_CONFIG's cluster: each worker's GPUs, or its CPU as one replica."""
+    if multi_worker.task_count(cluster) < 2:
+        raise InputError("--strategy multi_worker needs TF_CONFIG naming the cluster's tasks (at least two), as "
+                         "Kubeflow's TFJob or deploy/jobset.yaml set it; without a cluster, use --strategy mirrored")
+    if not gpus and devices not in (None, 1):
+        raise InputError(f"--devices {devices} with --strategy multi_worker on a CPU: each worker process is one "
+                         "replica there (--devices splits one process's CPU)")
+    multi_worker.patch_keras()
+    task = cluster["task"]
+    logger.info(f"TF_CONFIG: {task['type']} {task['index']} of {multi_worker.task_count(cluster)} tasks"
+                f"{' (the chief: it writes the run)' if multi_worker.is_chief(cluster) else ''}")
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def resolve_precision(precision: str, on_gpu: bool) -> str:

@@ -12,10 +12,12 @@ steps (the sample batch is this worker's first replica's, the metrics are averag
 for the pinned keras version only: on any other, keras may have fixed or moved them, and it is an error.
 """
 
+import hashlib
 import json
 import os
 
 import keras
+import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as tensorflow_trainer
 
@@ -55,6 +57,22 @@ def is_chief(config: dict | None) -> bool:
     if "chief" in config["cluster"]:
         return task["type"] == "chief"
     return task["type"] == "worker" and int(task["index"]) == 0
+
+
+def worker_task(strategy: tf.distribute.Strategy) -> str | None:
+    """None where this process writes the run (the chief of a cluster, or any other strategy); otherwise its
+    task's name, such as `worker_1`, for the folder it writes to instead (`resume.worker_run_dir`)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or strategy.extended.should_checkpoint:
+        return None
+    return f"{strategy.cluster_resolver.task_type}_{strategy.cluster_resolver.task_id}"
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short hash of the model's weights: every worker logs it, and they agree when the job trained as one."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(keras.ops.convert_to_numpy(weight).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def patch_keras():

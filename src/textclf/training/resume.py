@@ -87,6 +87,30 @@ def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> 
         marker.unlink()  # still locked: a process waiting on it opens a new file
 
 
+@contextlib.contextmanager
+def worker_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str, task: str) -> Iterator[tuple[Path, bool]]:
+    """A worker's stand-in for the run folder in multi-worker training, where every worker runs the whole run and
+    only the chief writes it: `output_dir/.workers/<fingerprints>/<task>/run_<task>`, whose backup lets a
+    restarted worker resume with the others. Yields it and whether it resumes; removed when the run ends."""
+    home = output_dir / ".workers" / f"{fingerprint}_{data_fingerprint}" / task
+    run_dir = home / f"run_{task}"
+    resumed = (run_dir / "backup").is_dir() or (run_dir / EVALUATION_PENDING).is_file()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield run_dir, resumed
+    except InputError:  # bad input: nothing to resume; any other failure keeps the backup for the restart
+        _remove_worker_home(home)
+        raise
+    _remove_worker_home(home)
+
+
+def _remove_worker_home(home: Path):
+    shutil.rmtree(home, ignore_errors=True)
+    for empty in (home.parent, home.parent.parent):  # the job's folder, then .workers, once no worker is left
+        with contextlib.suppress(OSError):
+            empty.rmdir()
+
+
 def finished_report(output_dir: Path, fingerprint: str, data_fingerprint: str) -> Path | None:
     """The newest report in `output_dir` of a finished run with this config and data, or None.
 
