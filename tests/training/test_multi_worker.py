@@ -95,6 +95,51 @@ def test_without_the_patch_keras_fit_fails_on_a_per_replica_batch():
     assert "PerReplica" in first.stderr
 
 
+BUCKETED = """
+import json
+import keras, numpy as np, tensorflow as tf
+from textclf.data import pipeline, text
+from textclf.training import multi_worker
+
+multi_worker.patch_keras()
+strategy = tf.distribute.MultiWorkerMirroredStrategy()
+texts = [" ".join(["word"] * length) for length in range(1, 36)]  # 1 to 35 words: all four length buckets
+vectorizer = text.make_vectorizer("word", 10)
+vectorizer.adapt(texts)
+shuffle = pipeline.EpochShuffle(0)
+train = pipeline.make_dataset(texts, np.arange(35) % 2, vectorizer, max_len=40, truncate="post", global_batch=6,
+                              shuffle=shuffle, replicas=2)
+batches = [int(labels.shape[0]) for _, labels in train]
+
+
+class Steps(keras.callbacks.Callback):  # the training steps this worker ran
+    count = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        Steps.count += 1
+
+
+with strategy.scope():
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4), keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+model.fit(train, epochs=2, callbacks=[shuffle, Steps()], verbose=0)
+print(json.dumps({"batches": batches, "steps": Steps.count}))
+"""
+
+
+def test_length_buckets_give_every_worker_the_same_steps_and_training_does_not_hang():
+    # Whole batches dealt out to two workers would give one of them a step more whenever their number is odd,
+    # and its collective would wait for the other forever: tf.distribute splits each global batch instead.
+    first, second = _cluster([sys.executable, "-c", BUCKETED], timeout=240)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    results = [json.loads(worker.stdout.strip().splitlines()[-1]) for worker in (first, second)]
+    batches = results[0]["batches"]
+    assert len(batches) % 2 == 1 and len(set(batches)) > 1  # an odd count of batches of several sizes
+    assert [result["steps"] for result in results] == [2 * len(batches)] * 2  # both epochs, every batch
+
+
 def _digest(stderr: str) -> str:
     (digest,) = re.findall(r"weights digest (\w+)", stderr)
     return digest
