@@ -27,6 +27,12 @@ def _main(command: Command, line: str) -> int:
 
     configs = matrix.cells(command)
     matrix.validate(configs)
+    if command.emit_jobs:  # a cluster runs them: nothing trains here
+        from textclf.jobs import emit_jobs
+
+        for path in emit_jobs(configs, Path(command.emit_jobs), Path(command.job_template)):
+            print(path)
+        return 0
     for output_dir in {config.output_dir for config in configs}:
         check_output_dir(output_dir)
     for path in {config.embeddings for config in configs if config.embeddings}:

@@ -348,6 +348,8 @@ class Command:
     seeds: tuple[int, ...] | None  # --seeds: one run per seed
     experiment: str | None  # --experiment: a matrix file (experiments/*.yaml)
     given: frozenset[str]  # RunConfig fields set on the command line: they win over the file's
+    emit_jobs: str | None = None  # --emit-jobs: write a job manifest per run into this folder instead of training
+    job_template: str = "deploy/tfjob.yaml"  # --job-template: the manifest each job is written from
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -358,12 +360,20 @@ def parse_args(argv: list[str] | None = None) -> Command:
     parser = build_parser()
     parser.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each (a matrix)")
     parser.add_argument("--experiment", help="a matrix file such as experiments/imdb_table.yaml")
+    parser.add_argument("--emit-jobs", metavar="DIR", help="train nothing: write one Kubernetes job manifest per "
+                        "run (each cell of a matrix) into DIR, for a cluster to run")
+    parser.add_argument("--job-template", metavar="YAML", help="--emit-jobs: the manifest each job is written from, "
+                        "a TFJob or a JobSet whose containers' --data-dir and --output-dir every job keeps "
+                        "(default deploy/tfjob.yaml)")
     args = vars(parser.parse_args(argv))
     seeds, experiment = args.pop("seeds", None), args.pop("experiment", None)
+    emit_jobs, job_template = args.pop("emit_jobs", None), args.pop("job_template", None)
+    if job_template is not None and emit_jobs is None:
+        parser.error("--job-template goes with --emit-jobs")
     if "model_args" in args:
         args["model_args"] = dict(args["model_args"])  # a key given twice: the last one wins
     try:
         config = RunConfig(**args)
     except InputError as err:
         parser.error(str(err))
-    return Command(config, seeds, experiment, frozenset(args))
+    return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template or Command.job_template)
