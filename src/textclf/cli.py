@@ -38,7 +38,7 @@ def _main(command: Command, line: str) -> int:
     for path in {config.embeddings for config in configs if config.embeddings}:
         embeddings.check_file(path)
     from textclf import run  # imports TensorFlow
-    from textclf.training import devices
+    from textclf.training import devices, multi_worker
 
     for config in configs:  # a setting the model does not take fails before the first run, not in its cell
         run.check(config)
@@ -46,7 +46,14 @@ def _main(command: Command, line: str) -> int:
     if not matrix.is_matrix(command):
         # before anything touches a device
         strategy, on_gpu = devices.setup_strategy(command.config.devices, command.config.strategy)
-        if (report := run.run(command.config, line, strategy, on_gpu)) is not None:  # None: not the chief
+        try:
+            report = run.run(command.config, line, strategy, on_gpu)
+        except multi_worker.PEER_FAILURES as error:
+            if devices.resolve_strategy(command.config.strategy) != "multi_worker":
+                raise
+            print(f"error: {multi_worker.peer_failure_message(error)}", file=sys.stderr)
+            return 1
+        if report is not None:  # None: a worker that is not the chief
             print(report)
         return 0
     if devices.resolve_strategy(configs[0].strategy) == "multi_worker":

@@ -5,9 +5,13 @@ workers, of which the chief alone writes."""
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import keras
@@ -56,25 +60,39 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _cluster(argv: list[str], tasks: int = 2, timeout: float = 300) -> list[subprocess.CompletedProcess]:
-    """Runs `argv` in `tasks` processes that form one cluster on 127.0.0.1 (TF_CONFIG: workers 0..tasks-1);
-    each is waited for, with a timeout, and killed if it outlives it."""
+def _launch(argv: list[str], logs: Path, tasks: int = 2) -> list[subprocess.Popen]:
+    """Starts `argv` in `tasks` processes that form one cluster on 127.0.0.1 (TF_CONFIG: workers 0..tasks-1),
+    each writing `logs/worker_<i>.out` and `.err`."""
+    logs.mkdir(parents=True, exist_ok=True)
     addresses = [f"127.0.0.1:{port}" for port in _free_ports(tasks)]
     workers = []
     for index in range(tasks):
         tf_config = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
         env = {**os.environ, "TF_CONFIG": tf_config, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        workers.append(subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE))
-    done = []
+        with open(logs / f"worker_{index}.out", "w") as out, open(logs / f"worker_{index}.err", "w") as err:
+            workers.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=err))
+    return workers
+
+
+def _finish(workers: list[subprocess.Popen], logs: Path, timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Waits for every worker, with a timeout (a worker still running then is killed), and reads its logs."""
     try:
         for worker in workers:
-            stdout, stderr = worker.communicate(timeout=timeout)
-            done.append(subprocess.CompletedProcess(worker.args, worker.returncode, stdout, stderr))
+            worker.wait(timeout=timeout)
     finally:
         for worker in workers:
             worker.kill()
-    return done
+    return [subprocess.CompletedProcess(worker.args, worker.returncode, (logs / f"worker_{i}.out").read_text(),
+                                        (logs / f"worker_{i}.err").read_text()) for i, worker in enumerate(workers)]
+
+
+def _cluster(argv: list[str], tasks: int = 2, timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Runs `argv` as a cluster of `tasks` workers to the end (`_launch`, `_finish`)."""
+    logs = Path(tempfile.mkdtemp(prefix="workers_"))
+    try:
+        return _finish(_launch(argv, logs, tasks), logs, timeout)
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the_same_weights():
@@ -168,6 +186,37 @@ def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(t
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
     served = Predictor(row["run_dir"]).predict(predictions["text"].fillna("").tolist())
     np.testing.assert_allclose(served, predictions.filter(like="p_").to_numpy(), atol=1e-6)  # gathered in order
+
+
+def test_a_killed_worker_stops_the_job_and_all_workers_started_again_finish_it_from_the_backup(tmp_path, fixtures):
+    out = tmp_path / "out"
+    argv = [sys.executable, "src/server_main.py", "--dataset", "weibo", "--data-dir", str(fixtures / "weibo_tiny"),
+            "--model", "text_cnn", "--epochs", "3", "--batch-size", "4", "--output-dir", str(out)]
+    first = tmp_path / "first"
+    chief, worker = workers = _launch(argv, first)
+    try:
+        deadline = time.monotonic() + 240
+        while "Epoch 2/3" not in (first / "worker_1.err").read_text():  # epoch 1 and its backup are done
+            assert time.monotonic() < deadline and worker.poll() is None, (first / "worker_1.err").read_text()[-3000:]
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGKILL)
+        chief.wait(timeout=180)  # the chief's next collective fails: it stops rather than hangs
+    finally:
+        for process in workers:
+            process.kill()
+    lines = (first / "worker_0.err").read_text().strip().splitlines()
+    assert chief.returncode == 1 and lines[-1].startswith("error: another worker of the job stopped (Unavailable")
+    assert not list(out.glob("training_report_*.csv"))
+
+    chief, worker = _finish(_launch(argv, tmp_path / "again"), tmp_path / "again")  # the job restarted
+    assert chief.returncode == 0, chief.stderr[-3000:]
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    assert "resuming run" in chief.stderr and _digest(chief.stderr) == _digest(worker.stderr)
+    assert "Epoch 1/3" not in chief.stderr  # epoch 1 came from the backup
+    (report,) = out.glob("training_report_*.csv")
+    assert len(list(out.glob("run_*"))) == 1 and not (out / ".workers").exists()
+    row = pd.read_csv(report).iloc[0]
+    assert row["epochs_run"] == 3 and len(pd.read_csv(Path(row["run_dir"]) / "history.csv")) == 3
 
 
 def test_a_matrix_is_refused_under_a_cluster(tmp_path, fixtures):

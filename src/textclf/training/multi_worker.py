@@ -59,6 +59,21 @@ def is_chief(config: dict | None) -> bool:
     return task["type"] == "worker" and int(task["index"]) == 0
 
 
+# What a collective op raises on the surviving workers when another worker of the job stops (its process killed,
+# its pod evicted): the job cannot go on, and every worker is to be started again, which resumes the run.
+PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)
+
+
+def peer_failure_message(error: Exception) -> str:
+    """One line for a worker whose peer stopped: what happened and how to go on."""
+    # TensorFlow's message: "Graph execution error:", where the op was defined (indented frames), then the cause.
+    causes = [line.strip() for line in str(error).splitlines() if line.strip() and not line[0].isspace()
+              and not line.startswith(("Graph execution error", "Detected at node"))]
+    reason = causes[0][:200] if causes else "no message"
+    return (f"another worker of the job stopped ({type(error).__name__}: {reason}); start every worker again with "
+            "the same command: the run resumes from its last finished epoch")
+
+
 def worker_task(strategy: tf.distribute.Strategy) -> str | None:
     """None where this process writes the run (the chief of a cluster, or any other strategy); otherwise its
     task's name, such as `worker_1`, for the folder it writes to instead (`resume.worker_run_dir`)."""
