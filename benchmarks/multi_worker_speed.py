@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("one_process", "two_devices", "two_workers")
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
+    """`count` TCP ports free on 127.0.0.1 now (the tests' clusters take theirs from here too)."""
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
         s.bind(("127.0.0.1", 0))
@@ -45,7 +46,7 @@ def run(variant: str, flags: list[str], batch_size: int, output_dir: Path) -> di
     elif variant == "two_devices":
         processes = [subprocess.Popen([*command, "--batch-size", str(batch_size // 2), "--devices", "2"], cwd=ROOT)]
     else:
-        addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+        addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
         processes = [subprocess.Popen(
             [*command, "--batch-size", str(batch_size // 2)], cwd=ROOT,
             env={**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": addresses},

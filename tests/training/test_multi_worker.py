@@ -2,12 +2,12 @@
 127.0.0.1 with `multi_worker.patch_keras` (keras-team/keras issue 20585), and whole server_main runs over two
 workers, of which the chief alone writes."""
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,13 +51,10 @@ print(json.dumps({"weights": [w.tolist() for w in model.get_weights()], "history
 
 
 def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    spec = importlib.util.spec_from_file_location("multi_worker_speed", ROOT / "benchmarks" / "multi_worker_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.free_ports(count)
 
 
 def _launch(argv: list[str], logs: Path, tasks: int = 2) -> list[subprocess.Popen]:
