@@ -29,15 +29,31 @@ def log_lines():
     logger.remove(sink)
 
 
+def _benchmark_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder_preset(tmp_path_factory) -> Path:
+    """A 1-layer, 16-wide random Gemma preset folder with a SentencePiece vocabulary of the SST-2 fixture, the
+    prompt template and the class names, written by benchmarks/tiny_decoder.py (as for experiments/llm_tiny.yaml)."""
+    module = _benchmark_module("tiny_decoder")
+    folder = tmp_path_factory.mktemp("tiny_decoder")
+    module.write_preset(module.training_texts(["sst2"], str(FIXTURES / "sst2_tiny")), folder, vocabulary_size=150,
+                        num_layers=1, hidden_dim=16)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def chinese_bert_preset(tmp_path_factory) -> Path:
     """A 1-layer, 8-wide random BERT preset folder on the characters of the ChnSentiCorp fixture's train
     texts, written by benchmarks/tiny_chinese_bert.py (which writes the larger one the benchmarks train)."""
     import pandas as pd
 
-    spec = importlib.util.spec_from_file_location("tiny_chinese_bert", ROOT / "benchmarks" / "tiny_chinese_bert.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _benchmark_module("tiny_chinese_bert")
     folder = tmp_path_factory.mktemp("chinese_bert")
     texts = pd.read_csv(FIXTURES / "chnsenticorp_tiny" / "train.csv")["text"]
     module.write_preset(texts, folder, num_layers=1, hidden_dim=8, max_sequence_length=64)

@@ -160,18 +160,21 @@ def _digest(stderr: str) -> str:
     return digest
 
 
-@pytest.mark.parametrize("family", ["scratch", "encoder"])
-def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(tmp_path, fixtures, family,
-                                                                            chinese_bert_preset):
+@pytest.mark.parametrize("family", ["scratch", "encoder", "decoder"])
+def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(request, tmp_path, fixtures, family):
     out = tmp_path / "out"
-    if family == "scratch":
+    if family == "decoder":  # LoRA on the projections and the label-word head
+        data = ["--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"), "--model", "llm", "--preset",
+                str(request.getfixturevalue("tiny_decoder_preset")), "--max-len", "128", "--lora-rank", "2",
+                "--head", "label_words"]
+    elif family == "scratch":
         # stacked_lstm: BatchNormalization, re-estimated before each validation (precise BN), and with a
         # weight average: equal digests say both saw the same statistics.
         data = ["--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"), "--model", "stacked_lstm",
                 "--ema-momentum", "0.9"]
     else:
         data = ["--dataset", "chnsenticorp", "--data-dir", str(fixtures / "chnsenticorp_tiny"), "--model", "bert",
-                "--preset", str(chinese_bert_preset), "--max-len", "32"]
+                "--preset", str(request.getfixturevalue("chinese_bert_preset")), "--max-len", "32"]
     chief, worker = _cluster([sys.executable, "src/server_main.py", *data, "--epochs", "2", "--batch-size", "8",
                               "--output-dir", str(out)])
     assert chief.returncode == 0, chief.stderr[-3000:]
