@@ -5,6 +5,8 @@ This takes the same model, recipe and batches (its `textclf_data`: SST-2, length
 tokens at most) and trains --steps steps per variant, in turns, each a fresh model and optimizer:
 
 - `adamw`: the run's compile (`family.compile_model`: AdamW, clipping, the schedule), as `speed_minilm_sst2.py`;
+  since `training/optimizers.py`, each dense weight's AdamW update is one fused kernel (`FusedAdamW`);
+- `keras_adamw`: the same with Keras' own AdamW, whose update is a chain of element-wise ops;
 - `sgd`: the same forward and backward, the update a plain SGD step (no moments, no clipping): the difference
   is what AdamW's update costs;
 - `adamw_frozen_word_embeddings`: AdamW with the 30,522 x 384 word-embedding matrix frozen: its dense update
@@ -38,8 +40,10 @@ import tensorflow as tf  # noqa: E402
 from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402 - TensorBoard's reader
 
 from speed_minilm_sst2 import StepTimer, default_preset, textclf_data  # noqa: E402
+from textclf.families import encoder  # noqa: E402
+from textclf.training import trainer  # noqa: E402
 
-VARIANTS = ("adamw", "sgd", "adamw_frozen_word_embeddings")
+VARIANTS = ("adamw", "keras_adamw", "sgd", "adamw_frozen_word_embeddings")
 
 
 def build(variant: str, config, family, prepared, num_classes: int, steps: int) -> keras.Model:
@@ -47,6 +51,12 @@ def build(variant: str, config, family, prepared, num_classes: int, steps: int) 
     model = family.build(config, prepared, num_classes)
     if variant == "sgd":
         model.compile(keras.optimizers.SGD(config.learning_rate), "sparse_categorical_crossentropy")
+        return model
+    if variant == "keras_adamw":
+        trainer.compile_model(model, peak_lr=config.learning_rate, total_steps=steps, warmup_ratio=config.warmup_ratio,
+                              clipnorm=config.clipnorm, optimizer=keras.optimizers.AdamW,
+                              weight_decay=config.weight_decay)
+        model.optimizer.exclude_from_weight_decay(var_names=encoder.NO_WEIGHT_DECAY)
         return model
     if variant == "adamw_frozen_word_embeddings":
         backbone = next(layer for layer in model.layers if hasattr(layer, "token_embedding"))

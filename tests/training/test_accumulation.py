@@ -20,6 +20,7 @@ import json, sys
 import keras, numpy as np, tensorflow as tf
 from textclf.training import trainer
 from textclf.training.devices import setup_strategy
+from textclf.training.optimizers import FusedAdamW
 
 mirrored, _ = setup_strategy(2)
 K, B, UPDATES = 4, 8, 3
@@ -37,7 +38,7 @@ def train(strategy, batch, steps, optimizer):
         # part that must count updates, not micro-batches.
         trainer.compile_model(model, peak_lr=0.05, total_steps=UPDATES, warmup_ratio=0.34, clipnorm=0.05,
                               ema_momentum=0.5, accumulation_steps=steps, optimizer=optimizer,
-                              **({"weight_decay": 0.1} if optimizer is keras.optimizers.AdamW else {}))
+                              **({"weight_decay": 0.1} if optimizer is FusedAdamW else {}))
     model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(batch), epochs=1, verbose=0)
     averages = [v.numpy() for v in model.optimizer._model_variables_moving_average]
     return model.get_weights() + averages, int(model.optimizer.iterations.numpy())
@@ -45,7 +46,7 @@ def train(strategy, batch, steps, optimizer):
 
 result = {}
 one_device = tf.distribute.get_strategy()
-for optimizer in (keras.optimizers.Adam, keras.optimizers.AdamW):
+for optimizer in (keras.optimizers.Adam, FusedAdamW):  # the pretrained families' AdamW
     whole, whole_updates = train(one_device, K * B, 1, optimizer)  # the reference: K x B on one device
     unaccumulated = train(one_device, B, 1, optimizer)[0]
     for name, strategy in (("one device", one_device), ("two replicas", mirrored)):
@@ -62,7 +63,7 @@ def test_k_micro_batches_update_as_one_k_times_batch_on_one_device_and_on_two_re
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(result) == {f"{n}, {o}" for n in ("one device", "two replicas") for o in ("Adam", "AdamW")}
+    assert set(result) == {f"{n}, {o}" for n in ("one device", "two replicas") for o in ("Adam", "FusedAdamW")}
     for case, (gap, updates, whole_updates, moved) in result.items():
         assert gap < 1e-5, case  # weights and their moving average, after the same 3 updates
         assert updates == whole_updates == 3, case  # iterations count updates, not micro-batches

@@ -20,6 +20,7 @@ from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucke
 from textclf.errors import InputError
 from textclf.serving import export
 from textclf.training import trainer
+from textclf.training.optimizers import FusedAdamW
 
 FAMILIES = {  # --model -> (backbone class, preprocessor class)
     "bert": (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifierPreprocessor),
@@ -325,7 +326,7 @@ def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, 
     accumulation) with AdamW, which does not decay biases, LayerNorm and embeddings."""
     trainer.compile_model(model, peak_lr=peak_lr, total_steps=total_steps, warmup_ratio=warmup_ratio,
                           clipnorm=clipnorm, ema_momentum=ema_momentum, accumulation_steps=accumulation_steps,
-                          optimizer=keras.optimizers.AdamW, weight_decay=weight_decay)
+                          optimizer=FusedAdamW, weight_decay=weight_decay)
     model.optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
 
 

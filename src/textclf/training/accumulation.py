@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from textclf.errors import InputError
+from textclf.training.optimizers import FusedAdamW
 
 
 class GradientAccumulation:
@@ -96,11 +97,11 @@ class AccumulatingAdam(GradientAccumulation, keras.optimizers.Adam):
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class AccumulatingAdamW(GradientAccumulation, keras.optimizers.AdamW):
-    """AdamW with `accumulation_steps`."""
+class AccumulatingAdamW(GradientAccumulation, FusedAdamW):
+    """The pretrained families' AdamW (`optimizers.FusedAdamW`) with `accumulation_steps`."""
 
 
-ACCUMULATING = {keras.optimizers.Adam: AccumulatingAdam, keras.optimizers.AdamW: AccumulatingAdamW}
+ACCUMULATING = {keras.optimizers.Adam: AccumulatingAdam, FusedAdamW: AccumulatingAdamW}
 
 
 def check(steps: int, policy: str):
