@@ -37,6 +37,8 @@ def _main(command: Command, line: str) -> int:
         check_output_dir(output_dir)
     for path in {config.embeddings for config in configs if config.embeddings}:
         embeddings.check_file(path)
+    import tensorflow as tf
+
     from textclf import run  # imports TensorFlow
     from textclf.training import devices, multi_worker
 
@@ -49,7 +51,7 @@ def _main(command: Command, line: str) -> int:
         try:
             report = run.run(command.config, line, strategy, on_gpu)
         except multi_worker.PEER_FAILURES as error:
-            if devices.resolve_strategy(command.config.strategy) != "multi_worker":
+            if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 raise
             print(f"error: {multi_worker.peer_failure_message(error)}", file=sys.stderr)
             return 1

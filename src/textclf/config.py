@@ -202,8 +202,7 @@ class RunConfig:
         None, "--model llm: mlp (the original's 512 -> 256 -> classes on the last token; default) or label_words (the "
         "LM head's rows of each class name's first token, as one trained linear layer)", choices=("mlp", "label_words"))
     remat: bool = _setting(False, "encoders and --model llm: gradient checkpointing, each transformer block's forward "
-                           "run again in "
-                           "the backward pass: less activation memory for about a third more compute")
+                           "run again in the backward pass: less activation memory for about a third more compute")
     objective: str = _setting(
         "ce", "the training loss: ce (cross-entropy); rdrop (R-Drop: two dropout passes, cross-entropy on both and the "
         "KL divergence between them); supcon (cross-entropy plus a supervised contrastive loss on the pooled "
@@ -224,7 +223,8 @@ class RunConfig:
         "rare class counts as much as a common one (default: none, every row 1)", choices=("none", "balanced"))
     text_filter: str | None = _setting(
         None, "remove this from every text, in training, evaluation and serving alike (inside the exported model): "
-        "emoticons (Weibo's bracketed [哈哈], [泪], ...), html (tags such as IMDB's <br />)", choices=tuple(TEXT_FILTERS))
+        "emoticons (Weibo's bracketed [哈哈], [泪], ...), html (tags such as IMDB's <br />)",
+        choices=tuple(TEXT_FILTERS))
     eval_datasets: str | None = _setting(
         None, "after test, also evaluate the selected model on these datasets' test splits (comma-separated "
         "names, or labelled files: all their rows); the report gains eval_<name>_accuracy and eval_<name>_macro_f1",
@@ -272,6 +272,11 @@ def _flag(name: str) -> str:
 
 def as_command(config: RunConfig) -> str:
     """The server_main command line that runs exactly `config` (fields at their defaults omitted)."""
+    return shlex.join(["python", "src/server_main.py", *command_flags(config)])
+
+
+def command_flags(config: RunConfig) -> list[str]:
+    """server_main's flags that set exactly `config` (fields at their defaults omitted)."""
     default = RunConfig()
     flags = []
     for field in dataclasses.fields(config):
@@ -283,7 +288,7 @@ def as_command(config: RunConfig) -> str:
             flags.append(_flag(field.name))
         elif value != getattr(default, field.name):
             flags += [_flag(field.name), str(value)]
-    return shlex.join(["python", "src/server_main.py", *flags])
+    return flags
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -3,19 +3,18 @@
 The matrix runner trains its cells one after another in one process on one machine. On a cluster each cell is a
 job of its own: this writes, for every cell, a copy of `--job-template` (a TFJob, as `deploy/tfjob.yaml`, or a
 JobSet, as `deploy/jobset.yaml`) named after the cell, whose containers run the cell's command
-(`config.as_command`) with the template's `--data-dir` and `--output-dir`: the paths of the cluster's volume,
+(`config.command_flags`) with the template's `--data-dir` and `--output-dir`: the paths of the cluster's volume,
 not those of the machine that wrote the jobs. No job is submitted here: `kubectl apply -f DIR` does that.
 """
 
 import copy
 import dataclasses
 import re
-import shlex
 from pathlib import Path
 
 import yaml
 
-from textclf.config import RunConfig, as_command, parse_args
+from textclf.config import RunConfig, command_flags, parse_args
 from textclf.errors import InputError
 
 
@@ -60,7 +59,7 @@ def emit_jobs(configs: list[RunConfig], folder: Path, template: Path) -> list[Pa
         job = copy.deepcopy(manifest)
         job["metadata"]["name"] = job_name("textclf", number, cell)
         for container in containers(job):
-            container["args"] = shlex.split(as_command(cell))[2:]  # after `python src/server_main.py`
+            container["args"] = command_flags(cell)
         jobs[folder / f"{job['metadata']['name']}.yaml"] = job
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):  # `kubectl apply -f` takes it all
         raise InputError(f"--emit-jobs {folder}: not an empty folder; give a new or empty one")

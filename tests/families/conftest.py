@@ -57,7 +57,8 @@ def assert_remat_changes_nothing():
         @tf.function
         def step(model):  # as fit runs it: traced, dropout on
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, model(inputs, training=True)))
+                probabilities = model(inputs, training=True)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities))
             return loss, [tf.convert_to_tensor(g) for g in tape.gradient(loss, model.trainable_variables)]
 
         (loss, grads), (remat_loss, remat_grads) = step(plain), step(recomputed)

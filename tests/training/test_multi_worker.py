@@ -135,8 +135,8 @@ class Steps(keras.callbacks.Callback):  # the training steps this worker ran
 
 
 with strategy.scope():
-    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4), keras.layers.GlobalAveragePooling1D(),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
 model.fit(train, epochs=2, callbacks=[shuffle, Steps()], verbose=0)
 print(json.dumps({"batches": batches, "steps": Steps.count}))

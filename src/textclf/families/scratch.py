@@ -56,7 +56,8 @@ def check(config: RunConfig):
             raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
     refuse_decoder_settings(config)
     if config.remat:
-        raise InputError(f"--remat recomputes a pretrained model's transformer blocks; {config.model} is trained from scratch")
+        raise InputError(f"--remat recomputes a pretrained model's transformer blocks; {config.model} is trained "
+                         "from scratch")
     if config.truncate not in (None, "pre", "post"):
         raise InputError(f"--truncate {config.truncate} cuts subword tokens of an encoder; {config.model} takes pre "
                          "or post")
