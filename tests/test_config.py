@@ -23,6 +23,13 @@ def test_a_repeated_model_arg_keeps_the_last_value():
     assert parse_args(["--model-arg", "units=8", "--model-arg", "units=16"]).config.model_args == {"units": 16}
 
 
+def test_a_model_arg_in_exponent_notation_is_a_number():
+    # YAML 1.1 (PyYAML) reads 1e-6, with no dot, as a string; l2 would then be refused as "not like 0.0".
+    assert parse_args(["--model-arg", "l2=1e-6", "--model-arg", "sizes=[1e3, 2]", "--model-arg", "act=relu"]
+                      ).config.model_args == {"l2": 1e-6, "sizes": [1000.0, 2], "act": "relu"}
+    assert checked_setting("model_args", {"l2": "1e-6", "units": 8}, "e.yaml") == {"l2": 1e-6, "units": 8}
+
+
 @pytest.mark.parametrize("argv", [["--model-arg", "units"], ["--model-arg", "=3"], ["--model-arg", "a b=3"]])
 def test_a_model_arg_that_is_not_key_equals_value_is_refused(argv, capsys):
     with pytest.raises(SystemExit) as done:

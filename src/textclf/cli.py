@@ -5,10 +5,13 @@ import shlex
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from textclf.config import Command, as_command, parse_args
 from textclf.data import embeddings
 from textclf.errors import InputError, exit_code
 from textclf.logs import log_to_stderr
+from textclf.models.registry import members
 
 
 def check_output_dir(output_dir: str):
@@ -20,6 +23,23 @@ def check_output_dir(output_dir: str):
         raise InputError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"--output-dir {output_dir}: no permission to write in {existing}")
+
+
+def _run_cell(command: Command, config, line: str, strategy, on_gpu: bool, *, reuse_finished: bool) -> Path | None:
+    """Runs one cell; an ensemble's (`--model a+b`) trains its members, or reuses their finished runs, then combines
+    them. Returns the report (None on a multi-worker job's workers but the chief)."""
+    from textclf import matrix, run
+
+    if not members(config.model):
+        return run.run(config, line, strategy, on_gpu, reuse_finished=reuse_finished)
+    reports = [run.run(member, as_command(member), strategy, on_gpu, reuse_finished=True)
+               for member in matrix.member_cells(command, config)]
+    if None in reports:
+        return None
+    from textclf import ensemble
+
+    run_dirs = [Path(pd.read_csv(path).iloc[0]["run_dir"]) for path in reports]
+    return ensemble.combine(run_dirs, output_dir=Path(config.output_dir), command=line, reuse_finished=reuse_finished)
 
 
 def _main(command: Command, line: str) -> int:
@@ -43,13 +63,14 @@ def _main(command: Command, line: str) -> int:
     from textclf.training import devices, multi_worker
 
     for config in configs:  # a setting the model does not take fails before the first run, not in its cell
-        run.check(config)
+        for cell in matrix.member_cells(command, config) if members(config.model) else [config]:
+            run.check(cell)
 
     if not matrix.is_matrix(command):
         # before anything touches a device
         strategy, on_gpu = devices.setup_strategy(command.config.devices, command.config.strategy)
         try:
-            report = run.run(command.config, line, strategy, on_gpu)
+            report = _run_cell(command, command.config, line, strategy, on_gpu, reuse_finished=False)
         except multi_worker.PEER_FAILURES as error:
             if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 raise
@@ -64,7 +85,7 @@ def _main(command: Command, line: str) -> int:
     strategy, on_gpu = devices.setup_strategy(configs[0].devices, configs[0].strategy)
     # Run again, a matrix skips the cells that already have a report in --output-dir.
     out_dir, failed = matrix.run_matrix(
-        configs, lambda c: run.run(c, as_command(c), strategy, on_gpu, reuse_finished=True), line
+        configs, lambda c: _run_cell(command, c, as_command(c), strategy, on_gpu, reuse_finished=True), line
     )
     print(out_dir)
     return 1 if failed else 0  # the leaderboard names the failed runs

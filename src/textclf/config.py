@@ -41,7 +41,7 @@ LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha
                 "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
                 "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
                 "recipe": None, "prompt_template": None,
-                "head": None, "keep_best": 1, "strategy": "auto"}
+                "head": None, "keep_best": 1, "strategy": "auto", "deterministic": False}
 
 
 def _at_least(minimum: int):
@@ -96,13 +96,25 @@ def _momentum(text: str) -> float:
     return value
 
 
+def _number_if_numeric(value):
+    """`value`, with a string that is a number (YAML 1.1 reads `1e-6`, without a dot, as a string) as that float."""
+    if isinstance(value, list):
+        return [_number_if_numeric(item) for item in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _model_arg(text: str) -> tuple[str, object]:
-    """KEY=VALUE, the value read as a YAML scalar or list (50, 0.3, [2, 3, 4], true, a word)."""
+    """KEY=VALUE, the value read as a YAML scalar or list (50, 0.3, 1e-6, [2, 3, 4], true, a word)."""
     key, equals, value = text.partition("=")
     if not equals or not key.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as embedding_dim=50, got {text!r}")
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), _number_if_numeric(yaml.safe_load(value))
     except yaml.YAMLError:
         raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a YAML value") from None
 
@@ -203,6 +215,8 @@ class RunConfig:
         "LM head's rows of each class name's first token, as one trained linear layer)", choices=("mlp", "label_words"))
     remat: bool = _setting(False, "encoders and --model llm: gradient checkpointing, each transformer block's forward "
                            "run again in the backward pass: less activation memory for about a third more compute")
+    deterministic: bool = _setting(False, "TensorFlow's deterministic kernels (op determinism): the same command "
+                                   "gives the same metrics on the same machine, at a speed cost (BENCHMARKS.md)")
     objective: str = _setting(
         "ce", "the training loss: ce (cross-entropy); rdrop (R-Drop: two dropout passes, cross-entropy on both and the "
         "KL divergence between them); supcon (cross-entropy plus a supervised contrastive loss on the pooled "
@@ -330,7 +344,7 @@ def checked_setting(name: str, value, source: str):
     if name == "model_args":
         if not isinstance(value, dict) or not all(isinstance(key, str) and key.isidentifier() for key in value):
             raise InputError(f"{source}: model_args: expected a mapping of setting names to values, got {value!r}")
-        return value
+        return {key: _number_if_numeric(item) for key, item in value.items()}
     if (value is None and field.default is None) or (field.type is bool and isinstance(value, bool)):
         return value
     parse, choices = field.metadata["type"] or str, field.metadata["choices"]

@@ -25,6 +25,7 @@ from loguru import logger
 
 from textclf.config import Command, RunConfig, checked_setting
 from textclf.errors import InputError
+from textclf.models.registry import members
 
 AXES = ("dataset", "model", "recipe", "seed")
 FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes"}
@@ -68,6 +69,27 @@ def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
     return axes, fixed, per_model, recipes
 
 
+def _layers(command: Command) -> tuple[dict, dict, dict, dict]:
+    """The matrix's axes and the experiment's `config`, `per_model` and `recipes` (empty without a file)."""
+    base = command.config
+    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "recipe": [base.recipe],
+            "seed": list(command.seeds or [base.seed])}
+    if not command.experiment:
+        return axes, {}, {}, {}
+    file_axes, fixed, per_model, recipes = read_experiment(command.experiment)
+    given = command.given | ({"seed"} if command.seeds else set())
+    axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
+    return axes, fixed, per_model, recipes
+
+
+def _cell(command: Command, layers: list[dict], **axes) -> RunConfig:
+    """The command's config with the layers' settings (weakest first) and the cell's axes; flags win."""
+    settings = {k: v for layer in layers for k, v in layer.items()}
+    model_args = {k: v for layer in layers for k, v in layer.get("model_args", {}).items()} | command.config.model_args
+    settings = {k: v for k, v in settings.items() if k not in command.given and k != "model_args"}
+    return dataclasses.replace(command.config, **settings, **axes, model_args=model_args)
+
+
 def cells(command: Command) -> list[RunConfig]:
     """Every run the command asks for, datasets outermost, seeds innermost.
 
@@ -75,23 +97,19 @@ def cells(command: Command) -> list[RunConfig]:
     entry for the cell's model, its `recipes` entry for the cell's recipe, and the command line's flags.
     `model_args` merge key by key in the same order.
     """
-    base = command.config
-    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "recipe": [base.recipe],
-            "seed": list(command.seeds or [base.seed])}
-    fixed, per_model, recipes = {}, {}, {}
-    if command.experiment:
-        file_axes, fixed, per_model, recipes = read_experiment(command.experiment)
-        given = command.given | ({"seed"} if command.seeds else set())
-        axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
-    configs = []
-    for d, m, r, s in itertools.product(*axes.values()):
-        layers = [fixed, per_model.get(m, {}), recipes.get(r, {})]
-        settings = {k: v for layer in layers for k, v in layer.items()}
-        model_args = {k: v for layer in layers for k, v in layer.get("model_args", {}).items()} | base.model_args
-        settings = {k: v for k, v in settings.items() if k not in command.given and k != "model_args"}
-        configs.append(dataclasses.replace(base, **settings, dataset=d, model=m, recipe=r, seed=int(s),
-                                           model_args=model_args))
-    return configs
+    axes, fixed, per_model, recipes = _layers(command)
+    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(r, {})], dataset=d, model=m, recipe=r,
+                  seed=int(s))
+            for d, m, r, s in itertools.product(*axes.values())]
+
+
+def member_cells(command: Command, cell: RunConfig) -> list[RunConfig]:
+    """The runs an ensemble cell (`--model a+b`) combines: each member as the cell of its own model, with the same
+    dataset, recipe and seed (so a matrix that lists the member too trains it once)."""
+    _, fixed, per_model, recipes = _layers(command)
+    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(cell.recipe, {})], dataset=cell.dataset,
+                  model=m, recipe=cell.recipe, seed=cell.seed)
+            for m in members(cell.model)]
 
 
 def is_matrix(command: Command) -> bool:

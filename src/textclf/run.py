@@ -104,6 +104,7 @@ def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Spli
     config = config.resolve(objectives.SETTINGS[config.objective])
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
+    devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
     return family.resolve(config, data), data, eval_sets
 

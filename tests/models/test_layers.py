@@ -7,7 +7,7 @@ import pytest
 
 from textclf.errors import InputError
 from textclf.models.fasttext import fasttext
-from textclf.models.layers import BigramHashing, Capsule, MaskedConv1D
+from textclf.models.layers import BigramHashing, Capsule, MaskedConv1D, TransformerBlock
 
 
 def test_bigram_hashing_numbers_pairs_and_leaves_padding_out():
@@ -63,3 +63,19 @@ def test_capsules_are_shorter_than_one():
 def test_masked_conv_refuses_valid_padding():
     with pytest.raises(ValueError, match="padding='same' or 'causal'"):
         MaskedConv1D(2, 3, padding="valid")
+
+
+@pytest.mark.parametrize("attention_dropout, changes", [(0.5, True), (0.0, False)])
+def test_transformer_block_drops_attention_at_its_own_rate(attention_dropout, changes):
+    # The residual branches' dropout is 0: only the attention probabilities' rate can make training differ.
+    keras.utils.set_random_seed(1)
+    block = TransformerBlock(8, 2, dropout=0.0, attention_dropout=attention_dropout)
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    inference = np.asarray(block(x, training=False))
+    assert (not np.allclose(np.asarray(block(x, training=True)), inference)) == changes
+    copy = TransformerBlock.from_config(block.get_config())
+    assert copy.attention_dropout == attention_dropout and copy.dropout == 0.0
+
+
+def test_transformer_block_takes_the_blocks_dropout_by_default():
+    assert TransformerBlock(8, 2, dropout=0.2).attention_dropout == 0.2

@@ -1,7 +1,8 @@
-"""Three tiny real runs, trained once per session by server_main.py in child processes: English (IMDB,
-words), Chinese (Weibo, jieba, its emoticons filtered out; also evaluated on ChnSentiCorp with --eval-datasets)
-and Chinese through an encoder (ChnSentiCorp, a character BERT, with the same filter), and what the serving
-and evaluation tests share about them."""
+"""Four tiny real runs, trained once per session by server_main.py in child processes: English (IMDB,
+words), Chinese (Weibo, jieba, its emoticons filtered out; also evaluated on ChnSentiCorp with --eval-datasets),
+Chinese through an encoder (ChnSentiCorp, a character BERT, with the same filter) and English n-grams (IMDB,
+nbsvm); an ensemble of the two IMDB runs by src/ensemble.py; and what the serving and evaluation tests share
+about them."""
 
 import json
 import os
@@ -25,7 +26,10 @@ RUNS = {
               "--text-filter", "emoticons"],
     "chnsenticorp_bert": ["--dataset", "chnsenticorp", "--data-dir", "tests/fixtures/chnsenticorp_tiny",
                           "--model", "bert", "--max-len", "32", "--text-filter", "emoticons"],
+    "imdb_nbsvm": ["--dataset", "imdb", "--data-dir", "tests/fixtures/imdb_tiny", "--model", "nbsvm"],
 }
+# An ensemble of two of the runs above (same dataset, split and seed), written by src/ensemble.py.
+ENSEMBLES = {"imdb_ensemble": ("imdb", "imdb_nbsvm")}
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +59,14 @@ def runs(tmp_path_factory, chinese_bert_preset, data_root) -> dict[str, Path]:
     for child in children.values():
         _, stderr = child.communicate(timeout=600)
         assert child.returncode == 0, stderr[-3000:]
-    return {name: newest_run(out / name) for name in RUNS}
+    folders = {name: newest_run(out / name) for name in RUNS}
+    for name, members in ENSEMBLES.items():
+        done = subprocess.run([sys.executable, "src/ensemble.py", "--runs", *(str(folders[m]) for m in members),
+                               "--output-dir", str(out / name)], cwd=ROOT, env=env, text=True, capture_output=True,
+                              timeout=600, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        folders[name] = newest_run(out / name)
+    return folders
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,14 @@ import pytest
 import tensorflow as tf
 
 from textclf.data import text
+from textclf.models.nbsvm import nbsvm
 from textclf.models.registry import MODELS, builder_for
 from textclf.serving.app import create_app
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-RUN_NAMES = ["imdb", "weibo", "chnsenticorp_bert"]
+RUN_NAMES = ["imdb", "weibo", "chnsenticorp_bert", "imdb_nbsvm"]
+SERVED = [*RUN_NAMES, "imdb_ensemble"]  # an ensemble is served as a run is; it has no training or calibration
 ATOL = 1e-6  # the same float32 model; only the batching differs (measured differences are below 1e-7)
 
 
@@ -33,21 +35,21 @@ def prepared(predictor, frame) -> tf.Tensor:
     return tf.constant(text.prepare(frame["text"].tolist(), predictor.config["tokenizer"]))
 
 
-@pytest.mark.parametrize("name", RUN_NAMES)
+@pytest.mark.parametrize("name", SERVED)
 def test_keras_file(name, runs, test_splits, predictors):
     model = keras.saving.load_model(runs[name] / "model.keras")
     got = model(prepared(predictors[name], test_splits[name])).numpy()
     np.testing.assert_allclose(got, probabilities(test_splits[name]), rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("name", RUN_NAMES)
+@pytest.mark.parametrize("name", SERVED)
 def test_saved_model_serve_signature(name, runs, test_splits, predictors):
     serve = tf.saved_model.load(str(runs[name] / "saved_model")).signatures["serve"]
     (got,) = serve(texts=prepared(predictors[name], test_splits[name])).values()
     np.testing.assert_allclose(got.numpy(), probabilities(test_splits[name]), rtol=0, atol=ATOL)
 
 
-@pytest.mark.parametrize("name", RUN_NAMES)
+@pytest.mark.parametrize("name", SERVED)
 def test_web_api(name, test_splits, predictors):
     frame, predictor = test_splits[name], predictors[name]
     client = create_app(predictor).test_client()
@@ -59,7 +61,7 @@ def test_web_api(name, test_splits, predictors):
         assert [answer["label"] for answer in answers] == expected["predicted"].tolist()
 
 
-@pytest.mark.parametrize("name", RUN_NAMES)
+@pytest.mark.parametrize("name", SERVED)
 def test_predict_py(name, runs, test_splits, predict_py, tmp_path):
     output = tmp_path / "predicted.csv"
     output.write_text("an earlier output\n")
@@ -81,9 +83,11 @@ def test_every_models_custom_layers_load_in_a_serving_process():
     for name in (name for name, family in MODELS.items() if family == "scratch"):
         model = builder_for(name)(50, 3, **({"max_len": 20} if name == "transformer" else {}))
         names |= {keras.saving.get_registered_name(type(layer)) for layer in model.layers}
+    names |= {keras.saving.get_registered_name(type(layer)) for layer in nbsvm(50, 3, ratios=np.zeros((50, 3))).layers}
     encoder_run = {"textclf>TextPacker", "textclf>EncoderRawTextClassifier"}  # what an encoder run's model holds
+    encoder_run |= {"textclf>EnsembleClassifier"}  # an ensemble run's
     custom = sorted(n for n in names | encoder_run if n.startswith("textclf>"))
-    assert "textclf>MaskedConv1D" in custom and "textclf>BigramHashing" in custom
+    assert {"textclf>MaskedConv1D", "textclf>BigramHashing", "textclf>NBLinear", "textclf>TransformerBlock"} <= set(custom)
     check = ("import sys, keras, textclf.serving.predictor; "
              "print(' '.join(n for n in sys.argv[1:] if keras.saving.get_registered_object(n) is None))")
     done = subprocess.run([sys.executable, "-c", check, *custom], env={**os.environ, "PYTHONPATH": str(SRC)},

@@ -49,10 +49,12 @@ def resolve_tokenizer(tokenizer: str, language: str) -> str:
     return "jieba" if language == "zh" else "word"
 
 
-def make_vectorizer(tokenizer: str, vocab_size: int) -> keras.layers.TextVectorization:
-    """Maps strings to ragged token ids (0 = padding, 1 = out of vocabulary)."""
+def make_vectorizer(tokenizer: str, vocab_size: int, ngrams: int | None = None) -> keras.layers.TextVectorization:
+    """Maps strings to ragged token ids (0 = padding, 1 = out of vocabulary). With `ngrams` n, a text's ids are
+    those of its tokens, then of its bigrams, ... up to its n-grams."""
     return keras.layers.TextVectorization(
         max_tokens=vocab_size,
+        ngrams=ngrams,
         standardize=STANDARDIZERS[tokenizer],
         split="character" if tokenizer == "char" else "whitespace",
         output_mode="int",

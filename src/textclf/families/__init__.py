@@ -47,6 +47,7 @@ class Prepared:
 # family name -> its module, imported on use (it loads Keras; an unknown model is answered before).
 FAMILIES = {
     "scratch": "textclf.families.scratch",
+    "ngram": "textclf.families.ngram",
     "encoder": "textclf.families.encoder_family",
     "decoder": "textclf.families.decoder_family",
 }

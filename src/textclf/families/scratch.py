@@ -34,10 +34,11 @@ class State:
     vectors: np.ndarray | None  # the --embeddings matrix over the vocabulary, or None
 
 
-def _settings(model: str) -> dict[str, object]:
-    """The builder's own settings (what model_args may set) and their defaults."""
-    parameters = inspect.signature(builder_for(model)).parameters.values()
-    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in RUN_DECIDED}
+def model_settings(builder, decided) -> dict[str, object]:
+    """A builder's own settings (what model_args may set) and their defaults: its keyword-only arguments but
+    those the run decides (`decided`)."""
+    parameters = inspect.signature(builder).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in decided}
 
 
 def _fits(default, value) -> bool:
@@ -48,9 +49,8 @@ def _fits(default, value) -> bool:
     return type(default) not in kinds or isinstance(value, kinds[type(default)])
 
 
-def check(config: RunConfig):
-    """Refuses an encoder's setting, a subword cut, a model_args key the builder does not take, or a value of
-    the wrong kind."""
+def refuse_pretrained_settings(config: RunConfig):
+    """Refuses an encoder's or a decoder's setting, and --remat."""
     for name in ENCODER_ONLY:
         if getattr(config, name) is not None:
             raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
@@ -58,17 +58,28 @@ def check(config: RunConfig):
     if config.remat:
         raise InputError(f"--remat recomputes a pretrained model's transformer blocks; {config.model} is trained "
                          "from scratch")
-    if config.truncate not in (None, "pre", "post"):
-        raise InputError(f"--truncate {config.truncate} cuts subword tokens of an encoder; {config.model} takes pre "
-                         "or post")
-    settings = _settings(config.model)
+
+
+def check_model_args(config: RunConfig, settings: dict[str, object], decided: dict[str, str]):
+    """Refuses a model_args key the run decides (`decided`: key -> what decides it) or the model does not take
+    (`settings`: key -> default), or a value of the wrong kind."""
     for key, value in config.model_args.items():
-        if key in RUN_DECIDED:
-            raise InputError(f"model_args {key}: set by the run's {RUN_DECIDED[key]}, not a model setting")
+        if key in decided:
+            raise InputError(f"model_args {key}: set by the run's {decided[key]}, not a model setting")
         if key not in settings:
             raise InputError(f"model {config.model} has no setting {key!r}; its settings are {', '.join(settings)}")
         if not _fits(settings[key], value):
             raise InputError(f"model_args {key}: {value!r} is not like its default {settings[key]!r}")
+
+
+def check(config: RunConfig):
+    """Refuses a pretrained model's setting, a subword cut, a model_args key the builder does not take, or a
+    value of the wrong kind."""
+    refuse_pretrained_settings(config)
+    if config.truncate not in (None, "pre", "post"):
+        raise InputError(f"--truncate {config.truncate} cuts subword tokens of an encoder; {config.model} takes pre "
+                         "or post")
+    check_model_args(config, model_settings(builder_for(config.model), RUN_DECIDED), RUN_DECIDED)
     if config.embeddings and "embedding_dim" in config.model_args:
         raise InputError("model_args embedding_dim: the --embeddings vectors set the embedding width")
 
@@ -78,13 +89,17 @@ def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
     return dataclasses.replace(config, tokenizer=text.resolve_tokenizer(config.tokenizer, data.language))
 
 
-def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
-    """The vocabulary (from train only), the three batched datasets, the training order and the vectors."""
-    texts = {name: text.filtered(text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir),
-                                 config.text_filter)
-             for name in ("train", "val", "test")}
-    vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
-    vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
+def prepared_texts(config: RunConfig, data: splits.Splits) -> dict[str, list[str]]:
+    """Each split's texts as the vectorizer takes them: through jieba for `--tokenizer jieba`, then the
+    --text-filter."""
+    return {name: text.filtered(text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir),
+                                config.text_filter)
+            for name in ("train", "val", "test")}
+
+
+def batched(config: RunConfig, data: splits.Splits, texts: dict[str, list[str]], vectorizer, *, global_batch: int,
+            replicas: int) -> tuple[dict, pipeline.EpochShuffle]:
+    """The three batched datasets of (ids, label), train in the order of the returned EpochShuffle."""
     shuffle = pipeline.EpochShuffle(config.seed)
     datasets = {
         name: pipeline.make_dataset(
@@ -94,6 +109,15 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
         )
         for name in texts
     }
+    return datasets, shuffle
+
+
+def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
+    """The vocabulary (from train only), the three batched datasets, the training order and the vectors."""
+    texts = prepared_texts(config, data)
+    vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
+    vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
+    datasets, shuffle = batched(config, data, texts, vectorizer, global_batch=global_batch, replicas=replicas)
     vectors, coverage = None, None
     if config.embeddings:
         vectors, coverage = embeddings.load_vectors(config.embeddings, vectorizer.get_vocabulary(), seed=config.seed)

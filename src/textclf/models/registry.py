@@ -32,6 +32,7 @@ MODELS = {
     "capsule_lstm": "scratch",
     "transformer": "scratch",
     "fasttext": "scratch",
+    "nbsvm": "ngram",
     "bert": "encoder",
     "distil_bert": "encoder",
     "roberta": "encoder",
@@ -42,6 +43,8 @@ MODELS = {
     "llm": "decoder",
 }
 ENCODERS = [name for name, family in MODELS.items() if family == "encoder"]
+# `--model fasttext+nbsvm`: an ensemble of its members' runs (`textclf.ensemble`), not a model of a family.
+ENSEMBLE_SEPARATOR = "+"
 
 # Fills RunConfig fields the user left unset, before the dataset's defaults do.
 SHARED_RUN_DEFAULTS = {"learning_rate": 1e-3, "ema_momentum": 0.0}
@@ -50,6 +53,9 @@ RUN_DEFAULTS = {
     "stacked_lstm": {"ema_momentum": 0.99},
     # One linear layer over averaged vectors learns slowly: at 1e-3 it underfit R8 (train accuracy 0.77).
     "fasttext": {"learning_rate": 1e-2},
+    # n-grams, not words: IMDB's training reviews hold about 10M distinct 1- to 3-grams; a text's ids are about
+    # three times its words, and the cut keeps the first ones (unigrams first).
+    "nbsvm": {"vocab_size": 800_000, "max_len": 4_000, "truncate": "post"},
     # Fine-tuning moves pretrained weights a little: 5e-5 is the top of BERT's usual 2e-5..5e-5. The same rate
     # holds for LoRA runs, whose adapters start at zero and want 1e-4..5e-4: give --learning-rate 2e-4 there.
     **{name: {"learning_rate": 5e-5, "weight_decay": 0.01} for name in ENCODERS},
@@ -63,10 +69,20 @@ def run_defaults(name: str) -> dict:
     return {**SHARED_RUN_DEFAULTS, **RUN_DEFAULTS.get(name, {})}
 
 
+def members(name: str) -> list[str]:
+    """The models an ensemble name joins (`fasttext+nbsvm` -> fasttext, nbsvm); [] for a model's own name."""
+    return name.split(ENSEMBLE_SEPARATOR) if ENSEMBLE_SEPARATOR in name else []
+
+
 def check_name(name: str):
-    """Raises InputError for a name that is not in MODELS, without importing any model."""
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    """Raises InputError for a name that is not in MODELS or an ensemble of two or more of them, without importing
+    any model."""
+    for part in members(name) or [name]:
+        if part not in MODELS:
+            raise InputError(f"unknown model {part!r}; choose one of {', '.join(MODELS)}, or join two or more "
+                             f"with {ENSEMBLE_SEPARATOR} for an ensemble")
+    if len(set(members(name))) != len(members(name)):
+        raise InputError(f"ensemble {name!r}: a model is named twice")
 
 
 def family_of(name: str) -> str:

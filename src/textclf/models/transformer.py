@@ -1,11 +1,10 @@
 """A small Transformer encoder with learned positions and masked mean pooling."""
 
 import keras
-import keras_hub
 from keras import layers
 
 from textclf.models.blocks import probabilities, token_embedding, token_ids
-from textclf.models.layers import MaskedPositionEmbedding
+from textclf.models.layers import MaskedPositionEmbedding, TransformerBlock
 
 
 def transformer(
@@ -17,6 +16,7 @@ def transformer(
     intermediate_dim: int = 128,
     num_layers: int = 2,
     dropout: float = 0.1,
+    attention_dropout: float = 0.1,  # on the attention probabilities; 0 lets Keras fuse attention (2x faster)
     max_len: int = 512,
     embeddings=None,
     freeze_embeddings: bool = False,
@@ -40,7 +40,7 @@ def transformer(
     x = layers.LayerNormalization()(x)
     x = layers.Dropout(dropout)(x)
     for _ in range(num_layers):
-        x = keras_hub.layers.TransformerEncoder(intermediate_dim, num_heads, dropout=dropout)(x)
+        x = TransformerBlock(intermediate_dim, num_heads, dropout=dropout, attention_dropout=attention_dropout)(x)
     x = layers.GlobalAveragePooling1D()(x)  # masked mean: the Keras mask reaches it through the encoders
     x = layers.Dropout(dropout)(x)
     outputs = probabilities(num_classes)(x)

@@ -68,7 +68,35 @@ class RawTextClassifier(StringsModel):
         return cls(**config)
 
 
-def export(model: RawTextClassifier, run_dir: Path) -> tuple[Path, Path]:
+@keras.saving.register_keras_serializable(package="textclf")
+class EnsembleClassifier(StringsModel):
+    """Strings -> each member's raw-text model -> the weighted average of their probabilities.
+
+    Args:
+        members: the members' exported raw-text models (their own cleaning, vocabulary and calibration inside).
+        weights: one per member, summing to 1.
+    """
+
+    def __init__(self, members, weights, **kwargs):
+        super().__init__(**kwargs)
+        self.members = members
+        self.member_weights = [float(w) for w in weights]
+
+    def call(self, texts):
+        texts = tf.reshape(texts, [-1])
+        return tf.add_n([weight * member(texts) for weight, member in zip(self.member_weights, self.members)])
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.member_weights,
+                "members": [keras.saving.serialize_keras_object(member) for member in self.members]}
+
+    @classmethod
+    def from_config(cls, config):
+        config["members"] = [keras.saving.deserialize_keras_object(member) for member in config["members"]]
+        return cls(**config)
+
+
+def export(model: StringsModel, run_dir: Path) -> tuple[Path, Path]:
     """Saves `model.keras` and a TF-Serving SavedModel `saved_model/` (signature `serve`,
     a string vector in, probabilities out) into `run_dir`."""
     keras_path, saved_path = run_dir / "model.keras", run_dir / "saved_model"

@@ -9,6 +9,7 @@ import os
 import keras
 import tensorflow as tf
 from loguru import logger
+from tensorflow.python.framework import config as tf_config
 
 from textclf.errors import InputError
 from textclf.training import multi_worker
@@ -101,3 +102,12 @@ def set_precision(precision: str, on_gpu: bool) -> str:
     policy = resolve_precision(precision, on_gpu)
     keras.config.set_dtype_policy(policy)
     return policy
+
+
+def set_determinism(deterministic: bool):
+    """`--deterministic`: TensorFlow's deterministic kernels from here on, or its default ones (a matrix's later
+    cells without the flag get them back)."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()  # TensorFlow exports no public way back
