@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,13 @@ def test_members_of_another_seed_or_split_are_refused(members, other, message, t
     with pytest.raises(InputError, match=message):
         ensemble.combine([members["fasttext"], members[other]], output_dir=tmp_path)
     assert not list(tmp_path.iterdir())  # refused before any folder is written
+
+
+def test_a_folder_not_named_as_a_run_is_refused(members, tmp_path):
+    copy = tmp_path / "model_copy"  # its files are a run's, but no report can be found by its name
+    shutil.copytree(members["nbsvm"], copy)
+    with pytest.raises(InputError, match="not a run folder"):
+        ensemble.combine([members["fasttext"], copy], output_dir=tmp_path / "out")
 
 
 def test_ensemble_py_bad_input_is_one_line(members, tmp_path):

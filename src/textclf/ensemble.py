@@ -46,8 +46,10 @@ class Member:
 def load_member(run_dir: Path) -> Member:
     """A finished run folder with its resolved config and its report row."""
     run_dir = checked_run(Path(run_dir))
+    if not run_dir.name.startswith("run_"):
+        raise InputError(f"{run_dir}: not a run folder (run_<stamp>), so no report names it")
     path = report.report_path(run_dir)
-    if not run_dir.name.startswith("run_") or not path.is_file():
+    if not path.is_file():
         raise InputError(f"{run_dir}: not a finished run folder (no {path.name} beside it)")
     row = pd.read_csv(path).iloc[0].to_dict()
     if ENSEMBLE_SEPARATOR in row["model"]:
@@ -105,8 +107,8 @@ def choose_weights(val_probs: list[np.ndarray], labels: np.ndarray, mode: str = 
 
 
 def fingerprint(members: list[Member], mode: str) -> str:
-    """Of the members' configs and the weighting: another member or mode is another ensemble."""
-    key = json.dumps({"members": sorted(m.row["fingerprint"] for m in members), "weights": mode})
+    """Of the members' configs, in order (the ensemble's name follows it), and the weighting."""
+    key = json.dumps({"members": [m.row["fingerprint"] for m in members], "weights": mode})
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
