@@ -28,7 +28,7 @@ from textclf.config import OneLineParser, RunConfig
 from textclf.errors import InputError, exit_code
 from textclf.logs import log_to_stderr
 from textclf.models.registry import ENSEMBLE_SEPARATOR
-from textclf.reporting import plots, report
+from textclf.reporting import report
 from textclf.serving.batch import predict_by_length
 from textclf.serving.runs import checked_run
 
@@ -130,12 +130,11 @@ def _row(members: list[Member], weights: np.ndarray, val: dict, test: dict, data
     """The report row: a run's leading and scoring columns, the members, their weights and total training."""
     from textclf.training import calibration
 
+    from textclf.run import score_columns
+
     first, labels = members[0], data.test["label"].to_numpy()
     return {
-        "timestamp": run_dir.name.removeprefix("run_"), "best_epoch": None,
-        **{f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")},
-        **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
-        **report.report_columns(labels, test["y_pred"], data.class_names),
+        "timestamp": run_dir.name.removeprefix("run_"), "best_epoch": None, **score_columns(data, val, test),
         "dataset": first.row["dataset"], "model": ENSEMBLE_SEPARATOR.join(m.row["model"] for m in members),
         "seed": first.row["seed"],
         # Members train one after another: the ensemble's training is theirs, summed.
@@ -156,6 +155,7 @@ def _row(members: list[Member], weights: np.ndarray, val: dict, test: dict, data
 def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.ndarray, data, test: dict, *,
            mode: str, row: dict) -> Path:
     """The run folder (config, exported model, classes, test predictions, plots) and the report."""
+    from textclf import run
     from textclf.serving import export
 
     first = members[0].config
@@ -164,16 +164,9 @@ def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.n
          "data_dir": first.data_dir, "members": [str(m.run_dir) for m in members],
          "weights": [float(w) for w in weights], "weights_mode": mode}, indent=2))
     (run_dir / "command.txt").write_text(row["command"] + "\n")
-    export.export(export.EnsembleClassifier([p.model for p in predictors], [float(w) for w in weights]), run_dir)
-    (run_dir / "classes.json").write_text(json.dumps(data.class_names, ensure_ascii=False))
-    labels = data.test["label"].to_numpy()
-    evaluation.predictions(data.test["text"], labels, test, data.class_names).to_csv(
-        run_dir / "test_predictions.csv", index=False)
-    (run_dir / "classification_report.txt").write_text(report.classification_text(labels, test["y_pred"],
-                                                                                    data.class_names))
-    plots.confusion_matrix_png(labels, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png",
-                               f"{row['model']} on {row['dataset']}: test")
-    return report.write_report(row, run_dir)
+    run.export_model(run_dir, export.EnsembleClassifier([p.model for p in predictors], [float(w) for w in weights]),
+                     data.class_names)
+    return run.write_test_outputs(run_dir, row, data, test)
 
 
 def combine(run_dirs: list[Path], *, output_dir: Path | None = None, mode: str = "auto", command: str = "",

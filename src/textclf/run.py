@@ -48,15 +48,21 @@ def _config_columns(config: RunConfig) -> dict:
             if k not in ("dataset", "model", "seed")}
 
 
+def score_columns(data: splits.Splits, val: dict, test: dict) -> dict:
+    """The report's scores of a model on validation and test (`evaluation.scores`): the original's columns and
+    scikit-learn's per-class report of test."""
+    return {**{f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")},
+            **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
+            **report.report_columns(data.test["label"].to_numpy(), test["y_pred"], data.class_names)}
+
+
 def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val: dict, test: dict, *,
          setup: dict, extra: dict, run_dir: Path, command: str) -> dict:
     """The report row. `setup`: how the run trained (replicas, batch, rate, ...); `extra`: the family's columns."""
     return {
         "timestamp": run_dir.name.removeprefix("run_"),
         "best_epoch": fitted.best_epoch,
-        **{f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")},
-        **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
-        **report.report_columns(data.test["label"].to_numpy(), test["y_pred"], data.class_names),
+        **score_columns(data, val, test),
         "dataset": config.dataset, "model": config.model, "seed": config.seed,
         **{k: setup[k] for k in ("num_replicas", "global_batch_size", "examples_per_update")},
         "epochs_run": len(fitted.history), "train_seconds": round(fitted.train_seconds, 2),
@@ -70,7 +76,7 @@ def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val:
     }
 
 
-def _export(run_dir: Path, serving_model: keras.Model, class_names: list[str]):
+def export_model(run_dir: Path, serving_model: keras.Model, class_names: list[str]):
     """What serving loads: the raw-text model and the class names."""
     export.export(serving_model, run_dir)
     (run_dir / "classes.json").write_text(json.dumps(class_names, ensure_ascii=False))
@@ -86,16 +92,22 @@ def _transfer(run_dir: Path, data: splits.Splits, eval_sets: list[evaluation.Eva
     return evaluation.transfer_columns(Predictor(run_dir), eval_sets, training_texts, run_dir)
 
 
-def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict) -> Path:
-    title = f"{row['model']} on {row['dataset']}"
+def write_test_outputs(run_dir: Path, row: dict, data: splits.Splits, test: dict) -> Path:
+    """The test split's predictions, classification report and confusion matrix in `run_dir`, then the report."""
     y_true = data.test["label"].to_numpy()
     evaluation.predictions(data.test["text"], y_true, test, data.class_names).to_csv(
         run_dir / "test_predictions.csv", index=False)
     (run_dir / "classification_report.txt").write_text(report.classification_text(y_true, test["y_pred"], data.class_names))
-    plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png", f"{title}: test")
-    if len(fitted.history):  # a zero-shot run has no epoch to draw
-        plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png", title)
+    plots.confusion_matrix_png(y_true, test["y_pred"], data.class_names, run_dir / "confusion_matrix.png",
+                               f"{row['model']} on {row['dataset']}: test")
     return report.write_report(row, run_dir)
+
+
+def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict) -> Path:
+    if len(fitted.history):  # a zero-shot run has no epoch to draw
+        plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png",
+                                  f"{row['model']} on {row['dataset']}")
+    return write_test_outputs(run_dir, row, data, test)
 
 
 def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[evaluation.EvalSet]]:
@@ -266,7 +278,7 @@ def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits
         logger.info(f"weights digest {multi_worker.weights_digest(classifier)} (equal on every worker)")
     val, test = _evaluate(classifier, prepared, data)
     model, val, test, calibrated = _calibrated(config, classifier, val, test, data, run_dir)
-    _export(run_dir, family.serving_model(config, prepared, model), data.class_names)
+    export_model(run_dir, family.serving_model(config, prepared, model), data.class_names)
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
                extra={**prepared.report, **_weights_column(weights, data.class_names), **calibrated,
                       **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
