@@ -5,8 +5,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from textclf.config import Command, as_command, parse_args
 from textclf.data import embeddings
 from textclf.errors import InputError, exit_code
@@ -36,6 +34,8 @@ def _run_cell(command: Command, config, line: str, strategy, on_gpu: bool, *, re
                for member in matrix.member_cells(command, config)]
     if None in reports:
         return None
+    import pandas as pd
+
     from textclf import ensemble
 
     run_dirs = [Path(pd.read_csv(path).iloc[0]["run_dir"]) for path in reports]
