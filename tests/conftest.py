@@ -58,3 +58,21 @@ def chinese_bert_preset(tmp_path_factory) -> Path:
     texts = pd.read_csv(FIXTURES / "chnsenticorp_tiny" / "train.csv")["text"]
     module.write_preset(texts, folder, num_layers=1, hidden_dim=8, max_sequence_length=64)
     return folder
+
+
+WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of"]
+
+
+@pytest.fixture(scope="session")
+def bert_preset(tmp_path_factory) -> Path:
+    """A Keras preset folder of a 1-layer BERT with width 8 and a 17-word WordPiece vocabulary."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
+                                  intermediate_dim=16, max_sequence_length=32).save_to_preset(str(folder))
+    keras_hub.models.BertTokenizer(vocabulary=vocab).save_to_preset(str(folder))
+    return folder

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from textclf.config import RunConfig, build_parser, checked_setting, parse_args
+from textclf.config import RunConfig, build_parser, checked_setting, parse_args, split_names
 from textclf.errors import InputError
 
 
@@ -42,3 +42,19 @@ def test_experiment_file_values_are_checked_by_the_flags_functions():
     assert checked_setting("model_args", {"units": 8}, "e.yaml") == {"units": 8}
     with pytest.raises(InputError, match="e.yaml: monitor: 'loss' is not one of val_accuracy, val_loss"):
         checked_setting("monitor", "loss", "e.yaml")
+
+
+def test_a_seed_given_twice_is_refused_in_one_line(capsys):
+    # It would train once and count twice in the leaderboard (2 seeds, std 0).
+    with pytest.raises(SystemExit) as done:
+        parse_args(["--seeds", "1,2,1"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err == "error: argument --seeds: 1 is given twice (see --help)\n"
+
+
+def test_an_existing_file_whose_name_holds_a_comma_is_one_name(tmp_path):
+    table = tmp_path / "a,b.csv"
+    table.write_text("text,label\ngood,1\nbad,0\n")
+    assert split_names(str(table)) == [str(table)]
+    assert split_names(f"sst2, {tmp_path / 'missing,b.csv'}") == ["sst2", str(tmp_path / "missing"), "b.csv"]
+    assert split_names("") == []

@@ -20,6 +20,7 @@ from textclf.config import RunConfig
 from textclf.errors import InputError
 from textclf.models.registry import check_name
 from textclf.serving.predictor import Predictor
+from textclf.serving.runs import checked_run, newest_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,3 +131,35 @@ def test_a_matrix_ensemble_cell_reuses_the_member_cells_with_their_own_settings(
                                                                                    "run_dir"].tolist()
     leaderboard = pd.read_csv(next((tmp_path / "out").glob("matrix_*/leaderboard.csv")))
     assert "fasttext+nbsvm" in leaderboard["model"].tolist()
+
+
+def test_an_output_dir_that_is_a_file_is_one_line(members, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder\n")
+    done = subprocess.run([sys.executable, "src/ensemble.py", "--runs", str(members["fasttext"]), str(members["nbsvm"]),
+                           "--output-dir", str(taken / "out")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": "src", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]  # TensorFlow chats too
+    assert errors == [f"error: --output-dir {taken / 'out'}: {taken} is a file, not a folder"]
+    assert "Traceback" not in done.stderr
+    assert taken.read_text() == "not a folder\n"
+
+
+def test_an_ensemble_stopped_while_its_folder_is_written_is_refused_by_every_reader(members, tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as SIGKILL would, once the model, config and classes are written
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run, "write_test_outputs", killed)
+        with pytest.raises(KeyboardInterrupt):
+            ensemble.combine([members["fasttext"], members["nbsvm"]], output_dir=tmp_path, command="cmd")
+    (stopped,) = tmp_path.glob("run_*")
+    assert {"model.keras", "config.json", "classes.json", "evaluation_pending"} <= {p.name for p in stopped.iterdir()}
+    with pytest.raises(InputError, match=f"{stopped}: an unfinished run"):
+        checked_run(stopped)
+    with pytest.raises(InputError, match="no finished run folder"):
+        newest_run(tmp_path)
+    finished = Path(pd.read_csv(ensemble.combine([members["fasttext"], members["nbsvm"]], output_dir=tmp_path,
+                                                 command="cmd")).iloc[0]["run_dir"])
+    assert not (finished / "evaluation_pending").exists() and newest_run(tmp_path) == finished

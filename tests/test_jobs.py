@@ -67,3 +67,11 @@ def test_a_job_template_without_emit_jobs_is_refused():
     with pytest.raises(SystemExit) as exit_:
         parse_args(["--job-template", "deploy/tfjob.yaml"])
     assert exit_.value.code == 2
+
+
+def test_a_cell_that_would_fail_its_check_writes_no_job(tmp_path, capsys):
+    argv = ["--dataset", "sst2", "--model", "fasttext", "--seeds", "0,1", "--model-arg", "buckets=abc",
+            "--emit-jobs", str(tmp_path / "jobs")]
+    assert main(argv) == 2  # not jobs that the cluster would run only to fail them
+    assert capsys.readouterr().err == "error: model_args buckets: 'abc' is not like its default 2000000\n"
+    assert not (tmp_path / "jobs").exists()

@@ -89,6 +89,15 @@ def test_model_args_from_flags_are_yaml_values_and_reproduced_by_as_command():
     ("matrix:\n  model: [lstm]\nconfig:\n  model_args: 50\n", "model_args: expected a mapping of setting names"),
     ("matrix:\n  recipe: [lora]\nrecipes:\n  full: {}\n", "the matrix names recipe 'lora', which 'recipes' does not"),
     ("matrix:\n  recipe: [r]\nrecipes:\n  r: {objective: kl}\n", "recipes r: objective: 'kl' is not one of ce"),
+    # An axis's values are checked as their flags check them.
+    ("matrix:\n  seed: [abc]\n", "matrix: seed: expected a whole number, got 'abc'"),
+    ("matrix:\n  seed: [-5]\n", "matrix: seed: must be at least 0, got -5"),
+    ("matrix:\n  seed: [1.7]\n", "matrix: seed: expected a whole number, got '1.7'"),
+    ("matrix:\n  seed: [true]\n", "matrix: seed: True is not a valid value"),
+    ("matrix:\n  seed: [1, 2, 1]\n", "matrix: seed: 1 is given twice"),
+    ("matrix:\n  model: [[fasttext, lstm]]\n", "matrix: model: ['fasttext', 'lstm'] is not a name"),
+    ("matrix:\n  dataset: [5]\n", "matrix: dataset: 5 is not a name; list names as text"),
+    ("matrix:\n  recipe: [[a]]\nrecipes:\n  a: {}\n", "matrix: recipe: ['a'] is not a name"),
 ])
 def test_bad_experiment_files(tmp_path, text, message):
     path = tmp_path / "e.yaml"
@@ -145,6 +154,14 @@ def test_a_failing_cell_is_recorded_and_the_rest_runs(tmp_path):
     assert board.loc["broken", "failed_seeds"] == 2 and "out of memory" in board.loc["broken", "errors"]
     assert (out_dir / "leaderboard.md").is_file() and (out_dir / "leaderboard.png").is_file()
     assert (out_dir / "command.txt").read_text() == "the command\n"
+
+
+def test_an_existing_dataset_file_whose_name_holds_a_comma_is_one_cell(tmp_path):
+    table = tmp_path / "a,b.csv"
+    table.write_text(WEIBO_CSV.read_text(encoding="utf-8"), encoding="utf-8")
+    assert cell_names(["--dataset", str(table), "--model", "lstm"]) == [(str(table), "lstm", 42)]
+    assert cell_names(["--dataset", f"imdb,{tmp_path / 'missing.csv'}"]) == [
+        ("imdb", "stacked_lstm", 42), (str(tmp_path / "missing.csv"), "stacked_lstm", 42)]
 
 
 def test_unknown_model_fails_before_any_run():

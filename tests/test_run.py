@@ -140,6 +140,19 @@ def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures
     assert not (run_dir / EVALUATION_PENDING).exists() and newest_run(tmp_path) == run_dir
 
 
+def test_a_run_killed_before_its_first_epoch_ended_starts_again_in_its_folder(tmp_path, fixtures, monkeypatch):
+    config = tiny_run(fixtures, tmp_path, epochs=1)
+    original = killed_at_epoch(monkeypatch, 1)
+    with pytest.raises(Killed):
+        run(config, "cmd", tf.distribute.get_strategy(), False)
+    (killed,) = tmp_path.glob("run_*")
+    monkeypatch.setattr(trainer, "_callbacks", original)
+    report = run(config, "cmd", tf.distribute.get_strategy(), False)
+    assert list(tmp_path.glob("run_*")) == [killed] and run_folder(report) == killed  # no orphan beside it
+    assert (killed / "run.log").read_text().count("starting run") == 2
+    assert pd.read_csv(killed / "history.csv")["epoch"].tolist() == [0]
+
+
 def test_a_killed_run_whose_data_changed_starts_again(tmp_path, fixtures, monkeypatch):
     table = tmp_path / "reviews.csv"
     frame = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
@@ -208,6 +221,13 @@ def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, 
                for line in log_lines)
     predictions = pd.read_csv(run_folder(report) / "eval_mine_predictions.csv")
     assert predictions["text"].tolist() == pd.read_csv(mine)["text"].tolist()
+
+
+def test_an_eval_dataset_file_whose_name_holds_a_comma_is_read_whole(tmp_path, fixtures):
+    mine = tmp_path / "reviews,2026.csv"
+    pd.DataFrame({"text": ["a new one", "another new one"], "label": ["positive", "negative"]}).to_csv(mine, index=False)
+    _, eval_sets = run_module.read_data(tiny_run(fixtures, tmp_path, eval_datasets=str(mine)))
+    assert [(one.source, one.texts) for one in eval_sets] == [(str(mine), ["a new one", "another new one"])]
 
 
 def test_a_run_never_trains_on_its_own_test_or_validation_texts(tmp_path, log_lines):

@@ -145,6 +145,13 @@ def write_rows(path: Path, labels: list[str]) -> Path:
         ("eval_same_stem", "two of them would both be reported as eval_reviews_*"),
         ("eval_missing_data", "no ChnSentiCorp data"),
         ("eval_other_classes", "spam.csv: labels ['ham', 'spam'] are not among the run's classes"),
+        ("max_samples_1", "--max-samples 1: too few to keep 2 classes in each split (need at least 2 rows, so that"),
+        ("output_dir_in_proc", "--output-dir /proc/textclf/out: cannot make files in /proc"),
+        ("output_dir_in_sys", "--output-dir /sys/kernel/textclf: no permission to write in /sys/kernel"),
+        ("preset_not_json", "its config.json is not readable JSON (Expecting property name"),
+        ("preset_a_json_list", "its config.json holds a JSON list, not an object"),
+        ("preset_folder_missing", "no such folder; a preset folder is a Hugging Face model's or one that keras-hub's "
+                                  "save_to_preset writes: benchmarks/tiny_decoder.py writes a small random decoder"),
     ],
 )
 def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case, message):
@@ -161,7 +168,16 @@ def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case
         "eval_same_stem": ["--eval-datasets", "a/reviews.csv,b/reviews.tsv"],
         "eval_missing_data": ["--eval-datasets", "chnsenticorp"],  # not in the Weibo fixture's folder
         "eval_other_classes": ["--eval-datasets", str(write_rows(tmp_path / "spam.csv", ["spam", "ham"] * 5))],
+        "max_samples_1": ["--max-samples", "1", "--class-weight", "balanced"],  # one row cannot hold both classes
+        "output_dir_in_proc": ["--output-dir", "/proc/textclf/out"],  # os.access says writable; mkdir fails
+        "output_dir_in_sys": ["--output-dir", "/sys/kernel/textclf"],
+        "preset_not_json": ["--model", "bert", "--preset", str(tmp_path / "not_json")],
+        "preset_a_json_list": ["--model", "llm", "--preset", str(tmp_path / "json_list")],
+        "preset_folder_missing": ["--model", "llm", "--preset", str(tmp_path / "tiny_decoder")],
     }[case]
+    for folder, config in (("not_json", "{not json"), ("json_list", "[]")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "config.json").write_text(config)
     (tmp_path / "fractions.yaml").write_text("matrix: {model: [lstm]}\nconfig: {val_fraction: 0.6, test_fraction: 0.6}\n")
     (tmp_path / "file.txt").write_text("not a folder")
     fixture = ["--data-dir", str(ROOT / "tests" / "fixtures" / "weibo_tiny"), "--epochs", "1", "--max-samples", "20"]
@@ -171,20 +187,22 @@ def test_bad_input_is_answered_before_a_run_folder_exists(tmp_path, capsys, case
     assert not out.exists() or not list(out.rglob("*"))  # no run_* folder, no .unfinished marker
 
 
-def test_unknown_names_are_answered_before_tensorflow_loads():
-    check = ("import sys; from textclf.cli import main; code = main(sys.argv[1:]); "
-             "print(code, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
-    for args in (["--model", "nosuch"], ["--dataset", "nosuch"], ["--dataset", "imdb", "--model", "lstm,nosuch"]):
+def test_unknown_names_are_answered_before_tensorflow_sklearn_or_matplotlib_loads():
+    heavy = ["tensorflow", "keras", "sklearn", "matplotlib"]  # 1 to 3 s before the answer
+    check = f"import sys; from textclf.cli import main; print(main(sys.argv[1:]), *(m in sys.modules for m in {heavy}))"
+    for args in (["--model", "nosuch"], ["--dataset", "nosuch"], ["--dataset", "imdb", "--model", "lstm,nosuch"],
+                 ["--model", "nosuch", "--eval-datasets", "sst2,imdb"]):
         done = subprocess.run([sys.executable, "-c", check, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": "src"},
                               capture_output=True, text=True, timeout=120)
-        assert done.stdout.split() == ["2", "False", "False"], done.stderr
-        assert "error: unknown" in done.stderr
+        assert done.stdout.split() == ["2", "False", "False", "False", "False"], done.stderr
+        assert done.stderr.startswith("error: unknown") and len(done.stderr.splitlines()) == 1
 
 
-def test_an_output_dir_without_write_permission_is_refused(tmp_path, monkeypatch):
-    from textclf import cli
+def test_an_output_dir_without_write_permission_is_refused(tmp_path):
+    from textclf.files import check_output_dir
 
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)  # root may write anywhere
-    with pytest.raises(InputError, match=f"--output-dir {tmp_path}/new/out: no permission to write in {tmp_path}$"):
-        cli.check_output_dir(str(tmp_path / "new" / "out"))
-    cli.check_output_dir(str(tmp_path.parent))
+    # Tried, not asked: os.access says yes to root anywhere, and to /sys, where nothing can be made.
+    with pytest.raises(InputError, match="^--output-dir /sys/kernel/new/out: no permission to write in /sys/kernel$"):
+        check_output_dir("/sys/kernel/new/out")
+    check_output_dir(str(tmp_path / "new" / "out"))
+    assert list(tmp_path.iterdir()) == []  # the check makes nothing

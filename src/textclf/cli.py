@@ -1,6 +1,5 @@
 """`server_main.py`'s body: parse, run one config or a matrix, bad input -> one line and exit 2."""
 
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -8,19 +7,9 @@ from pathlib import Path
 from textclf.config import Command, as_command, parse_args
 from textclf.data import embeddings
 from textclf.errors import InputError, exit_code
+from textclf.files import check_output_dir
 from textclf.logs import log_to_stderr
 from textclf.models.registry import members
-
-
-def check_output_dir(output_dir: str):
-    """Fails unless `output_dir` is, or can be created as, a folder this process can write in."""
-    existing = Path(output_dir)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise InputError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--output-dir {output_dir}: no permission to write in {existing}")
 
 
 def _run_cell(command: Command, config, line: str, strategy, on_gpu: bool, *, reuse_finished: bool) -> Path | None:
@@ -47,24 +36,25 @@ def _main(command: Command, line: str) -> int:
 
     configs = matrix.cells(command)
     matrix.validate(configs)
+    if not command.emit_jobs:  # a job's folders and files are the cluster's, not this machine's
+        for output_dir in {config.output_dir for config in configs}:
+            check_output_dir(output_dir)
+        for path in {config.embeddings for config in configs if config.embeddings}:
+            embeddings.check_file(path)
+    import tensorflow as tf
+
+    from textclf import run  # imports TensorFlow
+    from textclf.training import devices, multi_worker
+
+    for config in configs:  # a setting the model does not take fails before the first run (or job), not in its cell
+        for cell in matrix.member_cells(command, config) if members(config.model) else [config]:
+            run.check(cell)
     if command.emit_jobs:  # a cluster runs them: nothing trains here
         from textclf.jobs import emit_jobs
 
         for path in emit_jobs(configs, Path(command.emit_jobs), Path(command.job_template)):
             print(path)
         return 0
-    for output_dir in {config.output_dir for config in configs}:
-        check_output_dir(output_dir)
-    for path in {config.embeddings for config in configs if config.embeddings}:
-        embeddings.check_file(path)
-    import tensorflow as tf
-
-    from textclf import run  # imports TensorFlow
-    from textclf.training import devices, multi_worker
-
-    for config in configs:  # a setting the model does not take fails before the first run, not in its cell
-        for cell in matrix.member_cells(command, config) if members(config.model) else [config]:
-            run.check(cell)
 
     if not matrix.is_matrix(command):
         # before anything touches a device

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import shlex
+from pathlib import Path
 
 import yaml
 
@@ -119,9 +120,16 @@ def _model_arg(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(f"{key.strip()}: {value!r} is not a YAML value") from None
 
 
+def split_names(text: str) -> list[str]:
+    """The names of a comma-separated list; an existing file is one name, whatever commas its name holds."""
+    if text.strip() and Path(text).exists():  # "" would be ".", which exists
+        return [text]
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def _name_list(text: str) -> str:
     """Comma-separated names, each given once: `a, b` -> `a,b`."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    names = split_names(text)
     if not names:
         raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
     if len(set(names)) < len(names):
@@ -371,8 +379,28 @@ class Command:
     job_template: str = "deploy/tfjob.yaml"  # --job-template: the manifest each job is written from
 
 
+def _each_once(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """`seeds`, refused with one given twice: it would train once and count twice in the leaderboard."""
+    if twice := sorted({seed for seed in seeds if seeds.count(seed) > 1}):
+        raise argparse.ArgumentTypeError(f"{twice[0]} is given twice")
+    return seeds
+
+
 def _seed_list(text: str) -> tuple[int, ...]:
-    return tuple(_seed(item) for item in text.split(","))
+    return _each_once(tuple(_seed(item) for item in text.split(",")))
+
+
+def checked_seeds(values: list, source: str) -> tuple[int, ...]:
+    """An experiment file's seed axis, checked as `--seeds` checks it.
+
+    Raises:
+        InputError: naming `source`, where `--seeds` would refuse the values.
+    """
+    seeds = tuple(checked_setting("seed", value, source) for value in values)
+    try:
+        return _each_once(seeds)
+    except argparse.ArgumentTypeError as err:
+        raise InputError(f"{source}: seed: {err}") from None
 
 
 def parse_args(argv: list[str] | None = None) -> Command:

@@ -4,7 +4,8 @@ The members are run folders of one dataset, split and seed (checked on their rep
 is scored as it is served (its exported raw-text model, calibration included) on the validation and test
 texts; the weights that score best on validation are kept, and equal weights unless others are strictly
 better there. The ensemble is written like any run: a run folder (`EnsembleClassifier` as model.keras and
-SavedModel, so serve.py and predict.py take it) and a report row whose model is `a+b`.
+SavedModel, so serve.py and predict.py take it) and a report row whose model is `a+b`. Until its report is
+written, the folder holds `evaluation_pending`, as a run's does, so that no reader takes a half-written ensemble.
 
 `src/ensemble.py --runs RUN1 RUN2` combines existing runs; `server_main.py --model a+b` trains the members
 (or reuses their finished runs) and combines them (`cli`).
@@ -26,11 +27,12 @@ from loguru import logger
 from textclf import evaluation
 from textclf.config import OneLineParser, RunConfig
 from textclf.errors import InputError, exit_code
+from textclf.files import check_output_dir
 from textclf.logs import log_to_stderr
 from textclf.models.registry import ENSEMBLE_SEPARATOR
 from textclf.reporting import report
 from textclf.serving.batch import predict_by_length
-from textclf.serving.runs import checked_run
+from textclf.serving.runs import EVALUATION_PENDING, checked_run
 
 WEIGHT_STEPS = 10  # validation tries every weighting in tenths (66 of them for three members)
 WEIGHTS = ("auto", "equal")
@@ -185,6 +187,7 @@ def combine(run_dirs: list[Path], *, output_dir: Path | None = None, mode: str =
     members = [load_member(run_dir) for run_dir in run_dirs]
     check_members(members)
     output_dir = Path(output_dir or members[0].run_dir.parent)
+    check_output_dir(str(output_dir))
     done = reuse_finished and resume.finished_report(output_dir, fingerprint(members, mode),
                                                      members[0].row["data_fingerprint"])
     if done:
@@ -199,8 +202,10 @@ def combine(run_dirs: list[Path], *, output_dir: Path | None = None, mode: str =
     val, test = (evaluation.scores(np.tensordot(weights, np.stack(probs[name]), axes=1), labels[name],
                                    len(data.class_names)) for name in ("val", "test"))
     run_dir = report.reserve_run_dir(output_dir)
+    (run_dir / EVALUATION_PENDING).touch()  # as a run's: every reader refuses the folder until it is whole
     row = _row(members, weights, val, test, data, mode=mode, run_dir=run_dir, command=command)
     path = _write(run_dir, members, predictors, weights, data, test, mode=mode, row=row)
+    (run_dir / EVALUATION_PENDING).unlink()
     logger.info(f"ensemble {row['model']}: weights {row['ensemble_weights']}, validation {val['accuracy']:.4f}, "
                 f"test accuracy {test['accuracy']:.4f}; report {path}")
     return path

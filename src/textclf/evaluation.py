@@ -26,10 +26,11 @@ from loguru import logger
 from textclf.config import OneLineParser, RunConfig
 from textclf.data import registry, splits, tables
 from textclf.errors import InputError, exit_code
+from textclf.files import check_writable
 from textclf.logs import log_to_stderr
 from textclf.reporting import plots, report
 from textclf.serving.batch import predict_by_length
-from textclf.serving.runs import add_run_flags, load_predictor
+from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 
 SPLITS = ("train", "val", "test", "all")
 MACRO_F1 = "report_macro_avg_f1-score"
@@ -176,7 +177,12 @@ def _run_test_accuracy(run_dir: Path) -> float | None:
 
 def evaluate_run(args: argparse.Namespace, command: str) -> Path:
     """Evaluates the run of `args` on `args.dataset`; returns the path of the evaluation report."""
-    predictor = load_predictor(args)
+    run_dir = chosen_run(args)
+    # Checked before TensorFlow starts, not found once the work is done: where the evaluation is written, and a
+    # renamed run folder (whose report no name finds)
+    check_writable(run_dir.parent, f"{run_dir}: the evaluation is written beside it")
+    run_test_accuracy = _run_test_accuracy(run_dir)
+    predictor = load_predictor(run_dir)
     config = predictor.config
     split = args.split or default_split(args.dataset)
     eval_set = load_set(args.dataset, split, data_dir=args.data_dir or config["data_dir"], seed=config["seed"],
@@ -191,7 +197,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
         "train_dataset": config["dataset"], "eval_dataset": args.dataset, "eval_split": split,
         "eval_rows": len(labels),
         "seen_in_training": None if training_texts is None else seen_in_training(eval_set.texts, training_texts),
-        "model": config["model"], "seed": config["seed"], "run_test_accuracy": _run_test_accuracy(predictor.run_dir),
+        "model": config["model"], "seed": config["seed"], "run_test_accuracy": run_test_accuracy,
         "run_dir": str(predictor.run_dir), "eval_dir": str(eval_dir), "command": command,
     }
     (eval_dir / "command.txt").write_text(command + "\n", encoding="utf-8")

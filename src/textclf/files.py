@@ -7,17 +7,46 @@ no temporary file behind. A process killed outright (SIGKILL, power loss) cannot
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from loguru import logger
 
+from textclf.errors import InputError
+
 
 def temporary_name(path: Path, pid: int | str) -> Path:
     """`.<stem>.<pid>.tmp<suffix>` beside `path`: the same folder, so the rename is atomic, and
     the same suffix, so writers that go by it (matplotlib, pandas' compression) pick the format."""
     return path.with_name(f".{path.stem}.{pid}.tmp{path.suffix}")
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Fails unless this process can make a file in the existing `folder`. Tried, not asked: `os.access` says
+    yes to root everywhere, and to /proc, /sys and read-only mounts, where nothing can be made.
+
+    Args:
+        what: the flag or command the error names, e.g. "--output out.csv".
+    """
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except PermissionError:
+        raise InputError(f"{what}: no permission to write in {folder}") from None
+    except OSError as error:
+        raise InputError(f"{what}: cannot make files in {folder} ({error.strerror})") from None
+
+
+def check_output_dir(output_dir: str):
+    """Fails unless `output_dir` is, or can be created as, a folder this process can write in (`check_writable`
+    on the deepest folder of it that exists, so that nothing is made)."""
+    existing = Path(output_dir)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--output-dir {output_dir}: {existing} is a file, not a folder")
+    check_writable(existing, f"--output-dir {output_dir}")
 
 
 @contextmanager

@@ -23,16 +23,12 @@ import pandas as pd
 import yaml
 from loguru import logger
 
-from textclf.config import Command, RunConfig, checked_setting
+from textclf.config import Command, RunConfig, checked_seeds, checked_setting, split_names
 from textclf.errors import InputError
 from textclf.models.registry import members
 
 AXES = ("dataset", "model", "recipe", "seed")
 FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes"}
-
-
-def _split(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _named_settings(spec: dict, key: str, path: str) -> dict[str, dict]:
@@ -59,7 +55,7 @@ def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
     unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (settings - fields)
     if unknown:
         raise InputError(f"{path}: unknown keys {sorted(unknown)}")
-    axes = {axis: [values] if not isinstance(values, list) else values for axis, values in spec["matrix"].items()}
+    axes = _checked_axes(spec["matrix"], path)
     if missing := [name for name in axes.get("recipe", []) if name not in recipes]:
         raise InputError(f"{path}: the matrix names recipe {missing[0]!r}, which 'recipes' does not define")
     fixed = {k: checked_setting(k, v, path) for k, v in (spec.get("config") or {}).items()}
@@ -69,10 +65,23 @@ def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
     return axes, fixed, per_model, recipes
 
 
+def _checked_axes(matrix: dict, path: str) -> dict[str, list]:
+    """The file's axes, each a list (a single value is one), checked as their flags check them: seeds as --seeds,
+    names as strings (a YAML number or list is not a dataset, model or recipe name)."""
+    axes = {axis: values if isinstance(values, list) else [values] for axis, values in matrix.items()}
+    for axis, values in axes.items():
+        if axis == "seed":
+            axes[axis] = list(checked_seeds(values, f"{path}: matrix"))
+        elif wrong := [value for value in values if not isinstance(value, str)]:
+            raise InputError(f"{path}: matrix: {axis}: {wrong[0]!r} is not a name; list names as text (quoted, "
+                             "where YAML would read a number)")
+    return axes
+
+
 def _layers(command: Command) -> tuple[dict, dict, dict, dict]:
     """The matrix's axes and the experiment's `config`, `per_model` and `recipes` (empty without a file)."""
     base = command.config
-    axes = {"dataset": _split(base.dataset), "model": _split(base.model), "recipe": [base.recipe],
+    axes = {"dataset": split_names(base.dataset), "model": split_names(base.model), "recipe": [base.recipe],
             "seed": list(command.seeds or [base.seed])}
     if not command.experiment:
         return axes, {}, {}, {}
@@ -98,8 +107,7 @@ def cells(command: Command) -> list[RunConfig]:
     `model_args` merge key by key in the same order.
     """
     axes, fixed, per_model, recipes = _layers(command)
-    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(r, {})], dataset=d, model=m, recipe=r,
-                  seed=int(s))
+    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(r, {})], dataset=d, model=m, recipe=r, seed=s)
             for d, m, r, s in itertools.product(*axes.values())]
 
 
@@ -119,19 +127,25 @@ def is_matrix(command: Command) -> bool:
 def validate(configs: list[RunConfig]):
     """Fails before the first run on a dataset or model name that no run could use."""
     from textclf.data import registry as datasets
-    from textclf.evaluation import set_name
     from textclf.models import registry as models
 
     for config in configs:
         datasets.check_name(config.dataset)
         models.check_name(config.model)
-        eval_datasets = _split(config.eval_datasets or "")
-        for name in eval_datasets:
+        for name in split_names(config.eval_datasets or ""):
             datasets.check_name(name)
-        names = [set_name(name) for name in eval_datasets]
-        if clash := sorted({name for name in names if names.count(name) > 1}):
-            raise InputError(f"--eval-datasets: two of them would both be reported as eval_{clash[0]}_*; "
-                             "rename one of the files")
+    for eval_datasets in {config.eval_datasets for config in configs if config.eval_datasets}:
+        _check_report_names(split_names(eval_datasets))
+
+
+def _check_report_names(eval_datasets: list[str]):
+    """Fails on two `--eval-datasets` that would write the same report columns."""
+    from textclf.evaluation import set_name  # sklearn and matplotlib: 1.5 s that a bad name is answered without
+
+    names = [set_name(name) for name in eval_datasets]
+    if clash := sorted({name for name in names if names.count(name) > 1}):
+        raise InputError(f"--eval-datasets: two of them would both be reported as eval_{clash[0]}_*; "
+                         "rename one of the files")
 
 
 def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:

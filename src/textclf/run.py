@@ -14,7 +14,7 @@ import tensorflow as tf
 from loguru import logger
 
 from textclf import evaluation, families
-from textclf.config import RunConfig
+from textclf.config import RunConfig, split_names
 from textclf.data import registry, splits, union
 from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
@@ -132,7 +132,7 @@ def read_data(config: RunConfig) -> tuple[splits.Splits, list[evaluation.EvalSet
 def _eval_sets(config: RunConfig, class_names: list[str]) -> list[evaluation.EvalSet]:
     """The `--eval-datasets`, read and their classes matched before training, so neither fails after it."""
     eval_sets = []
-    for name in config.eval_datasets.split(",") if config.eval_datasets else []:
+    for name in split_names(config.eval_datasets or ""):
         eval_set = evaluation.load_set(name, evaluation.default_split(name), data_dir=config.data_dir, seed=config.seed)
         evaluation.class_indices(eval_set, class_names)
         eval_sets.append(eval_set)

@@ -103,3 +103,23 @@ def test_a_given_test_split_only_needs_rows_for_validation():
     with pytest.raises(InputError, match="14 rows: too few .* this gives 13 train, 1 validation"):
         splits.make_splits(frame(14), None, given_test, seed=0, val_fraction=0.1, test_fraction=0.1, names=None,
                            language="en", source="x")
+
+
+def test_cap_below_the_number_of_classes_is_refused_with_the_minimum():
+    data = make(frame(n=90, classes=("a", "b", "c")))
+    with pytest.raises(InputError, match=r"^--max-samples 2: too few to keep 3 classes in each split \(need at least "
+                                         r"3 rows, so that each split holds every class\)$"):
+        splits.cap(data, 2, seed=0)
+
+
+def test_cap_keeps_every_class_of_a_split_and_the_rows_of_a_sample_that_holds_them():
+    skewed = pd.DataFrame({"text": [f"t{i}" for i in range(200)], "label": [1] + [0] * 199})
+    data = splits.Splits(skewed, skewed, skewed, ["negative", "positive"], "en")
+    assert skewed.sample(5, random_state=0)["label"].nunique() == 1  # a random 5 lose the rare class
+    capped = splits.cap(data, 5, seed=0)
+    for part in (capped.train, capped.val, capped.test):
+        assert len(part) == 5 and sorted(part["label"].unique()) == [0, 1] and part["text"].is_unique
+    assert capped.train["text"].tolist() == splits.cap(data, 5, seed=0).train["text"].tolist()  # seeded
+    balanced = make(frame(n=1000))
+    kept = splits.cap(balanced, 50, seed=3)
+    assert kept.train.equals(balanced.train.sample(50, random_state=3))  # as before: the same data fingerprint

@@ -126,3 +126,33 @@ def test_a_broken_zip_is_an_input_error(tmp_path):
     path.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="cannot be read as a table"):
         tables.load_labelled(path)
+
+
+# Texts that CSV quoting would merge or strip: one opens a quote it never closes, one is quoted whole.
+QUOTED_TEXTS = ['"Unforgettable," she said', '"hello', "plain one", '"quoted whole"', 'a "middle" quote']
+
+
+@pytest.mark.parametrize("suffix, newline", [(".tsv", "\n"), (".tsv", "\r\n"), (".txt", "\n"), (".tsv.gz", "\n")])
+def test_a_tsv_is_read_literally_one_row_a_line(tmp_path, suffix, newline):
+    lines = ["text\tlabel", *(f"{text}\t{i % 2}" for i, text in enumerate(QUOTED_TEXTS))]
+    lines.insert(3, "")  # a blank line in the middle holds no row
+    content = (newline.join(lines) + newline + newline).encode()  # and so does a trailing empty line
+    path = tmp_path / f"quoted{suffix}"
+    path.write_bytes(gzip.compress(content) if suffix.endswith(".gz") else content)
+    frame = tables.load_labelled(path)
+    assert frame["text"].tolist() == QUOTED_TEXTS
+    assert frame["label"].tolist() == ["0", "1", "0", "1", "0"]
+
+
+def test_a_headerless_txt_is_read_literally(tmp_path):
+    path = tmp_path / "r8-train-all-terms.txt"  # R8's layout: label<TAB>text, no header
+    path.write_text('earn\t"profit up\ngrain\twheat"\nearn\t"net" loss\n', encoding="utf-8")
+    frame = tables.load_labelled(path, "text", "label", header=None, names=["label", "text"])
+    assert frame["text"].tolist() == ['"profit up', 'wheat"', '"net" loss']
+
+
+def test_a_tsv_that_reads_as_more_rows_than_lines_is_an_input_error(tmp_path):
+    path = tmp_path / "cr.tsv"
+    path.write_bytes(b"text\tlabel\ngood\rfilm\t1\nbad film\t0\n")  # pandas ends a row at a lone \r too
+    with pytest.raises(InputError, match=rf"^{path}: read as 3 rows, but it has 2 lines of data"):
+        tables.load_labelled(path)

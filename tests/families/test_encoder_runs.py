@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import keras
-import keras_hub
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,20 +19,6 @@ from textclf.families import encoder
 from textclf.run import run
 from textclf.serving.predictor import Predictor
 from textclf.training import trainer
-
-WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and", "it", "of"]
-
-
-@pytest.fixture(scope="module")
-def bert_preset(tmp_path_factory) -> Path:
-    """A Keras preset folder of a 1-layer BERT with width 8 and a 17-word WordPiece vocabulary."""
-    keras.utils.set_random_seed(0)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=8,
-                                  intermediate_dim=16, max_sequence_length=32).save_to_preset(str(folder))
-    keras_hub.models.BertTokenizer(vocabulary=vocab).save_to_preset(str(folder))
-    return folder
 
 
 def tiny_run(fixtures, out, preset: Path | None, **given) -> RunConfig:

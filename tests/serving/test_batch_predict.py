@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from textclf.errors import InputError, exit_code
 from textclf.files import temporary_name
-from textclf.serving.batch import read_chunks, write_predictions
+from textclf.serving.batch import parser, predict_file, read_chunks, write_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,3 +225,56 @@ def test_an_interrupted_run_says_so_and_leaves_nothing(runs, test_splits, tmp_pa
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == f"interrupted ({signum.name}): no output written"
     assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
+
+
+QUOTED = ['"Unforgettable," she said', '"hello', "plain one", '"quoted whole"', 'a "middle" quote']
+
+
+def test_a_tsv_is_read_literally_and_written_back_as_it_was(tmp_path):
+    source = tmp_path / "in.tsv"
+    source.write_text("id\ttext\n" + "".join(f"{i}\t{text}\n" for i, text in enumerate(QUOTED)), encoding="utf-8")
+    rows, _ = write_predictions(HalfPredictor(), read_chunks(source, 2), "text", tmp_path / "out.tsv")
+    assert rows == len(QUOTED)
+    assert pd.concat(read_chunks(tmp_path / "out.tsv", 2))["text"].tolist() == QUOTED
+    lines = (tmp_path / "out.tsv").read_text(encoding="utf-8").splitlines()
+    assert lines[1] == f'0\t{QUOTED[0]}\tnegative\t0.5\t0.5'  # no quote added or removed
+
+
+def test_a_tsv_read_as_more_rows_than_lines_writes_nothing(tmp_path):
+    source = tmp_path / "in.tsv"
+    source.write_bytes(b"text\ngood\rfilm\nbad film\n")  # pandas ends a row at a lone \r too
+    with pytest.raises(InputError, match=r"read as 3 rows, but it has 2 lines of data"):
+        write_predictions(HalfPredictor(), read_chunks(source, 2), "text", tmp_path / "out.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tsv"]
+
+
+@pytest.mark.parametrize("text, row", [("tab\there", 2), ("two\nlines", 3)])
+def test_a_text_a_tsv_cannot_hold_is_refused_and_nothing_written(tmp_path, text, row):
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"text": ["fine"] * (row - 1) + [text]}).to_csv(source, index=False)  # the bad one in a later chunk
+    with pytest.raises(InputError, match=rf"out.tsv: row {row} of column 'text' holds a tab or a line break"):
+        write_predictions(HalfPredictor(), read_chunks(source, 2), "text", tmp_path / "out.tsv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize("output, message", [
+    ("{tmp}/folder.csv", "folder.csv: a folder; --output names the file to write"),
+    ("/proc/out.csv", "--output /proc/out.csv: cannot make files in /proc"),  # root cannot write there either
+    ("/sys/kernel/out.csv", "--output /sys/kernel/out.csv: no permission to write in /sys/kernel"),
+])
+def test_an_output_that_cannot_be_written_is_one_line_before_the_run_is_loaded(table, tmp_path, capsys, output,
+                                                                              message):
+    (tmp_path / "folder.csv").mkdir()
+    args = parser().parse_args(["--run", str(tmp_path / "no_run"), "--input", str(table), "--text-column", "review",
+                                "--output", output.format(tmp=tmp_path), "--overwrite"])
+    assert exit_code(predict_file, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+    assert (tmp_path / "folder.csv").is_dir() and not list((tmp_path / "folder.csv").iterdir())
+
+
+def test_a_bad_flag_is_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as done:
+        parser().parse_args(["--input", "in.csv", "--text-column", "t", "--output", "o.csv", "--chunk-size", "abc"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "--chunk-size" in err

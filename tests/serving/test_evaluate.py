@@ -1,6 +1,10 @@
 """Cross-dataset evaluation: evaluate.py on another dataset and on a user's file, and --eval-datasets in the
 training report, all through the exported model as served."""
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +111,27 @@ def test_classes_are_matched_by_name_whatever_their_order():
                                            ("data/my-reviews.v2.csv.gz", "my_reviews"), ("./评论.csv", "评论"), ("-.csv", "file")])
 def test_a_datasets_name_in_report_columns(dataset, name):
     assert evaluation.set_name(dataset) == name
+
+
+def test_a_renamed_run_folder_is_one_line_and_leaves_nothing(runs, tmp_path, capsys):
+    renamed = tmp_path / "weibo_best"  # was run_<stamp>: no report can be found by its name
+    shutil.copytree(runs["weibo"], renamed)
+    code, _, err = evaluate(capsys, "--run", renamed, "--dataset", "chnsenticorp")
+    assert code == 2 and err.count("\n") == 1 and f"error: {renamed}: not named as a run folder" in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["weibo_best"]
+
+
+def test_a_run_whose_folder_cannot_be_written_in_is_one_line_before_the_work(runs, tmp_path):
+    """The run's parent is mounted read-only in a mount namespace of the child's own: root may write anywhere else."""
+    run_dir = tmp_path / "out" / runs["weibo"].name
+    shutil.copytree(runs["weibo"], run_dir)
+    mount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    done = subprocess.run(["unshare", "-m", "sh", "-c", mount, str(run_dir.parent), sys.executable, "src/evaluate.py",
+                           "--run", str(run_dir), "--dataset", "chnsenticorp"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if done.returncode != 2 and ("mount:" in done.stderr or "unshare:" in done.stderr):
+        pytest.skip(f"cannot mount a folder read-only here: {done.stderr.strip()}")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr == (f"error: {run_dir}: the evaluation is written beside it: cannot make files in "
+                           f"{run_dir.parent} (Read-only file system)\n")
+    assert [p.name for p in run_dir.parent.iterdir()] == [run_dir.name]

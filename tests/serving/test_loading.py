@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from textclf.errors import InputError
-from textclf.serving.runs import RUN_FILES, load_predictor
+from textclf.serving.runs import EVALUATION_PENDING, RUN_FILES, chosen_run, load_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def test_damaged_run_file_is_an_input_error_naming_it(runs, tmp_path, name):
     run_dir = damaged(runs["weibo"], tmp_path / "run_x", name)
     file, _, message = DAMAGE[name]
     with pytest.raises(InputError) as error:
-        load_predictor(argparse.Namespace(run=run_dir, output_dir=None))
+        load_predictor(chosen_run(argparse.Namespace(run=run_dir, output_dir=None)))
     assert str(error.value).startswith(f"{run_dir / file}: ") and message in str(error.value)
 
 
@@ -75,3 +75,20 @@ def test_entry_points_print_one_error_line_and_exit_2(runs, tmp_path, script, na
     file, _, message = DAMAGE[name]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {run_dir / file}: {message}")
+
+
+@pytest.mark.parametrize("script", ["serve.py", "predict.py", "evaluate.py"])
+def test_an_unfinished_run_is_refused_by_every_reader(runs, tmp_path, script):
+    """A run stopped between its fit and its report holds every file serving loads, and `evaluation_pending`."""
+    run_dir = tmp_path / "run_20250101_000000"
+    shutil.copytree(runs["weibo"], run_dir)
+    (run_dir / EVALUATION_PENDING).touch()
+    table = tmp_path / "in.csv"
+    table.write_text("text,label\ngood,positive\n")
+    flags = {"serve.py": ["--port", "0"], "evaluate.py": ["--dataset", table],
+             "predict.py": ["--input", table, "--text-column", "text", "--output", tmp_path / "out.csv"]}[script]
+    result = subprocess.run([sys.executable, f"src/{script}", "--run", run_dir, *flags], cwd=ROOT, timeout=300,
+                            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {run_dir}: an unfinished run (it holds {EVALUATION_PENDING}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", run_dir.name]

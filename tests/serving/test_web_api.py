@@ -3,11 +3,15 @@ traceback) for every bad request; then the real server (waitress) under concurre
 
 import http.client
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -17,6 +21,8 @@ from loguru import logger
 from textclf.logs import log_to_stderr
 from textclf.serving import app as app_module
 from textclf.serving.app import MAX_BODY_BYTES, MAX_CHARS, MAX_TEXTS, create_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_healthz_says_what_is_loaded(client, runs):
@@ -199,3 +205,48 @@ def test_real_server_still_answers_with_more_idle_connections_than_waitress_allo
         connection.request("POST", "/api/predict", json.dumps({"text": "ok"}), {"Content-Type": "application/json"})
         assert connection.getresponse().status == 200
         connection.close()
+
+
+@pytest.mark.parametrize("port", ["abc", "70000", "-1"])
+def test_a_bad_port_is_one_line_and_exit_2(capsys, port):
+    with pytest.raises(SystemExit) as done:
+        app_module.parser().parse_args(["--port", port])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err == f"error: argument --port: {port!r} is not a port number (0 to 65535) " \
+                                          "(see --help)\n"
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "nosuch.invalid"])
+def test_a_host_this_machine_cannot_listen_on_is_one_line_before_tensorflow_loads(tmp_path, host):
+    check = ("import sys; from textclf.serving.app import main; code = main(sys.argv[1:]); "
+             "print(code, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", check, "--host", host, "--port", "0", "--run", str(tmp_path)],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": "src"}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert done.stderr.startswith(f"error: cannot listen on {host}:0: ") and done.stderr.count("\n") == 1
+
+
+def test_a_run_trained_on_a_file_shows_the_files_name_not_its_path():
+    from textclf.serving.predictor import Predictor
+
+    def shown(dataset):
+        loaded = SimpleNamespace(run_dir=Path("/home/me/out/run_1"), config={"dataset": dataset, "model": "lstm"},
+                                 class_names=["a", "b"])
+        return Predictor.describe(loaded)["dataset"]
+
+    assert shown("/home/me/data/reviews.v2.csv") == "reviews.v2.csv"
+    assert shown("imdb+/home/me/data/more.tsv") == "imdb+more.tsv"
+    assert shown("weibo") == "weibo"
+
+
+def test_real_server_answers_a_body_over_waitress_limit_with_json(server_url):
+    """waitress refuses such a body itself, from its Content-Length, before the app sees the request."""
+    host, port = urlsplit(server_url).hostname, urlsplit(server_url).port
+    with socket.create_connection((host, port), timeout=30) as client:
+        client.sendall(f"POST /api/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {16 * MAX_BODY_BYTES}\r\n\r\n{{}}".encode())
+        response = http.client.HTTPResponse(client)
+        response.begin()
+        assert response.status == 413 and response.getheader("Content-Type") == "application/json"
+        assert json.loads(response.read())["status"] == 413

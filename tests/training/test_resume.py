@@ -63,6 +63,16 @@ def test_bad_input_found_in_a_new_run_leaves_no_folder_and_in_a_resumed_run_keep
     assert resumed and again == run_dir and (run_dir / "backup").is_dir()
 
 
+def test_a_run_killed_before_its_first_epoch_ended_starts_again_in_its_folder(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with resume.claim_run_dir(tmp_path, "c1", "d1") as (killed, _):
+            (killed / "run.log").write_text("starting run\n")
+            raise KeyboardInterrupt  # no epoch finished: no backup, nothing to resume
+    with resume.claim_run_dir(tmp_path, "c1", "d1") as (run_dir, resumed):
+        assert run_dir == killed and not resumed and (run_dir / "run.log").is_file()
+    assert list(tmp_path.glob("run_*")) == [killed] and not list((tmp_path / ".unfinished").iterdir())
+
+
 def finished_run(run_dir):
     run_dir.mkdir(parents=True)
     for name in RUN_FILES:

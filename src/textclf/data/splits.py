@@ -168,11 +168,32 @@ def make_splits(
 
 
 def cap(splits: Splits, max_samples: int | None, seed: int) -> Splits:
-    """Keeps at most `max_samples` random rows of each split (for smoke runs)."""
+    """Keeps at most `max_samples` random rows of each split (for smoke runs), and every class the split holds.
+
+    Raises:
+        InputError: `max_samples` is below the number of classes: a split would lose one.
+    """
     if max_samples is None:
         return splits
+    classes = len(splits.class_names)
+    if max_samples < classes:
+        raise InputError(f"--max-samples {max_samples}: too few to keep {classes} classes in each split (need at "
+                         f"least {classes} rows, so that each split holds every class)")
 
     def take(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame if len(frame) <= max_samples else frame.sample(max_samples, random_state=seed)
+        if len(frame) <= max_samples:
+            return frame
+        sample = frame.sample(max_samples, random_state=seed)
+        if sample["label"].nunique() == frame["label"].nunique():
+            return sample  # the rows cap always took: earlier runs keep their data fingerprint
+        return _with_every_class(frame, max_samples, seed)
 
     return dataclasses.replace(splits, train=take(splits.train), val=take(splits.val), test=take(splits.test))
+
+
+def _with_every_class(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """`size` random rows of `frame`: a row of each of its classes, then the others, in a seeded random order."""
+    shuffled = frame.sample(frac=1, random_state=seed)
+    first_of_class = ~shuffled["label"].duplicated()
+    others = (~first_of_class).cumsum() <= size - first_of_class.sum()
+    return shuffled[(first_of_class | others).to_numpy()]

@@ -1,14 +1,16 @@
 """Reading a labelled table (CSV, TSV, JSON Lines, Parquet; gzipped or zipped) into `text`/`label` columns.
 
 Every way a user's file can be unusable ends here as an `InputError` with one clear
-line: missing, empty, not decodable, missing a column, or holding a single class.
+line: missing, empty, not decodable, missing a column, or holding a single class. A TSV
+is read as it is, a row a line with no quoting, and must give as many rows as it has lines.
 """
 
 import codecs
+import csv
 import gzip
 import io
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +26,28 @@ BLOCK_BYTES = 2**20  # read at a time while deciding the encoding, so a file lar
 # How tables spell a missing value (compared stripped and case-insensitively): a row with such a
 # label is dropped, never a class of its own.
 MISSING_LABELS = {"", "nan", "na", "n/a", "null", "none"}
+TSV_SUFFIXES = (".tsv", ".txt")  # .txt is tab-separated (R8's files)
+
+
+def csv_options(suffix: str) -> dict:
+    """`pd.read_csv`'s options for a table with this suffix. A TSV is read as it is, one row a line, with no
+    quoting: CSV quoting let a text beginning with `"` swallow the lines after it, up to the next `"`, and drop
+    its quotes. So a TSV's text cannot hold a tab or a line break, and a `"` is a character like any other."""
+    return {"sep": "\t", "quoting": csv.QUOTE_NONE} if suffix in TSV_SUFFIXES else {"sep": ","}
+
+
+def data_lines(lines: Iterable[str]) -> int:
+    """How many rows a literal reading of `lines` (split at `\\n` only) gives: every line but a blank one
+    (spaces at most), which pandas skips, as it skips a trailing empty line."""
+    return sum(1 for line in lines if line.strip(" \r\n"))
+
+
+def check_rows(path: Path, rows: int, lines: int) -> None:
+    """Fails unless a TSV gave one row per line of data (`data_lines` less the header): pandas also ends a row at
+    a carriage return, so a lone `\\r` inside a line would split it silently."""
+    if rows != lines:
+        raise InputError(f"{path}: read as {rows:,} rows, but it has {lines:,} lines of data; a TSV is read one "
+                         "row a line (is there a carriage return, \\r, inside a line? it ends a row too)")
 
 
 def text_encoding(open_binary: Callable[[], BinaryIO], path: Path) -> str:
@@ -68,8 +92,11 @@ def _read_text_table(path: Path, **read_options) -> pd.DataFrame:
     suffix = Path(name).suffix
     if suffix in (".jsonl", ".json"):
         return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-    sep = "\t" if suffix in (".tsv", ".txt") else ","
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, **read_options)
+    frame = pd.read_csv(io.StringIO(text), **csv_options(suffix), dtype=str, keep_default_na=False, **read_options)
+    if suffix in TSV_SUFFIXES:
+        header = read_options.get("header", 0) is not None
+        check_rows(path, len(frame), data_lines(io.StringIO(text)) - header)
+    return frame
 
 
 def read_table(path: Path, **read_options) -> pd.DataFrame:

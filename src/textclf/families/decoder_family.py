@@ -6,7 +6,6 @@ decay; no vocabulary, embeddings or word tokenizer) are checked by `encoder_fami
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -40,20 +39,18 @@ def check(config: RunConfig):
 
 
 def _check_preset(preset: str):
-    """A folder holding config.json, a keras-hub causal LM preset name, or an address the hub decides on."""
-    path = Path(preset).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise InputError(f"--preset {preset}: no config.json there (neither a Keras preset nor a Hugging Face "
-                             "folder)")
-        if not (path / "metadata.json").is_file() and "model_type" not in json.loads((path / "config.json").read_text()):
-            raise InputError(f"--preset {preset}: its config.json names no model_type")
-    elif "://" not in preset and preset not in keras_hub.models.CausalLM.presets:
-        raise InputError(f"--preset {preset}: neither a folder nor a keras-hub causal LM preset")
+    """A folder holding config.json (a Keras preset's, or a Hugging Face one naming its model_type), a keras-hub
+    causal LM preset name, or an address the hub decides on."""
+    config = encoder.preset_config(preset, keras_hub.models.CausalLM.presets, "causal LM")
+    keras_preset = (Path(preset).expanduser() / "metadata.json").is_file()
+    if config is not None and not keras_preset and "model_type" not in config:
+        raise InputError(f"--preset {preset}: its config.json names no model_type")
 
 
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
-    """The subword cut as the encoders read it, and the original's prompt template and MLP head unless given."""
+    """The subword cut as the encoders read it, and the original's prompt template and MLP head unless given. A hub's
+    preset is fetched here, before the run claims a folder."""
+    encoder.fetch_preset(config.preset, config.model)
     return dataclasses.replace(config, truncate=encoder_family.SUBWORD_CUT.get(config.truncate, config.truncate),
                                prompt_template=config.prompt_template or decoder.DEFAULT_TEMPLATE,
                                head=config.head or "mlp")

@@ -6,7 +6,9 @@ which keras-hub's own converters read. The encoder's subword tokenizer and packe
 (`TextPacker`), so the exported model takes raw strings as the from-scratch family's does.
 """
 
+import contextlib
 import json
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import keras
@@ -14,6 +16,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 from keras.src.backend.common import global_state  # Keras' call context: no public API reads or sets it
+from keras_hub.src.utils import preset_utils  # the download of one file of a preset: no public API does it
 
 from textclf.data import text
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
@@ -36,24 +39,38 @@ HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings
 
 
-def check_preset(family: str, preset: str) -> None:
-    """Fails early, in one line, on a folder that cannot hold this family's weights."""
+def preset_config(preset: str, known: Collection[str], kind: str) -> dict | None:
+    """Fails early, in one line, on a preset that cannot be had; returns a folder's config.json, or None for a hub's
+    preset: a keras-hub `kind` preset name in `known`, or an address (kaggle://, hf://, gs://) the hub decides on."""
     path = Path(preset).expanduser()
     if not path.exists():
         if "://" in preset:
-            return  # kaggle://, hf://, gs://: the hub decides
+            return None
         if "/" in preset or preset.startswith((".", "~")):
-            raise InputError(f"--preset {preset}: no such folder")
-        known = sorted(FAMILIES[family][0].presets)
+            raise InputError(f"--preset {preset}: no such folder; a preset folder is a Hugging Face model's or one "
+                             "that keras-hub's save_to_preset writes: benchmarks/tiny_decoder.py writes a small random "
+                             "decoder, benchmarks/tiny_chinese_bert.py a small random Chinese BERT (see their --help)")
         if preset not in known:
-            raise InputError(f"--preset {preset}: neither a folder nor a keras-hub {family} preset "
-                             f"({', '.join(known[:4])}, ...)")
-        return
+            raise InputError(f"--preset {preset}: neither a folder nor a keras-hub {kind} preset "
+                             f"({', '.join(sorted(known)[:4])}, ...)")
+        return None
     if not (path / "config.json").is_file():
         raise InputError(f"--preset {preset}: no config.json there (neither a Keras preset nor a Hugging Face folder)")
-    if (path / "metadata.json").is_file():
-        return  # a Keras preset
-    model_type = json.loads((path / "config.json").read_text()).get("model_type", "")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not UTF-8
+        raise InputError(f"--preset {preset}: its config.json is not readable JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise InputError(f"--preset {preset}: its config.json holds a JSON {type(config).__name__}, not an object")
+    return config
+
+
+def check_preset(family: str, preset: str) -> None:
+    """Fails early, in one line, on a preset that cannot hold this family's weights."""
+    config = preset_config(preset, FAMILIES[family][0].presets, family)
+    if config is None or (Path(preset).expanduser() / "metadata.json").is_file():
+        return  # a hub's preset, or a Keras preset folder
+    model_type = str(config.get("model_type", ""))
     if model_type.startswith("deberta"):
         raise InputError(
             f"--preset {preset}: keras-hub {keras_hub.__version__} cannot convert Hugging Face {model_type} "
@@ -67,14 +84,30 @@ def _from_preset(cls, family: str, preset: str, **kwargs):
     return from_preset(cls, preset, family, **kwargs)
 
 
-def from_preset(cls, preset: str, model: str, **kwargs):
-    """`cls.from_preset` on a preset name or folder, its failure one line of InputError naming `--model model`."""
-    source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
+@contextlib.contextmanager
+def _loading(preset: str, model: str) -> Iterator[None]:
+    """A failure to load `preset` as one line of InputError naming `--model model`."""
     try:
-        return cls.from_preset(source, **kwargs)
+        yield
     except Exception as error:  # keras-hub, kagglehub and huggingface_hub raise many kinds for one cause
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--preset {preset}: cannot load it as --model {model}: {reason}") from None
+
+
+def from_preset(cls, preset: str, model: str, **kwargs):
+    """`cls.from_preset` on a preset name or folder, its failure one line of InputError naming `--model model`."""
+    source = str(Path(preset).expanduser()) if Path(preset).expanduser().exists() else preset
+    with _loading(preset, model):
+        return cls.from_preset(source, **kwargs)
+
+
+def fetch_preset(preset: str, model: str) -> None:
+    """Downloads a hub preset's config.json into keras-hub's cache, where the loads that follow find it, so that a
+    hub that cannot be reached fails before a run folder is made (a folder is already here)."""
+    if Path(preset).expanduser().exists():
+        return
+    with _loading(preset, model):
+        preset_utils.get_file(preset, preset_utils.CONFIG_FILE)
 
 
 def load_preprocessor(family: str, preset: str, *, max_len: int):

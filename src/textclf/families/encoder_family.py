@@ -88,7 +88,8 @@ def _check_prompt(config: RunConfig):
 
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
     """The datasets' pre/post cut read as tail/head; the tokenizer left `auto` (the preset's); a soft prompt of
-    DEFAULT_VIRTUAL_TOKENS unless given."""
+    DEFAULT_VIRTUAL_TOKENS unless given. A hub's preset is fetched here, before the run claims a folder."""
+    encoder.fetch_preset(config.preset, config.model)
     virtual = config.virtual_tokens or (DEFAULT_VIRTUAL_TOKENS if config.peft else None)
     return dataclasses.replace(config, truncate=SUBWORD_CUT.get(config.truncate, config.truncate),
                                virtual_tokens=virtual)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, precision_score, recall_score
 
+from textclf.errors import InputError
 from textclf.files import replacing, temporary_beside
 
 # The original project's columns, in its order; per-class report columns follow them.
@@ -99,8 +100,15 @@ REPORTS = {"run": "training_report", "eval": "evaluation_report"}
 
 def report_path(run_dir: Path) -> Path:
     """`training_report_<stamp>.csv` beside a run folder (`evaluation_report_<stamp>.csv` beside an evaluation's),
-    sharing its stamp."""
+    sharing its stamp.
+
+    Raises:
+        InputError: for a folder not named as `reserve_run_dir` names them (renamed): no report names it.
+    """
     prefix, _, stamp = run_dir.name.partition("_")
+    if prefix not in REPORTS:
+        raise InputError(f"{run_dir}: not named as a run folder ({', '.join(f'{p}_<stamp>' for p in REPORTS)}), "
+                         "so no report names it; was it renamed? give it back its name")
     return run_dir.parent / f"{REPORTS[prefix]}_{stamp}.csv"
 
 

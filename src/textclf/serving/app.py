@@ -11,17 +11,21 @@ concurrent requests share a model call.
 """
 
 import argparse
+import socket
 
 from flask import Flask, json, render_template, request
 from loguru import logger
 from waitress import create_server
+from waitress.task import ErrorTask
 from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge, ServiceUnavailable,
                                  UnsupportedMediaType)
 
+from textclf.config import OneLineParser
 from textclf.errors import InputError, exit_code
 from textclf.logs import log_to_stderr
 from textclf.serving.batching import RequestBatcher
-from textclf.serving.runs import add_run_flags, load_predictor
+from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
+from textclf.serving.server import HeaderDeadlineChannel
 
 MAX_CHARS = 10_000  # per text: a long IMDB review is ~1,800 words, and --max-len keeps far fewer
 MAX_TEXTS = 64  # per request: bounds the work one request takes from the other clients
@@ -129,15 +133,46 @@ def create_app(predictor) -> Flask:
     return app
 
 
+class _JSONErrorTask(ErrorTask):
+    """waitress's own answer to a request it refuses before the app sees it (a body over its limit, a malformed
+    header), in the API's JSON instead of waitress's text/plain."""
+
+    def execute(self):
+        error = self.request.error
+        body = json.dumps({"error": f"{error.reason}: {error.body}", "status": error.code}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JSONErrorChannel(HeaderDeadlineChannel):
+    error_task_class = _JSONErrorTask
+
+
 def _port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
-    return port
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (0 to 65535)")
+    return int(value)
+
+
+def _check_address(host: str, port: int) -> None:
+    """Fails unless this process can listen on host:port: a name that does not resolve, an address that is not
+    this machine's or a port taken is answered before TensorFlow loads the model (waitress would find out after,
+    with a traceback)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress: a port in TIME_WAIT is free
+            probe.bind(address)
+    except (OSError, UnicodeError) as err:  # UnicodeError: a name no DNS label can hold
+        raise InputError(f"cannot listen on {host}:{port}: {getattr(err, 'strerror', None) or err}") from err
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Try a trained run in the browser, or through its JSON API.")
+    p = OneLineParser(prog="serve.py", description="Try a trained run in the browser, or through its JSON API.")
     add_run_flags(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)")
@@ -146,7 +181,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    predictor = load_predictor(args)
+    _check_address(args.host, args.port)
+    predictor = load_predictor(chosen_run(args))
     app = create_app(predictor)
     try:
         # waitress's own limit sits above Flask's, so an oversized body still gets Flask's JSON 413
@@ -155,6 +191,8 @@ def serve(args: argparse.Namespace) -> int:
                                channel_timeout=CHANNEL_TIMEOUT, asyncore_use_poll=True)  # select() stops at 1,024 files
     except OSError as err:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {err.strerror}") from err
+    # a body over waitress's limit gets a JSON 413 too, and a slow client's headers a deadline (serving/server.py)
+    server.channel_class = _JSONErrorChannel
     print(f"serving {predictor.run_dir} on http://{server.effective_host}:{server.effective_port}", flush=True)
     try:
         server.run()
@@ -164,6 +202,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
+    args = parser().parse_args(argv)  # a bad flag: one line and exit code 2
     log_to_stderr()
     return exit_code(serve, args)

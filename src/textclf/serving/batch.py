@@ -7,6 +7,10 @@ function training uses. The output (its format from its suffix: .csv, .tsv, .jso
 .parquet) holds every input row and column, then `predicted` and one `p_<class>` per class
 (replacing input columns of those names, as in an earlier output).
 
+A TSV (.tsv, .txt) is read as training reads one: as it is, a row a line, with no quoting (a `"` is a
+character like any other), and its row count is checked against its lines. A .tsv output is written so: a
+cell holding a tab or a line break, which such a file cannot hold, is refused (write .csv, .jsonl or .parquet).
+
 The columns are those of the first chunk, in every format: JSON Lines values are read as
 text, as CSV cells are (a number or an object as its JSON text, null as missing), a row
 without one of the first chunk's keys gets an empty value, and a key the first chunk lacks
@@ -26,6 +30,7 @@ import argparse
 import gzip
 import itertools
 import json
+import re
 import signal
 import sys
 import time
@@ -39,14 +44,16 @@ import pyarrow.parquet as pq
 from loguru import logger
 from tqdm import tqdm
 
-from textclf.data.tables import text_encoding
+from textclf.config import OneLineParser
+from textclf.data.tables import TSV_SUFFIXES, check_rows, csv_options, data_lines, text_encoding
 from textclf.errors import InputError, exit_code
-from textclf.files import remove_stale_temporaries, replacing
+from textclf.files import check_writable, remove_stale_temporaries, replacing
 from textclf.logs import log_to_stderr
-from textclf.serving.runs import add_run_flags, load_predictor
+from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 
-SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}  # .txt is tab-separated, as for training files
-INPUTS = (*SEPARATORS, ".jsonl", ".json", ".parquet")
+TABLES = (".csv", *TSV_SUFFIXES)  # .txt is tab-separated, as for training files
+INPUTS = (*TABLES, ".jsonl", ".json", ".parquet")
+TSV_BREAKS = "[\t\n\r]"  # what a TSV's cell cannot hold
 OUTPUTS = (".csv", ".tsv", ".jsonl", ".parquet")
 # Texts of similar length go to the model together, as in training: padding every text of a
 # chunk to its longest made prediction 1.5-2x slower (IMDB, Weibo; 1,024 texts on 2 cores).
@@ -107,10 +114,16 @@ def _chunks(path: Path, suffix: str, chunk_size: int) -> Iterator[pd.DataFrame]:
             yield batch.to_pandas()
         return
     encoding = text_encoding(lambda: _open(path, "rb"), path)
-    if suffix in SEPARATORS:
+    if suffix in TABLES:
+        rows = 0
         # every cell a string, and "NA" or "null" a text like any other
-        yield from pd.read_csv(path, sep=SEPARATORS[suffix], dtype=str, keep_default_na=False,
-                               encoding=encoding, chunksize=chunk_size)
+        for chunk in pd.read_csv(path, **csv_options(suffix), dtype=str, keep_default_na=False, encoding=encoding,
+                                 chunksize=chunk_size):
+            rows += len(chunk)
+            yield chunk
+        if suffix in TSV_SUFFIXES:
+            with _open(path, "rt", encoding=encoding, newline="\n") as file:
+                check_rows(path, rows, data_lines(file) - 1)  # less the header
     else:
         yield from _json_lines(path, encoding, chunk_size)
 
@@ -169,8 +182,7 @@ class _ChunkWriter:
             with open(self.path, "a", encoding="utf-8") as file:
                 frame.to_json(file, orient="records", lines=True, force_ascii=False)
         else:
-            frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False,
-                         sep=SEPARATORS[self.suffix])
+            frame.to_csv(self.path, mode="a", header=not self.path.exists(), index=False, **csv_options(self.suffix))
         self.rows += len(frame)
 
     def __enter__(self):
@@ -179,6 +191,19 @@ class _ChunkWriter:
     def __exit__(self, *exc_info):
         if self.parquet:
             self.parquet.close()
+
+
+def check_tsv_cells(frame: pd.DataFrame, first_row: int, output: Path) -> None:
+    """Fails if a column's name or a cell holds a tab or a line break: a TSV is read a row a line with no quoting
+    (`tables.csv_options`), so such a cell could not be written to one and read back as it was."""
+    cannot = "holds a tab or a line break, which a TSV cannot hold; write .csv, .jsonl or .parquet instead"
+    for name in frame.columns:
+        if re.search(TSV_BREAKS, str(name)):
+            raise InputError(f"{output}: the column name {name!r} {cannot}")
+        if not pd.api.types.is_numeric_dtype(frame[name]):  # a number holds no tab
+            broken = frame[name].astype(str).str.contains(TSV_BREAKS, na=False).to_numpy(dtype=bool).nonzero()[0]
+            if len(broken):
+                raise InputError(f"{output}: row {first_row + broken[0] + 1:,} of column {name!r} {cannot}")
 
 
 def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: str, output: Path) -> tuple[int, int]:
@@ -190,6 +215,8 @@ def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: st
           tqdm(unit=" rows", desc="predicting") as progress):
         for chunk in chunks:
             frame, blank = predict_chunk(predictor, chunk, text_column)
+            if suffix == ".tsv":
+                check_tsv_cells(frame, writer.rows, output)
             writer.write(frame)
             empty += blank
             progress.update(len(frame))
@@ -197,7 +224,8 @@ def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: st
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Predict the class of every row of a table of texts with a trained run.")
+    p = OneLineParser(prog="predict.py",
+                      description="Predict the class of every row of a table of texts with a trained run.")
     add_run_flags(p)
     p.add_argument("--input", type=Path, required=True,
                    help=f"table of texts: {', '.join(INPUTS)} (the text formats also gzipped, .gz)")
@@ -211,10 +239,13 @@ def parser() -> argparse.ArgumentParser:
 def _checked_chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
     """The input's chunks, once its first has been read and holds --text-column."""
     _format(args.output.suffix, OUTPUTS, args.output)
+    if args.output.is_dir():
+        raise InputError(f"{args.output}: a folder; --output names the file to write")
     if args.output.exists() and not args.overwrite:
         raise InputError(f"{args.output}: already exists; pass --overwrite to replace it")
     if not args.output.parent.is_dir():
         raise InputError(f"{args.output.parent}: no such folder for --output")
+    check_writable(args.output.parent, f"--output {args.output}")
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, not {args.chunk_size}")
     chunks = read_chunks(args.input, args.chunk_size)
@@ -228,7 +259,7 @@ def _checked_chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
 
 def predict_file(args: argparse.Namespace) -> int:
     chunks = _checked_chunks(args)  # bad input fails here, before TensorFlow starts
-    predictor = load_predictor(args)
+    predictor = load_predictor(chosen_run(args))
     started = time.perf_counter()
     rows, empty = write_predictions(predictor, chunks, args.text_column, args.output)
     seconds = time.perf_counter() - started
@@ -247,7 +278,7 @@ def _interrupt(signum: int, _frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
+    args = parser().parse_args(argv)  # a bad flag: one line and exit code 2
     log_to_stderr()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)

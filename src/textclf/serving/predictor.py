@@ -13,13 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textclf.data import text
+from textclf.data import text, union
 from textclf.errors import InputError
 from textclf.families import decoder, encoder, prompts  # noqa: F401 - register the encoder and llm runs' packers,
 # raw-text model, soft prompt and last-token pooling for loading
 from textclf.models import layers  # noqa: F401 - registers the custom layers (all of them live there)
 from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
-from textclf.serving.runs import checked_run, newest_run  # noqa: F401 - newest_run: part of this module's API
+from textclf.serving.runs import checked_files, newest_run  # noqa: F401 - newest_run: part of this module's API
 from textclf.training import calibration  # noqa: F401 - registers TemperatureScaling for loading
 
 CONFIG_KEYS = ("dataset", "model", "tokenizer")  # what serving reads of a run's config.json
@@ -66,7 +66,7 @@ class Predictor:
     """
 
     def __init__(self, run_dir: Path):
-        run_dir = checked_run(Path(run_dir))
+        run_dir = checked_files(Path(run_dir))  # not checked_run: a run scores itself before its report is written
         self.run_dir = run_dir
         self.config = _config(run_dir / "config.json")
         self.class_names = _class_names(run_dir / "classes.json")
@@ -89,5 +89,6 @@ class Predictor:
 
     def describe(self) -> dict:
         """What is loaded, for the web page and /healthz: names, not this machine's paths."""
-        return {"run": self.run_dir.name, "dataset": self.config["dataset"], "model": self.config["model"],
+        dataset = union.SEPARATOR.join(Path(part).name for part in union.parts(self.config["dataset"]))
+        return {"run": self.run_dir.name, "dataset": dataset, "model": self.config["model"],
                 "classes": self.class_names}

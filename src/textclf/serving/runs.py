@@ -12,15 +12,25 @@ from textclf.config import RunConfig
 from textclf.errors import InputError
 
 RUN_FILES = ("model.keras", "config.json", "classes.json")  # what a finished run leaves for serving
-# In a run folder from the end of its fit until its report is written (`training.trainer.fit`).
+# In a run folder from the end of its fit until its report is written (`training.trainer.fit`), and in an
+# ensemble's while it is written (`ensemble.combine`): a folder holding it is not finished, whatever else it holds.
 EVALUATION_PENDING = "evaluation_pending"
 
 
-def checked_run(run_dir: Path) -> Path:
-    """`run_dir`, once it holds a finished run's model, config and classes."""
+def checked_files(run_dir: Path) -> Path:
+    """`run_dir`, once it holds a run's model, config and classes (a run evaluating itself has them already)."""
     for name in RUN_FILES:
         if not (run_dir / name).is_file():
             raise InputError(f"{run_dir}: not a finished run folder (no {name})")
+    return run_dir
+
+
+def checked_run(run_dir: Path) -> Path:
+    """`run_dir`, once it holds a finished run's model, config and classes, and no `EVALUATION_PENDING`."""
+    checked_files(run_dir)
+    if (run_dir / EVALUATION_PENDING).exists():
+        raise InputError(f"{run_dir}: an unfinished run (it holds {EVALUATION_PENDING}: stopped before its report "
+                         "was written); run its command again (command.txt) to finish it")
     return run_dir
 
 
@@ -47,9 +57,13 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
                         help=f"where to look for the newest run (default: {RunConfig.output_dir})")
 
 
-def load_predictor(args: argparse.Namespace):
-    """The `Predictor` of `--run`, or of the newest run folder under `--output-dir`."""
-    run_dir = checked_run(args.run) if args.run else newest_run(args.output_dir)
+def chosen_run(args: argparse.Namespace) -> Path:
+    """`--run`, checked, or the newest finished run folder under `--output-dir`."""
+    return checked_run(args.run) if args.run else newest_run(args.output_dir)
+
+
+def load_predictor(run_dir: Path):
+    """The `Predictor` of a run folder (`chosen_run`)."""
     from textclf.serving.predictor import Predictor  # TensorFlow starts here
 
     return Predictor(run_dir)

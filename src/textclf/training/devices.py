@@ -12,7 +12,7 @@ from loguru import logger
 from tensorflow.python.framework import config as tf_config
 
 from textclf.errors import InputError
-from textclf.training import multi_worker
+from textclf.training import keras_fixes, multi_worker
 
 
 def max_cpu_devices() -> int:
@@ -72,6 +72,7 @@ def setup_strategy(devices: int | None, strategy: str = "auto") -> tuple[tf.dist
         chosen = tf.distribute.MirroredStrategy(["/cpu:0"])
     else:
         chosen = tf.distribute.get_strategy()
+    keras_fixes.build_from_local_batch()  # a first batch that splits unevenly between the replicas builds too
     logger.info(f"{type(chosen).__name__} with {chosen.num_replicas_in_sync} replica(s), GPUs: {len(gpus)}")
     return chosen, bool(gpus)
 
@@ -88,7 +89,7 @@ def _multi_worker(cluster: dict | None, devices: int | None, gpus: list) -> tf.d
     task = cluster["task"]
     logger.info(f"TF_CONFIG: {task['type']} {task['index']} of {multi_worker.task_count(cluster)} tasks"
                 f"{' (the chief: it writes the run)' if multi_worker.is_chief(cluster) else ''}")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return multi_worker.connect(cluster)
 
 
 def resolve_precision(precision: str, on_gpu: bool) -> str:

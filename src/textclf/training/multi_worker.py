@@ -8,20 +8,30 @@ Keras 3's `fit` does not run under this strategy (keras-team/keras issue 20585, 
 `TensorFlowTrainer._maybe_symbolic_build` it averages the first batch across the cluster to get a sample batch,
 which the strategy's cross-device reduction cannot take as a per-replica value; and `reduce_per_replica` averages
 the per-replica metrics along axis 0, which a scalar does not have. `patch_keras` replaces exactly those two
-steps (the sample batch is this worker's first replica's, the metrics are averaged across replicas as they are),
-for the pinned keras version only: on any other, keras may have fixed or moved them, and it is an error.
+steps (the sample batch is this worker's first replica's, `keras_fixes.build_from_local_batch`, which every
+strategy gets; the metrics are averaged across replicas as they are), for the pinned keras version only: on any
+other, keras may have fixed or moved them, and it is an error.
 """
 
 import hashlib
 import json
 import os
+import signal
+import socket
+import threading
+import time
 
 import keras
 import tensorflow as tf
 from keras.src import tree
 from keras.src.backend.tensorflow import trainer as tensorflow_trainer
+from loguru import logger
+from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+from tensorflow.python.distribute import multi_worker_util
+from tensorflow.python.eager import context
 
 from textclf.errors import InputError
+from textclf.training import keras_fixes
 
 KERAS_VERSION = "3.15.1"  # the version whose trainer `patch_keras` was written against (requirements.txt)
 UPSTREAM_ISSUE = "https://github.com/keras-team/keras/issues/20585"
@@ -74,6 +84,122 @@ def peer_failure_message(error: Exception) -> str:
             "the same command: the run resumes from its last finished epoch")
 
 
+CLUSTER_TIMEOUT = 300.0  # seconds a worker waits for the others (TEXTCLF_CLUSTER_TIMEOUT): pods start minutes apart
+GREETING = b"textclf worker\n"  # what a waiting worker answers on its TF_CONFIG port, as TensorFlow's server will
+
+
+def cluster_timeout() -> float:
+    """How long a worker waits for the rest of its cluster: TEXTCLF_CLUSTER_TIMEOUT seconds, by default 300."""
+    raw = os.environ.get("TEXTCLF_CLUSTER_TIMEOUT", "").strip()
+    try:
+        seconds = float(raw) if raw else CLUSTER_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise InputError(f"TEXTCLF_CLUSTER_TIMEOUT={raw}: expected the seconds a worker waits for the others, such "
+                         f"as {CLUSTER_TIMEOUT:g}")
+    return seconds
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"TF_CONFIG: {address} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def _answers(address: str) -> bool:
+    """Whether a task answers at `address`: a worker still waiting greets, TensorFlow's gRPC server sends its
+    HTTP/2 settings; a port where nothing listens, or whose listener never speaks, is not a task that is up."""
+    try:
+        with socket.create_connection(_host_port(address), timeout=1) as connection:
+            connection.settimeout(1)
+            return bool(connection.recv(1))
+    except OSError:
+        return False
+
+
+def _greet(listener: socket.socket, stop: threading.Event):
+    while not stop.is_set():
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            continue
+        with connection:
+            connection.sendall(GREETING)
+
+
+def peers(config: dict) -> dict[str, str]:
+    """The other tasks of TF_CONFIG's cluster: a name such as `worker 1 (host:port)` -> its address."""
+    task = config["task"]
+    own = (task["type"], int(task["index"]))
+    return {f"{job} {index} ({address})": address for job, addresses in config["cluster"].items()
+            for index, address in enumerate(addresses) if (job, index) != own}
+
+
+def wait_for_peers(config: dict, timeout: float):
+    """Returns once every other task of TF_CONFIG's cluster answers at its address, meanwhile answering theirs on
+    this task's port; after `timeout` seconds, an InputError naming the tasks that did not.
+
+    TensorFlow waits for them inside MultiWorkerMirroredStrategy's constructor, a C++ call that holds the GIL, after
+    installing a SIGTERM handler of its own that only records the signal (for preemption checkpoints): there only
+    SIGKILL ends the process. Waiting here first, in Python, SIGTERM ends it at once.
+    """
+    waiting = peers(config)
+    address = config["cluster"][config["task"]["type"]][int(config["task"]["index"])]
+    try:
+        listener = socket.create_server(("", _host_port(address)[1]))
+    except OSError as error:
+        raise InputError(f"TF_CONFIG gives this task {address}, whose port it cannot listen on: {error.strerror}")
+    logger.info(f"TF_CONFIG: waiting up to {timeout:g} s for {', '.join(waiting)}")
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    greeter = threading.Thread(target=_greet, args=(listener, stop), daemon=True)
+    greeter.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while waiting and time.monotonic() < deadline:
+            waiting = {name: peer for name, peer in waiting.items() if not _answers(peer)}
+            time.sleep(0.5 if waiting else 0)
+    finally:
+        stop.set()
+        greeter.join()
+        listener.close()  # TensorFlow's server takes the port over
+    if waiting:
+        raise InputError(f"the cluster did not come up within {timeout:g} s: no answer from {', '.join(waiting)}; "
+                         "start every worker with TF_CONFIG naming the same addresses, or set "
+                         "TEXTCLF_CLUSTER_TIMEOUT to wait longer")
+
+
+def connect(config: dict) -> tf.distribute.MultiWorkerMirroredStrategy:
+    """MultiWorkerMirroredStrategy over TF_CONFIG's cluster, once every task answers (`wait_for_peers`) within
+    `cluster_timeout()` seconds; SIGTERM still ends the process once it is built."""
+    timeout = cluster_timeout()
+    wait_for_peers(config, timeout)
+    # The strategy configures TensorFlow's coordination service itself unless it is configured already: this is its
+    # configuration (collective_all_reduce_strategy.py, `_initialize_multi_worker`) plus a deadline for the tasks to
+    # register, should one stop between answering and registering; without the barrier the leader waits on.
+    spec = tf.train.ClusterSpec(config["cluster"])
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+            for job in ("chief", "worker") if job in spec.jobs]
+    context.context().configure_coordination_service(
+        service_type="standalone", service_leader=multi_worker_util.coordination_leader(spec), coordinated_jobs=jobs,
+        cluster_register_timeout_in_ms=int(timeout * 1000))
+    context.context().coordination_service.cluster_register_with_barrier = True
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except PEER_FAILURES as error:
+        reason = str(error).strip().splitlines()[0].split(". ")[0][:200]  # TensorFlow's advice follows, in its log
+        raise InputError(f"the cluster did not come up within {timeout:g} s: {', '.join(peers(config))} answered but "
+                         f"did not join ({type(error).__name__}: {reason}); start every worker again with the same "
+                         "command") from None
+    finally:
+        # TensorFlow's preemption notifier (tsl's SigtermNotifier) replaced it with a handler that never ends the
+        # process: a worker told to stop (its pod evicted) would train on until SIGKILL.
+        signal.signal(signal.SIGTERM, sigterm)
+
+
 def worker_task(strategy: tf.distribute.Strategy) -> str | None:
     """None where this process writes the run (the chief of a cluster, or any other strategy); otherwise its
     task's name, such as `worker_1`, for the folder it writes to instead (`resume.worker_run_dir`)."""
@@ -95,27 +221,15 @@ def patch_keras():
     if keras.version() != KERAS_VERSION:
         raise InputError(f"--strategy multi_worker needs keras {KERAS_VERSION}, whose trainer textclf patches for "
                          f"{UPSTREAM_ISSUE}; this is keras {keras.version()} (pip install -r requirements.txt)")
-    trainer = tensorflow_trainer.TensorFlowTrainer
-    if getattr(trainer._maybe_symbolic_build, "patched_for_multi_worker", False):
+    keras_fixes.build_from_local_batch()
+    if getattr(tensorflow_trainer.reduce_per_replica, "patched_for_multi_worker", False):
         return
-    symbolic_build, reduce_per_replica = trainer._maybe_symbolic_build, tensorflow_trainer.reduce_per_replica
-
-    def local_symbolic_build(self, iterator=None, data_batch=None):
-        # The sample batch that builds the model's metrics and optimizer only needs shapes: this worker's first
-        # replica's batch, where keras averaged it across the cluster.
-        if iterator is not None and self._distribute_strategy is not None:
-            strategy = self.distribute_strategy
-            for _, _, batches in iterator:
-                data_batch = tree.map_structure(lambda value: strategy.experimental_local_results(value)[0],
-                                                next(batches))
-                break
-        return symbolic_build(self, data_batch=data_batch)
+    reduce_per_replica = tensorflow_trainer.reduce_per_replica
 
     def replica_mean(values, strategy, reduction):
         if reduction in ("auto", "mean") and tensorflow_trainer._collective_all_reduce_multi_worker(strategy):
             return tree.map_structure(lambda value: strategy.reduce("MEAN", value, axis=None), values)
         return reduce_per_replica(values, strategy, reduction)
 
-    local_symbolic_build.patched_for_multi_worker = True
-    trainer._maybe_symbolic_build = local_symbolic_build
+    replica_mean.patched_for_multi_worker = True
     tensorflow_trainer.reduce_per_replica = replica_mean

@@ -58,9 +58,10 @@ def _lock(marker: Path) -> IO[str]:
 @contextlib.contextmanager
 def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> Iterator[tuple[Path, bool]]:
     """Owns the run folder of this config and data for the `with` block: yields it, and whether it resumes
-    a killed run. Leaving the block normally marks the run finished; leaving a new run's block with an
-    `InputError` (vectors holding nan, a loss gone nan) removes its folder and marker, as bad input
-    leaves nothing behind. A resumed run's folder is kept: it holds the epochs of the earlier process.
+    a killed run (one killed before its first epoch ended starts again in its folder). Leaving the block
+    normally marks the run finished; leaving a new run's block with an `InputError` (vectors holding nan,
+    a loss gone nan) removes its folder and marker, as bad input leaves nothing behind. A resumed run's
+    folder is kept: it holds the epochs of the earlier process.
 
     Raises:
         InputError: another living process owns it.
@@ -70,9 +71,12 @@ def claim_run_dir(output_dir: Path, fingerprint: str, data_fingerprint: str) -> 
     with _lock(marker) as file:
         file.seek(0)
         left = Path(file.read().strip())  # the folder a killed run left, if any
-        resumed = left != Path() and ((left / "backup").is_dir() or (left / EVALUATION_PENDING).is_file())
-        run_dir = left if resumed else reserve_run_dir(output_dir)
-        if not resumed:  # new, or killed before its first epoch ended: nothing to resume
+        # Killed before its first epoch ended, it has nothing to resume, but it is this run's folder: started again
+        # there, not in a new one beside it.
+        taken_over = left != Path() and left.is_dir()
+        resumed = taken_over and ((left / "backup").is_dir() or (left / EVALUATION_PENDING).is_file())
+        run_dir = left if taken_over else reserve_run_dir(output_dir)
+        if not taken_over:
             file.truncate(0)
             file.write(str(run_dir))
             file.flush()
