@@ -2,7 +2,7 @@
 
 IMDB's test movies are not in train, but a validation split carved at random from train shares
 movies with it. Whether consecutive ids are one movie's reviews decides whether validation could be
-carved by id blocks instead (tried; see BENCHMARKS.md). The CSV form has no movie ids, so this checks
+carved by id blocks instead (tried; see docs/benchmarks/issue-02-the-spine.md). The CSV form has no movie ids, so this checks
 from the texts: the capitalised words inside sentences (names of actors, characters, titles) of
 reviews `i` and `i + 1` of one polarity, against those of random pairs.
 

@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from textclf.serving import batch, runs  # noqa: E402
+from textclf import run_folders  # noqa: E402
+from textclf.serving import batch  # noqa: E402
 from textclf.serving.predictor import Predictor  # noqa: E402 - TensorFlow starts here, before the clock
 
 
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=1024)
     args = parser.parse_args()
     started = time.perf_counter()
-    predictor = Predictor(runs.checked_run(args.run))
+    predictor = Predictor(run_folders.checked_run(args.run))
     loaded = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         chunks = batch.read_chunks(args.input, args.chunk_size)

@@ -17,10 +17,11 @@ import yaml
 
 from textclf import cli, ensemble, run
 from textclf.config import RunConfig
+from textclf.data import run_data
 from textclf.errors import InputError
 from textclf.models.registry import check_name
+from textclf.run_folders import checked_run, newest_run
 from textclf.serving.predictor import Predictor
-from textclf.serving.runs import checked_run, newest_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +79,7 @@ def test_an_ensemble_is_the_weighted_average_and_round_trips_through_its_export(
 
 def test_auto_weights_are_the_validation_choice(members, tmp_path):
     row = pd.read_csv(ensemble.combine([members["nbsvm"], members["fasttext"]], output_dir=tmp_path)).iloc[0]
-    data, _ = run.read_data(ensemble.load_member(members["nbsvm"]).config)
+    data, _ = run_data.read_data(ensemble.load_member(members["nbsvm"]).config)
     val = [Predictor(members[m]).predict(data.val["text"].tolist()) for m in ("nbsvm", "fasttext")]
     labels = data.val["label"].to_numpy()
     assert json.loads(row["ensemble_weights"]) == pytest.approx(ensemble.choose_weights(val, labels).tolist())

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_server_main import ROOT, server_main
 
 from textclf import matrix
 from textclf.config import as_command, parse_args
 from textclf.errors import InputError
-from test_server_main import ROOT, server_main
 
 WEIBO_CSV = ROOT / "tests" / "fixtures" / "weibo_tiny" / "weibo_senti_100k_test_split.csv"
 

@@ -17,10 +17,10 @@ import tensorflow as tf
 
 from textclf import run as run_module
 from textclf.config import RunConfig
-from textclf.data import registry
+from textclf.data import registry, run_data
 from textclf.errors import InputError
 from textclf.run import run
-from textclf.serving.runs import EVALUATION_PENDING, newest_run
+from textclf.run_folders import EVALUATION_PENDING, newest_run
 from textclf.training import trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,7 +226,7 @@ def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, 
 def test_an_eval_dataset_file_whose_name_holds_a_comma_is_read_whole(tmp_path, fixtures):
     mine = tmp_path / "reviews,2026.csv"
     pd.DataFrame({"text": ["a new one", "another new one"], "label": ["positive", "negative"]}).to_csv(mine, index=False)
-    _, eval_sets = run_module.read_data(tiny_run(fixtures, tmp_path, eval_datasets=str(mine)))
+    _, eval_sets = run_data.read_data(tiny_run(fixtures, tmp_path, eval_datasets=str(mine)))
     assert [(one.source, one.texts) for one in eval_sets] == [(str(mine), ["a new one", "another new one"])]
 
 
@@ -238,7 +238,7 @@ def test_a_run_never_trains_on_its_own_test_or_validation_texts(tmp_path, log_li
     pd.DataFrame({"text": texts, "label": ["positive", "negative"] * 50}).to_csv(mine, index=False)
     config = RunConfig(dataset=str(mine), test_fraction=0.2, val_fraction=0.2)
     carved = registry.spec_for(str(mine)).load(config)
-    data, _ = run_module.read_data(config)
+    data, _ = run_data.read_data(config)
     train, val, test = (set(frame["text"]) for frame in (data.train, data.val, data.test))
     assert data.test.equals(carved.test) and not test & (train | val) and not val & train
     removed_by_test = carved.val["text"].isin(test).sum()

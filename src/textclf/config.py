@@ -20,12 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from textclf.data.filters import TEXT_FILTERS
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
 PEFT_METHODS = ("prompt", "ptuning")  # families/prompts.py; LoRA is --lora-rank
 OBJECTIVES = ("ce", "rdrop", "supcon")  # training/objectives.py
+TEXT_FILTERS = ("emoticons", "html")  # data/filters.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
 # pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
@@ -246,7 +246,7 @@ class RunConfig:
     text_filter: str | None = _setting(
         None, "remove this from every text, in training, evaluation and serving alike (inside the exported model): "
         "emoticons (Weibo's bracketed [哈哈], [泪], ...), html (tags such as IMDB's <br />)",
-        choices=tuple(TEXT_FILTERS))
+        choices=TEXT_FILTERS)
     eval_datasets: str | None = _setting(
         None, "after test, also evaluate the selected model on these datasets' test splits (comma-separated "
         "names, or labelled files: all their rows); the report gains eval_<name>_accuracy and eval_<name>_macro_f1",

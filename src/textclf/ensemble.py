@@ -24,15 +24,15 @@ import numpy as np
 import pandas as pd
 from loguru import logger
 
-from textclf import evaluation
+from textclf import evaluation, run_folders
 from textclf.config import OneLineParser, RunConfig
+from textclf.data import splits
+from textclf.data.run_data import read_data
 from textclf.errors import InputError, exit_code
 from textclf.files import check_output_dir
 from textclf.logs import log_to_stderr
 from textclf.models.registry import ENSEMBLE_SEPARATOR
-from textclf.reporting import report
 from textclf.serving.batch import predict_by_length
-from textclf.serving.runs import EVALUATION_PENDING, checked_run
 
 WEIGHT_STEPS = 10  # validation tries every weighting in tenths (66 of them for three members)
 WEIGHTS = ("auto", "equal")
@@ -47,10 +47,10 @@ class Member:
 
 def load_member(run_dir: Path) -> Member:
     """A finished run folder with its resolved config and its report row."""
-    run_dir = checked_run(Path(run_dir))
+    run_dir = run_folders.checked_run(Path(run_dir))
     if not run_dir.name.startswith("run_"):
         raise InputError(f"{run_dir}: not a run folder (run_<stamp>), so no report names it")
-    path = report.report_path(run_dir)
+    path = run_folders.report_path(run_dir)
     if not path.is_file():
         raise InputError(f"{run_dir}: not a finished run folder (no {path.name} beside it)")
     row = pd.read_csv(path).iloc[0].to_dict()
@@ -117,11 +117,8 @@ def fingerprint(members: list[Member], mode: str) -> str:
 def _data(member: Member):
     """The splits the members were trained and scored on, read again from the first one's config; the data on
     disk must not have changed since."""
-    from textclf import run
-    from textclf.training import resume
-
-    data, _ = run.read_data(member.config)
-    if resume.data_fingerprint(data) != member.row["data_fingerprint"]:
+    data, _ = read_data(member.config)
+    if splits.data_fingerprint(data) != member.row["data_fingerprint"]:
         raise InputError(f"{member.config.dataset} under {member.config.data_dir} is not the data the members "
                          "were trained on (another data fingerprint)")
     return data
@@ -130,9 +127,8 @@ def _data(member: Member):
 def _row(members: list[Member], weights: np.ndarray, val: dict, test: dict, data, *, mode: str, run_dir: Path,
          command: str) -> dict:
     """The report row: a run's leading and scoring columns, the members, their weights and total training."""
-    from textclf.training import calibration
-
     from textclf.run import score_columns
+    from textclf.training import calibration
 
     first, labels = members[0], data.test["label"].to_numpy()
     return {
@@ -158,7 +154,7 @@ def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.n
            mode: str, row: dict) -> Path:
     """The run folder (config, exported model, classes, test predictions, plots) and the report."""
     from textclf import run
-    from textclf.serving import export
+    from textclf.models.raw_text import EnsembleClassifier
 
     first = members[0].config
     (run_dir / "config.json").write_text(json.dumps(
@@ -166,7 +162,7 @@ def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.n
          "data_dir": first.data_dir, "members": [str(m.run_dir) for m in members],
          "weights": [float(w) for w in weights], "weights_mode": mode}, indent=2))
     (run_dir / "command.txt").write_text(row["command"] + "\n")
-    run.export_model(run_dir, export.EnsembleClassifier([p.model for p in predictors], [float(w) for w in weights]),
+    run.export_model(run_dir, EnsembleClassifier([p.model for p in predictors], [float(w) for w in weights]),
                      data.class_names)
     return run.write_test_outputs(run_dir, row, data, test)
 
@@ -182,13 +178,12 @@ def combine(run_dirs: list[Path], *, output_dir: Path | None = None, mode: str =
         reuse_finished: return an earlier report of the same members and mode in `output_dir` instead.
     """
     from textclf.serving.predictor import Predictor
-    from textclf.training import resume
 
     members = [load_member(run_dir) for run_dir in run_dirs]
     check_members(members)
     output_dir = Path(output_dir or members[0].run_dir.parent)
     check_output_dir(str(output_dir))
-    done = reuse_finished and resume.finished_report(output_dir, fingerprint(members, mode),
+    done = reuse_finished and run_folders.finished_report(output_dir, fingerprint(members, mode),
                                                      members[0].row["data_fingerprint"])
     if done:
         logger.info(f"ensemble of {', '.join(m.run_dir.name for m in members)} already finished: {done}")
@@ -201,11 +196,11 @@ def combine(run_dirs: list[Path], *, output_dir: Path | None = None, mode: str =
     weights = choose_weights(probs["val"], labels["val"], mode)
     val, test = (evaluation.scores(np.tensordot(weights, np.stack(probs[name]), axes=1), labels[name],
                                    len(data.class_names)) for name in ("val", "test"))
-    run_dir = report.reserve_run_dir(output_dir)
-    (run_dir / EVALUATION_PENDING).touch()  # as a run's: every reader refuses the folder until it is whole
+    run_dir = run_folders.reserve_run_dir(output_dir)
+    (run_dir / run_folders.EVALUATION_PENDING).touch()  # as a run's: every reader refuses the folder until it is whole
     row = _row(members, weights, val, test, data, mode=mode, run_dir=run_dir, command=command)
     path = _write(run_dir, members, predictors, weights, data, test, mode=mode, row=row)
-    (run_dir / EVALUATION_PENDING).unlink()
+    (run_dir / run_folders.EVALUATION_PENDING).unlink()
     logger.info(f"ensemble {row['model']}: weights {row['ensemble_weights']}, validation {val['accuracy']:.4f}, "
                 f"test accuracy {test['accuracy']:.4f}; report {path}")
     return path

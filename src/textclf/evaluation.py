@@ -14,7 +14,6 @@ user's file can rename its labels (`--label-map 0=negative,1=positive`). A label
 
 import argparse
 import dataclasses
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,63 +23,18 @@ import pandas as pd
 from loguru import logger
 
 from textclf.config import OneLineParser, RunConfig
-from textclf.data import registry, splits, tables
+from textclf.data import registry
+from textclf.data.run_data import EvalSet, class_indices, default_split, load_set, read_data, seen_in_training
 from textclf.errors import InputError, exit_code
 from textclf.files import check_writable
 from textclf.logs import log_to_stderr
 from textclf.reporting import plots, report
+from textclf.run_folders import report_path, reserve_run_dir
 from textclf.serving.batch import predict_by_length
 from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 
 SPLITS = ("train", "val", "test", "all")
 MACRO_F1 = "report_macro_avg_f1-score"
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalSet:
-    """Labelled texts to evaluate on; `labels` are class names."""
-
-    name: str  # for column and file names: the dataset's name, or a file's stem
-    source: str  # the dataset name or the file path, as given
-    split: str
-    texts: list[str]
-    labels: list[str]
-
-
-def set_name(dataset: str) -> str:
-    """`dataset` as it appears in column names: a registered name as it is, a file's stem or a union's names
-    in word characters."""
-    if dataset in registry.DATASETS:
-        return dataset
-    stem = dataset if registry.is_union(dataset) else Path(dataset).name.split(".")[0]
-    return re.sub(r"\W+", "_", stem).strip("_") or "file"
-
-
-def is_file(dataset: str) -> bool:
-    """Whether `dataset` names a user's file, not a registered dataset or a union of datasets."""
-    return dataset not in registry.DATASETS and not registry.is_union(dataset)
-
-
-def default_split(dataset: str) -> str:
-    """`test` of a dataset; all of a user's file (which no run trained on)."""
-    return "all" if is_file(dataset) else "test"
-
-
-def load_set(dataset: str, split: str, *, data_dir: str, seed: int, text_column: str | None = None,
-             label_column: str | None = None) -> EvalSet:
-    """A split of a registered dataset or of a user's file, as training would split it with `seed`
-    (datasets without an official test split carve theirs with the seed); `all` is every labelled row."""
-    if split == "all" and is_file(dataset):  # a whole file: nothing to carve, however small
-        frame = tables.load_labelled(Path(dataset), text_column, label_column)
-        spelling, _ = splits.canonical_labels(frame["label"])
-        return EvalSet(set_name(dataset), dataset, split, frame["text"].astype(str).tolist(),
-                       frame["label"].astype(str).map(spelling).tolist())
-    config = RunConfig(dataset=dataset, data_dir=data_dir, seed=seed, text_column=text_column,
-                       label_column=label_column)
-    data = registry.spec_for(dataset).load(config)
-    frame = pd.concat([data.train, data.val, data.test]) if split == "all" else getattr(data, split)
-    names = np.asarray(data.class_names, dtype=object)
-    return EvalSet(set_name(dataset), dataset, split, frame["text"].tolist(), names[frame["label"].to_numpy()].tolist())
 
 
 def parse_label_map(text: str) -> dict[str, str]:
@@ -89,24 +43,6 @@ def parse_label_map(text: str) -> dict[str, str]:
     if not pairs or any(not sep or not old.strip() or not new.strip() for old, sep, new in pairs):
         raise argparse.ArgumentTypeError(f"expected LABEL=CLASS pairs such as 0=negative,1=positive, got {text!r}")
     return {old.strip(): new.strip() for old, _, new in pairs}
-
-
-def class_indices(eval_set: EvalSet, class_names: list[str], label_map: dict[str, str] | None = None) -> np.ndarray:
-    """The run's class index of every label of `eval_set`, renamed by `label_map` first.
-
-    Raises:
-        InputError: for a label that is not one of the run's classes, or a `label_map` key the set lacks.
-    """
-    label_map = label_map or {}
-    if missing := sorted(set(label_map) - set(eval_set.labels)):
-        raise InputError(f"{eval_set.source}: --label-map renames {missing}, but its labels are "
-                         f"{sorted(set(eval_set.labels))}")
-    renamed = [label_map.get(label, label) for label in eval_set.labels]
-    if unknown := sorted(set(renamed) - set(class_names)):
-        raise InputError(f"{eval_set.source}: labels {unknown} are not among the run's classes {class_names}; "
-                         f"rename them with --label-map, e.g. --label-map {unknown[0]}={class_names[0]}")
-    index = {name: i for i, name in enumerate(class_names)}
-    return np.array([index[label] for label in renamed], dtype=np.int64)
 
 
 def scores(probs: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
@@ -134,11 +70,6 @@ def predictions(texts, labels: np.ndarray, result: dict, class_names: list[str])
     return frame.join(pd.DataFrame(result["probs"], columns=[f"p_{n}" for n in names]))
 
 
-def seen_in_training(texts: list[str], training_texts: set[str]) -> int:
-    """How many of `texts` also occur among `training_texts` (train and validation of the run)."""
-    return sum(text in training_texts for text in texts)
-
-
 def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[str], run_dir: Path) -> dict:
     """The selected model on each of `eval_sets`: `eval_<name>_{accuracy,macro_f1,rows,seen_in_training}`
     report columns, and `eval_<name>_predictions.csv` in `run_dir`."""
@@ -159,11 +90,9 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[st
 def _training_texts(config: dict) -> set[str] | None:
     """The texts the run trained and selected on, read and split as it read them, or None (logged) when its data
     cannot be read here."""
-    from textclf import run  # TensorFlow, loaded with the run's model already
-
     fields = {field.name for field in dataclasses.fields(RunConfig)}
     try:
-        data, _ = run.read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
+        data, _ = read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
     except InputError as err:
         logger.warning(f"cannot count the texts the run trained on: {err}")
         return None
@@ -171,7 +100,7 @@ def _training_texts(config: dict) -> set[str] | None:
 
 
 def _run_test_accuracy(run_dir: Path) -> float | None:
-    path = report.report_path(run_dir)
+    path = report_path(run_dir)
     return float(pd.read_csv(path)["final_test_accuracy"].iloc[0]) if path.is_file() else None
 
 
@@ -189,7 +118,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
                         text_column=args.text_column, label_column=args.label_column)
     labels, result = score_set(predictor, eval_set, args.label_map)
     training_texts = _training_texts(config)
-    eval_dir = report.reserve_run_dir(predictor.run_dir.parent, prefix="eval")
+    eval_dir = reserve_run_dir(predictor.run_dir.parent, prefix="eval")
     row = {
         "timestamp": eval_dir.name.removeprefix("eval_"),
         **{f"eval_{k}": result[k] for k in ("loss", "accuracy", "precision", "recall")},

@@ -140,7 +140,7 @@ def validate(configs: list[RunConfig]):
 
 def _check_report_names(eval_datasets: list[str]):
     """Fails on two `--eval-datasets` that would write the same report columns."""
-    from textclf.evaluation import set_name  # sklearn and matplotlib: 1.5 s that a bad name is answered without
+    from textclf.data.run_data import set_name
 
     names = [set_name(name) for name in eval_datasets]
     if clash := sorted({name for name in names if names.count(name) > 1}):
@@ -154,7 +154,7 @@ def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], c
     Returns the matrix folder (leaderboard, matrix.log, command.txt) and the number of failed runs.
     """
     from textclf.reporting.leaderboard import write_leaderboard  # matplotlib and sklearn: 2 s the checks skip
-    from textclf.reporting.report import reserve_run_dir
+    from textclf.run_folders import reserve_run_dir
 
     out_dir = reserve_run_dir(Path(configs[0].output_dir), prefix="matrix")
     (out_dir / "command.txt").write_text(command + "\n", encoding="utf-8")

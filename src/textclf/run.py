@@ -13,14 +13,15 @@ import keras
 import tensorflow as tf
 from loguru import logger
 
-from textclf import evaluation, families
-from textclf.config import RunConfig, split_names
-from textclf.data import registry, splits, union
+from textclf import evaluation, families, run_folders
+from textclf.config import RunConfig
+from textclf.data import registry, splits
+from textclf.data.run_data import EvalSet, read_data
 from textclf.errors import InputError
 from textclf.models.registry import family_of, run_defaults
 from textclf.reporting import plots, report
 from textclf.serving import export
-from textclf.training import accumulation, calibration, devices, multi_worker, objectives, resume, schedules, trainer
+from textclf.training import accumulation, calibration, devices, multi_worker, objectives, schedules, trainer
 
 
 def family_for(model: str) -> ModuleType:
@@ -71,7 +72,7 @@ def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val:
         **extra,
         **{f"{k}_size": v for k, v in data.sizes().items()}, "num_classes": len(data.class_names),
         **_config_columns(config),
-        "fingerprint": config.fingerprint(), "data_fingerprint": resume.data_fingerprint(data),
+        "fingerprint": config.fingerprint(), "data_fingerprint": splits.data_fingerprint(data),
         "run_dir": str(run_dir), "command": command,
     }
 
@@ -82,7 +83,7 @@ def export_model(run_dir: Path, serving_model: keras.Model, class_names: list[st
     (run_dir / "classes.json").write_text(json.dumps(class_names, ensure_ascii=False))
 
 
-def _transfer(run_dir: Path, data: splits.Splits, eval_sets: list[evaluation.EvalSet]) -> dict:
+def _transfer(run_dir: Path, data: splits.Splits, eval_sets: list[EvalSet]) -> dict:
     """The exported model, as served, on the `--eval-datasets`: their report columns."""
     if not eval_sets:
         return {}
@@ -110,7 +111,7 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
     return write_test_outputs(run_dir, row, data, test)
 
 
-def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[evaluation.EvalSet]]:
+def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
     """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
     config = config.resolve(objectives.SETTINGS[config.objective])
@@ -119,36 +120,6 @@ def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Spli
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
     return family.resolve(config, data), data, eval_sets
-
-
-def read_data(config: RunConfig) -> tuple[splits.Splits, list[evaluation.EvalSet]]:
-    """The splits a run of `config` trains on (--max-samples applied, the texts it is scored on kept out of
-    training and validation) and its `--eval-datasets`."""
-    data = splits.cap(registry.spec_for(config.dataset).load(config), config.max_samples, config.seed)
-    eval_sets = _eval_sets(config, data.class_names)
-    return _kept_out(config, data, eval_sets), eval_sets
-
-
-def _eval_sets(config: RunConfig, class_names: list[str]) -> list[evaluation.EvalSet]:
-    """The `--eval-datasets`, read and their classes matched before training, so neither fails after it."""
-    eval_sets = []
-    for name in split_names(config.eval_datasets or ""):
-        eval_set = evaluation.load_set(name, evaluation.default_split(name), data_dir=config.data_dir, seed=config.seed)
-        evaluation.class_indices(eval_set, class_names)
-        eval_sets.append(eval_set)
-    return eval_sets
-
-
-def _kept_out(config: RunConfig, data: splits.Splits, eval_sets: list[evaluation.EvalSet]) -> splits.Splits:
-    """Training and validation without the texts of the test splits the run is scored on: its own (ChnSentiCorp's
-    train holds 331 of its test texts; a union's datasets overlap; a file may repeat a text) and those of the
-    `--eval-datasets`; and training without its validation texts (ChnSentiCorp's train holds 338), so that
-    selection is not on memorised texts."""
-    data = union.without(data, data.test["text"], f"the test split of {config.dataset}")
-    data = union.without(data, data.val["text"], f"the validation split of {config.dataset}", from_splits=("train",))
-    for eval_set in eval_sets:
-        data = union.without(data, eval_set.texts, f"the {eval_set.split} split of {eval_set.source}")
-    return data
 
 
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
@@ -168,16 +139,16 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
     config, data, eval_sets = _load(family, config)
     output_dir = Path(config.output_dir)
-    fingerprints = config.fingerprint(), resume.data_fingerprint(data)
-    if reuse_finished and (done := resume.finished_report(output_dir, *fingerprints)):
+    fingerprints = config.fingerprint(), splits.data_fingerprint(data)
+    if reuse_finished and (done := run_folders.finished_report(output_dir, *fingerprints)):
         logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
         return done
     policy = devices.set_precision(config.precision, on_gpu)
     # Claimed last: every check above that can fail leaves no run folder behind. In multi-worker training every
     # worker runs all of it; the chief writes the run folder, the others a folder of their own, removed at the end.
     task = multi_worker.worker_task(strategy)
-    claim = (resume.claim_run_dir(output_dir, *fingerprints) if task is None
-             else resume.worker_run_dir(output_dir, *fingerprints, task))
+    claim = (run_folders.claim_run_dir(output_dir, *fingerprints) if task is None
+             else run_folders.worker_run_dir(output_dir, *fingerprints, task))
     with claim as (run_dir, resumed):
         sink = logger.add(run_dir / "run.log")
         try:
@@ -264,7 +235,7 @@ def _calibrated(config: RunConfig, model: keras.Model, val: dict, test: dict, da
 
 
 def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits,
-                      eval_sets: list[evaluation.EvalSet], strategy: tf.distribute.Strategy, policy: str,
+                      eval_sets: list[EvalSet], strategy: tf.distribute.Strategy, policy: str,
                       run_dir: Path, command: str) -> Path:
     """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))

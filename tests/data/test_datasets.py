@@ -1,7 +1,7 @@
 import dataclasses
 import functools
-import http.server
 import hashlib
+import http.server
 import shutil
 import tarfile
 import threading

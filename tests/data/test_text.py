@@ -64,3 +64,10 @@ def test_the_html_filter_removes_tags_and_keeps_comparisons():
     assert kept[0].split() == ["Great", "film.", "See", "it."]
     assert kept[1].split() == ["Alien", "(1979)"]
     assert kept[2:] == raw[2:]
+
+
+def test_every_text_filter_the_flag_offers_has_a_pattern():
+    from textclf.config import TEXT_FILTERS
+    from textclf.data.filters import PATTERNS
+
+    assert set(PATTERNS) == set(TEXT_FILTERS)

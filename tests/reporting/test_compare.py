@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from textclf.reporting import compare, report
+from textclf.run_folders import reserve_run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ["negative", "positive"]
@@ -24,7 +25,7 @@ def write_run(out: Path, n: int, dataset: str, seed: int, classes: list[str], ac
         **report.report_columns(y, y, classes), "dataset": dataset, "model": "lstm", "seed": seed,
         "epochs_run": 3, "train_seconds": 12.5, "train_samples_per_second": 400.0, "parameters": 1000 + n,
     }
-    run_dir = report.reserve_run_dir(out, datetime.datetime(2026, 11, 23, 9, 30, n))
+    run_dir = reserve_run_dir(out, datetime.datetime(2026, 11, 23, 9, 30, n))
     return report.write_report({**row, "timestamp": run_dir.name.removeprefix("run_")}, run_dir)
 
 

@@ -5,18 +5,19 @@ import pandas as pd
 import pytest
 
 from textclf.reporting import report
+from textclf.run_folders import report_path, reserve_run_dir
 
 NOW = datetime.datetime(2026, 11, 23, 9, 30, 0)
 
 
 def test_run_dirs_in_the_same_second_are_distinct(tmp_path):
-    dirs = [report.reserve_run_dir(tmp_path, NOW) for _ in range(3)]
+    dirs = [reserve_run_dir(tmp_path, NOW) for _ in range(3)]
     assert [d.name for d in dirs] == ["run_20261123_093000", "run_20261123_093000_2", "run_20261123_093000_3"]
-    assert report.report_path(dirs[1]).name == "training_report_20261123_093000_2.csv"
+    assert report_path(dirs[1]).name == "training_report_20261123_093000_2.csv"
 
 
 def test_report_never_overwrites_and_keeps_the_leading_columns(tmp_path):
-    run_dir = report.reserve_run_dir(tmp_path, NOW)
+    run_dir = reserve_run_dir(tmp_path, NOW)
     row = {"dataset": "x", **{c: 0.5 for c in report.LEADING}}
     first = report.write_report(row, run_dir)
     second = report.write_report({**row, "dataset": "y"}, run_dir)

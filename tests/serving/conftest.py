@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from textclf.serving.runs import newest_run
+from textclf.run_folders import newest_run
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each run's flags: an English and a Chinese word run, and a Chinese encoder run on a character BERT.

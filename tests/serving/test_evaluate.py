@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from textclf import evaluation
+from textclf.data import run_data
 from textclf.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,18 +100,18 @@ def test_bad_input_is_one_line_and_exit_code_2(runs, capsys, args, message):
 
 
 def test_classes_are_matched_by_name_whatever_their_order():
-    eval_set = evaluation.EvalSet("x", "x.csv", "all", ["a", "b", "c"], ["pos", "neg", "pos"])
-    assert evaluation.class_indices(eval_set, ["neg", "neutral", "pos"]).tolist() == [2, 0, 2]
-    renamed = evaluation.class_indices(eval_set, ["bad", "good"], {"pos": "good", "neg": "bad"})
+    eval_set = run_data.EvalSet("x", "x.csv", "all", ["a", "b", "c"], ["pos", "neg", "pos"])
+    assert run_data.class_indices(eval_set, ["neg", "neutral", "pos"]).tolist() == [2, 0, 2]
+    renamed = run_data.class_indices(eval_set, ["bad", "good"], {"pos": "good", "neg": "bad"})
     assert renamed.tolist() == [1, 0, 1]
     with pytest.raises(InputError, match=r"labels \['pos'\] are not among"):
-        evaluation.class_indices(eval_set, ["bad", "good"], {"neg": "bad"})
+        run_data.class_indices(eval_set, ["bad", "good"], {"neg": "bad"})
 
 
 @pytest.mark.parametrize("dataset, name", [("online_shopping", "online_shopping"),
                                            ("data/my-reviews.v2.csv.gz", "my_reviews"), ("./评论.csv", "评论"), ("-.csv", "file")])
 def test_a_datasets_name_in_report_columns(dataset, name):
-    assert evaluation.set_name(dataset) == name
+    assert run_data.set_name(dataset) == name
 
 
 def test_a_renamed_run_folder_is_one_line_and_leaves_nothing(runs, tmp_path, capsys):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from textclf.errors import InputError
-from textclf.serving.runs import EVALUATION_PENDING, RUN_FILES, chosen_run, load_predictor
+from textclf.run_folders import EVALUATION_PENDING, RUN_FILES
+from textclf.serving.runs import chosen_run, load_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,3 +93,21 @@ def test_an_unfinished_run_is_refused_by_every_reader(runs, tmp_path, script):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: {run_dir}: an unfinished run (it holds {EVALUATION_PENDING}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", run_dir.name]
+
+
+def test_every_layer_textclf_registers_for_saving_is_given_to_keras_when_a_run_loads():
+    # Serving names its custom objects instead of importing modules for their registration: a class added to a
+    # family or to models/ and saved in model.keras must be listed there too, or old and new runs fail to load.
+    import importlib
+    import pkgutil
+
+    import keras
+
+    import textclf
+    from textclf.serving.predictor import CUSTOM_OBJECTS
+
+    for module in pkgutil.walk_packages(textclf.__path__, "textclf."):
+        importlib.import_module(module.name)
+    registered = {name for name, cls in keras.saving.get_custom_objects().items()
+                  if name.startswith("textclf>") and isinstance(cls, type) and issubclass(cls, keras.layers.Layer)}
+    assert registered == set(CUSTOM_OBJECTS)

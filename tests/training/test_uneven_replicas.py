@@ -75,7 +75,7 @@ def test_every_family_trains_evaluates_and_serves_when_the_first_batch_splits_un
     argument = json.dumps([replicas, {"bert": str(bert_preset), "llm": str(tiny_decoder_preset)},
                            str(_same_length_texts(tmp_path / "texts.csv")), str(tmp_path)])
     done = subprocess.run([sys.executable, "-c", SCRIPT, argument], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                          timeout=540, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["unfixed"] == dict.fromkeys(["text_cnn", "nbsvm", "bert", "llm"], "AddN")

@@ -2,11 +2,11 @@
 
 Each is a regular expression (RE2, as TensorFlow's `tf.strings.regex_replace` reads it) that
 `text.filter_texts` replaces by a space, inside the exported model and on the training texts alike,
-after jieba segmentation (whose spaces the patterns allow for). No TensorFlow here: the command line
-reads the names before anything heavy loads.
+after jieba segmentation (whose spaces the patterns allow for). Their names are `config.TEXT_FILTERS`, the flag's
+choices.
 """
 
-TEXT_FILTERS = {
+PATTERNS = {
     # Weibo's bracketed emoticons, [哈哈] or [good] (after jieba: [ 哈哈 ]). The weibo_senti_100k labels were
     # derived from them, and every row of the sample holds one: a model that reads them learns little else.
     "emoticons": r"\[[^\[\]]{1,20}\]",

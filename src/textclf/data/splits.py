@@ -5,6 +5,7 @@ Model selection only ever sees `val`; `test` is touched once, for the report.
 
 import collections
 import dataclasses
+import hashlib
 import itertools
 import math
 from decimal import Decimal, InvalidOperation
@@ -197,3 +198,13 @@ def _with_every_class(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame
     first_of_class = ~shuffled["label"].duplicated()
     others = (~first_of_class).cumsum() <= size - first_of_class.sum()
     return shuffled[(first_of_class | others).to_numpy()]
+
+
+def data_fingerprint(data: Splits) -> str:
+    """A hash of the splits' texts and labels, in order, and of the class names."""
+    digest = hashlib.sha256(repr(data.class_names).encode())
+    for name in ("train", "val", "test"):
+        frame = getattr(data, name)[["text", "label"]]
+        digest.update(f"{name}:{len(frame)}".encode())  # a row moved from one split to the next changes it
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:12]

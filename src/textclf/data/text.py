@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from loguru import logger
 
-from textclf.data.filters import TEXT_FILTERS
+from textclf.data.filters import PATTERNS
 from textclf.files import replacing
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO to stderr
@@ -100,7 +100,7 @@ def prepare(texts: list[str], tokenizer: str, cache_dir: str | None = None) -> l
 
 def filter_texts(texts: tf.Tensor, text_filter: str | None) -> tf.Tensor:
     """`texts` (a string tensor) with the matches of the `--text-filter` named `text_filter` replaced by a space."""
-    return texts if text_filter is None else tf.strings.regex_replace(texts, TEXT_FILTERS[text_filter], " ")
+    return texts if text_filter is None else tf.strings.regex_replace(texts, PATTERNS[text_filter], " ")
 
 
 def filtered(texts: list[str], text_filter: str | None) -> list[str]:

@@ -24,7 +24,7 @@ family module defines (plain functions, no base class):
         Inside the scope. `peak_lr` and `ema_momentum` are already scaled for the replicas
         (`training.schedules`); `training.trainer.compile_model` holds the shared recipe.
     serving_model(config, prepared, model) -> keras.Model
-        Raw strings in, the same probabilities out; `serving.export.export` saves it.
+        Raw strings in, the same probabilities out; `serving.export.export` saves it (`models.raw_text`).
 """
 
 import dataclasses

@@ -21,7 +21,7 @@ from keras_hub.src.utils import preset_utils  # the download of one file of a pr
 from textclf.data import text
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
 from textclf.errors import InputError
-from textclf.serving import export
+from textclf.models.raw_text import StringsModel
 from textclf.training import trainer
 from textclf.training.optimizers import FusedAdamW
 
@@ -364,7 +364,7 @@ def compile_classifier(model: keras.Model, *, peak_lr: float, total_steps: int, 
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class EncoderRawTextClassifier(export.StringsModel):
+class EncoderRawTextClassifier(StringsModel):
     """Strings -> the --text-filter -> the encoder's tokenizer and packer (as in training) -> the trained classifier.
 
     Args:

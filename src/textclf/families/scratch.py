@@ -4,7 +4,7 @@ learnt from the training split.
 Texts go through jieba when the tokenizer is `jieba` (Python, cached on disk), then a TextVectorization
 adapted on train, cut to --max-len and batched by length (`data.pipeline`); the builder in
 `textclf/models/<model>.py` takes the ids. The exported model holds the vectorizer, so it takes raw strings
-(`serving.export.RawTextClassifier`). The family contract is in `textclf.families`.
+(`models.raw_text.RawTextClassifier`). The family contract is in `textclf.families`.
 """
 
 import dataclasses
@@ -18,8 +18,8 @@ from textclf.config import RunConfig
 from textclf.data import embeddings, pipeline, splits, text
 from textclf.errors import InputError
 from textclf.families import Prepared, refuse_decoder_settings
+from textclf.models.raw_text import RawTextClassifier
 from textclf.models.registry import builder_for
-from textclf.serving import export
 from textclf.training import trainer
 
 # Builder arguments the run decides from its own flags: a model_arg may not set them.
@@ -143,5 +143,5 @@ def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, tota
 
 def serving_model(config: RunConfig, prepared: Prepared, model: keras.Model) -> keras.Model:
     """Raw strings -> the --text-filter -> the run's vectorizer -> cut as in training -> `model`."""
-    return export.RawTextClassifier(prepared.state.vectorizer, model, config.max_len, config.truncate,
+    return RawTextClassifier(prepared.state.vectorizer, model, config.max_len, config.truncate,
                                     text_filter=config.text_filter)

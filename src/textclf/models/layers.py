@@ -310,3 +310,8 @@ class NBLinear(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "num_classes": self.num_classes,
                 "offset": self.offset, "kernel_regularizer": regularizers.serialize(self.kernel_regularizer)}
+
+
+# What a model of the builders may hold (`serving.predictor.CUSTOM_OBJECTS` gives them to Keras when it loads one).
+CUSTOM_LAYERS = (MaskedConv1D, MaskedGlobalMaxPooling1D, MaskedPositionEmbedding, AttentionPooling, Capsule,
+                 BigramHashing, TransformerBlock, NBLinear)

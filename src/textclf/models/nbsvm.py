@@ -47,7 +47,8 @@ def nbsvm(
     num_classes: int,
     *,
     ratios: np.ndarray,
-    # Logistic regression on the NB-scaled features: on IMDB it validated above the NB-started 0.04 (BENCHMARKS).
+    # Logistic regression on the NB-scaled features: on IMDB it validated above the NB-started 0.04
+    # (docs/benchmarks/issue-21-imdb-above-092-from-scratch.md).
     offset: float = 0.0,
     l2: float = 0.0,
 ) -> keras.Model:

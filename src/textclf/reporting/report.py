@@ -6,7 +6,6 @@ under a name nobody holds yet. Derived files that may be replaced (comparisons,
 leaderboards) go through `write_atomically`.
 """
 
-import datetime
 import itertools
 import os
 from collections.abc import Callable
@@ -16,27 +15,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, precision_score, recall_score
 
-from textclf.errors import InputError
 from textclf.files import replacing, temporary_beside
+from textclf.run_folders import report_path
 
 # The original project's columns, in its order; per-class report columns follow them.
 LEADING = [
     "timestamp", "best_epoch", "best_val_loss", "best_val_accuracy", "best_val_precision", "best_val_recall",
     "final_test_loss", "final_test_accuracy", "final_test_precision", "final_test_recall",
 ]
-
-
-def reserve_run_dir(output_dir: Path, now: datetime.datetime | None = None, prefix: str = "run") -> Path:
-    """Creates `output_dir/<prefix>_YYYYMMDD_HHMMSS` (then `_2`, `_3`, ... within the same second)."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d_%H%M%S")
-    for n in itertools.count(1):
-        run_dir = output_dir / (f"{prefix}_{stamp}" if n == 1 else f"{prefix}_{stamp}_{n}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
 
 
 def _present(y_true: np.ndarray) -> list[int]:
@@ -92,24 +78,6 @@ def classification_text(y_true: np.ndarray, y_pred: np.ndarray, class_names: lis
     if absent := _absent(y_true, class_names):
         text += f"\nabsent from the test split, so left out of the averages: {', '.join(absent)}\n"
     return text
-
-
-# A folder's prefix (`reserve_run_dir`) -> the name of its report.
-REPORTS = {"run": "training_report", "eval": "evaluation_report"}
-
-
-def report_path(run_dir: Path) -> Path:
-    """`training_report_<stamp>.csv` beside a run folder (`evaluation_report_<stamp>.csv` beside an evaluation's),
-    sharing its stamp.
-
-    Raises:
-        InputError: for a folder not named as `reserve_run_dir` names them (renamed): no report names it.
-    """
-    prefix, _, stamp = run_dir.name.partition("_")
-    if prefix not in REPORTS:
-        raise InputError(f"{run_dir}: not named as a run folder ({', '.join(f'{p}_<stamp>' for p in REPORTS)}), "
-                         "so no report names it; was it renamed? give it back its name")
-    return run_dir.parent / f"{REPORTS[prefix]}_{stamp}.csv"
 
 
 def write_report(row: dict, run_dir: Path) -> Path:

@@ -17,8 +17,13 @@ from flask import Flask, json, render_template, request
 from loguru import logger
 from waitress import create_server
 from waitress.task import ErrorTask
-from werkzeug.exceptions import (BadRequest, HTTPException, RequestEntityTooLarge, ServiceUnavailable,
-                                 UnsupportedMediaType)
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 
 from textclf.config import OneLineParser
 from textclf.errors import InputError, exit_code

@@ -15,14 +15,19 @@ import tensorflow as tf
 
 from textclf.data import text, union
 from textclf.errors import InputError
-from textclf.families import decoder, encoder, prompts  # noqa: F401 - register the encoder and llm runs' packers,
-# raw-text model, soft prompt and last-token pooling for loading
-from textclf.models import layers  # noqa: F401 - registers the custom layers (all of them live there)
-from textclf.serving import export  # noqa: F401 - registers RawTextClassifier for loading
-from textclf.serving.runs import checked_files, newest_run  # noqa: F401 - newest_run: part of this module's API
-from textclf.training import calibration  # noqa: F401 - registers TemperatureScaling for loading
+from textclf.families.decoder import LastTokenPooling, PromptPacker
+from textclf.families.encoder import EncoderRawTextClassifier, TextPacker
+from textclf.families.prompts import SoftPrompt
+from textclf.models import layers
+from textclf.models.raw_text import EnsembleClassifier, RawTextClassifier
+from textclf.run_folders import checked_files
+from textclf.training.calibration import TemperatureScaling
 
 CONFIG_KEYS = ("dataset", "model", "tokenizer")  # what serving reads of a run's config.json
+# Every class of textclf's that a run's model.keras may hold, given to Keras by the name it was saved under.
+CUSTOM_OBJECTS = {keras.saving.get_registered_name(cls): cls for cls in (
+    RawTextClassifier, EnsembleClassifier, EncoderRawTextClassifier, TextPacker, PromptPacker, LastTokenPooling,
+    SoftPrompt, TemperatureScaling, *layers.CUSTOM_LAYERS)}
 
 
 def _json(path: Path):
@@ -51,7 +56,7 @@ def _model(path: Path) -> keras.Model:
         raise InputError(f"{path}: cannot be loaded (not a .keras zip archive: empty, truncated or another file)")
     try:
         # Serving only predicts: no optimizer (a LoRA run's would not match its merged weights and warn).
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS, compile=False)
     except Exception as err:  # noqa: BLE001 - whatever a damaged archive raises, the file is the user's to fix
         reason = (str(err).strip().splitlines() or [""])[0][:200]  # Keras's messages run to paragraphs
         raise InputError(f"{path}: cannot be loaded ({type(err).__name__}: {reason})") from err

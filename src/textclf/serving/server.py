@@ -5,7 +5,7 @@ A client that sends one header line every few seconds keeps its connection forev
 good request out for as long as they went on (issue 30). Here a connection's request headers are due
 HEADER_SECONDS after it opened, or after the request's first byte: a slow client holds a connection that long,
 no longer. Its body, once the headers are in, and an idle keep-alive connection keep waitress' own timeout.
-Untrusted clients still belong behind a reverse proxy (README, "Try a trained model").
+Untrusted clients still belong behind a reverse proxy (docs/serving.md, "Slow clients and a reverse proxy").
 """
 
 import math

@@ -202,7 +202,7 @@ def connect(config: dict) -> tf.distribute.MultiWorkerMirroredStrategy:
 
 def worker_task(strategy: tf.distribute.Strategy) -> str | None:
     """None where this process writes the run (the chief of a cluster, or any other strategy); otherwise its
-    task's name, such as `worker_1`, for the folder it writes to instead (`resume.worker_run_dir`)."""
+    task's name, such as `worker_1`, for the folder it writes to instead (`run_folders.worker_run_dir`)."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or strategy.extended.should_checkpoint:
         return None
     return f"{strategy.cluster_resolver.task_type}_{strategy.cluster_resolver.task_id}"

@@ -3,8 +3,8 @@
 Keras' Adam (keras 3.15.1) updates a weight through a chain of element-wise ops (subtract, multiply, square,
 assign-add, square root, divide, assign-sub), each a pass over the weight or one of its two moments. On
 all-MiniLM-L6-v2 that update took 28% of a training step's op time on this CPU (`benchmarks/profile_minilm_step.py`,
-BENCHMARKS.md), and an SGD update on the same forward and backward was 1.30x faster. TensorFlow's
-`ResourceApplyAdam` kernel computes the same formula for a whole weight in one op:
+docs/benchmarks/issue-16-pretrained-encoders.md), and an SGD update on the same forward and backward was 1.30x
+faster. TensorFlow's `ResourceApplyAdam` kernel computes the same formula for a whole weight in one op:
 
     m <- beta_1 m + (1 - beta_1) g,   v <- beta_2 v + (1 - beta_2) g^2,
     w <- w - lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)

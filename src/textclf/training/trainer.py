@@ -26,7 +26,7 @@ from loguru import logger
 from textclf.config import MONITORS
 from textclf.errors import InputError
 from textclf.files import replacing
-from textclf.serving.runs import EVALUATION_PENDING
+from textclf.run_folders import EVALUATION_PENDING
 from textclf.training import accumulation
 from textclf.training.precise_bn import PreciseBatchNorm
 from textclf.training.schedules import warmup_cosine

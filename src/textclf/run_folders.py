@@ -1,19 +1,25 @@
-"""Which run folder a run writes to, and which process owns it.
+"""The run folder's names and states, which training, resuming, serving, evaluation and ensembles all read.
 
-A run is keyed on its config's fingerprint and its data's (`data_fingerprint`). Running the same
-command again on the same data after a run was killed resumes that run, in its folder: from its last
-finished epoch, or, killed after its fit, at the evaluation. Changed data starts a new run.
+A run writes `run_<stamp>/` (`reserve_run_dir`) and, beside it, `training_report_<stamp>.csv` (`report_path`); an
+evaluation `eval_<stamp>/` and `evaluation_report_<stamp>.csv`; a matrix `matrix_<stamp>/`. A run folder is
+finished once it holds `RUN_FILES` and no `EVALUATION_PENDING`. A run is keyed on its config's fingerprint and its
+data's: running the same command again on the same data after a run was killed resumes that run, in its folder:
+from its last finished epoch, or, killed after its fit, at the evaluation. Changed data starts a new run.
 
 One living process owns a key: it holds an OS lock (flock) on the key's marker file for the run's
 life, and the OS releases it when the process dies, so a killed run can be resumed at once while a
 second identical command started beside a living one is refused. A matrix run again also skips the
 cells that already have a report (`finished_report`).
+
+Nothing here imports TensorFlow: serve.py and predict.py find and check a folder before it starts.
 """
 
 import contextlib
+import datetime
 import fcntl
-import hashlib
+import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,20 +27,77 @@ from typing import IO
 
 import pandas as pd
 
-from textclf.data.splits import Splits
 from textclf.errors import InputError
-from textclf.reporting.report import reserve_run_dir
-from textclf.serving.runs import EVALUATION_PENDING
+
+RUN_FILES = ("model.keras", "config.json", "classes.json")  # what a finished run leaves for serving
+# In a run folder from the end of its fit until its report is written (`training.trainer.fit`), and in an
+# ensemble's while it is written (`ensemble.combine`): a folder holding it is not finished, whatever else it holds.
+EVALUATION_PENDING = "evaluation_pending"
 
 
-def data_fingerprint(data: Splits) -> str:
-    """A hash of the splits' texts and labels, in order, and of the class names."""
-    digest = hashlib.sha256(repr(data.class_names).encode())
-    for name in ("train", "val", "test"):
-        frame = getattr(data, name)[["text", "label"]]
-        digest.update(f"{name}:{len(frame)}".encode())  # a row moved from one split to the next changes it
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()[:12]
+def checked_files(run_dir: Path) -> Path:
+    """`run_dir`, once it holds a run's model, config and classes (a run evaluating itself has them already)."""
+    for name in RUN_FILES:
+        if not (run_dir / name).is_file():
+            raise InputError(f"{run_dir}: not a finished run folder (no {name})")
+    return run_dir
+
+
+def checked_run(run_dir: Path) -> Path:
+    """`run_dir`, once it holds a finished run's model, config and classes, and no `EVALUATION_PENDING`."""
+    checked_files(run_dir)
+    if (run_dir / EVALUATION_PENDING).exists():
+        raise InputError(f"{run_dir}: an unfinished run (it holds {EVALUATION_PENDING}: stopped before its report "
+                         "was written); run its command again (command.txt) to finish it")
+    return run_dir
+
+
+def _finished(run_dir: Path) -> bool:
+    return all((run_dir / name).is_file() for name in RUN_FILES) and not (run_dir / EVALUATION_PENDING).exists()
+
+
+def newest_run(output_dir: Path) -> Path:
+    """The most recent finished run folder under `output_dir`: `run_<stamp>` or, started within the same
+    second, `run_<stamp>_<n>`, ordered by (stamp, n); a folder that a run still trains or was killed in is
+    passed over."""
+    started = {}
+    for run_dir in Path(output_dir).glob("run_*"):
+        if (name := re.fullmatch(r"run_(\d{8}_\d{6})(?:_(\d+))?", run_dir.name)) and _finished(run_dir):
+            started[run_dir] = (name[1], int(name[2] or 1))
+    if not started:
+        raise InputError(f"{output_dir}: no finished run folder; train one with src/server_main.py")
+    return max(started, key=started.get)
+
+
+def reserve_run_dir(output_dir: Path, now: datetime.datetime | None = None, prefix: str = "run") -> Path:
+    """Creates `output_dir/<prefix>_YYYYMMDD_HHMMSS` (then `_2`, `_3`, ... within the same second)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.datetime.now()).strftime("%Y%m%d_%H%M%S")
+    for n in itertools.count(1):
+        run_dir = output_dir / (f"{prefix}_{stamp}" if n == 1 else f"{prefix}_{stamp}_{n}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+
+
+# A folder's prefix (`reserve_run_dir`) -> the name of its report.
+REPORTS = {"run": "training_report", "eval": "evaluation_report"}
+
+
+def report_path(run_dir: Path) -> Path:
+    """`training_report_<stamp>.csv` beside a run folder (`evaluation_report_<stamp>.csv` beside an evaluation's),
+    sharing its stamp.
+
+    Raises:
+        InputError: for a folder not named as `reserve_run_dir` names them (renamed): no report names it.
+    """
+    prefix, _, stamp = run_dir.name.partition("_")
+    if prefix not in REPORTS:
+        raise InputError(f"{run_dir}: not named as a run folder ({', '.join(f'{p}_<stamp>' for p in REPORTS)}), "
+                         "so no report names it; was it renamed? give it back its name")
+    return run_dir.parent / f"{REPORTS[prefix]}_{stamp}.csv"
 
 
 def _lock(marker: Path) -> IO[str]:
