@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from textclf.config import RunConfig
 from textclf.data import splits
 from textclf.errors import InputError
 
@@ -23,6 +24,17 @@ def test_carves_80_10_10_stratified_and_disjoint():
     for part in (s.train, s.val, s.test):
         assert part["label"].value_counts().tolist() == [len(part) // 2] * 2
 
+
+def test_for_run_splits_with_the_runs_seed_and_fractions():
+    config = RunConfig(seed=7, val_fraction=0.2, test_fraction=0.15)
+    given = make(frame(), seed=7).test
+    s = splits.for_run(config, frame(), names=None, language="en", source="x")
+    expected = splits.make_splits(frame(), None, None, seed=7, val_fraction=0.2, test_fraction=0.15, names=None,
+                                  language="en", source="x")
+    assert splits.data_fingerprint(s) == splits.data_fingerprint(expected)
+    assert s.sizes() == {"train": 650, "val": 200, "test": 150}
+    kept = splits.for_run(config, frame(), test=given, names=None, language="en", source="x")
+    assert kept.test.text.tolist() == given.text.tolist() and kept.sizes()["val"] == 200
 
 def test_same_seed_same_split_other_seed_other_split():
     assert make(frame(), seed=1).test.text.tolist() == make(frame(), seed=1).test.text.tolist()

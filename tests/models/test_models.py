@@ -32,6 +32,29 @@ L2_TERMS = {
 }
 
 
+# Each model's layers at TINY, in a fresh session. A run's backups are keyed by layer paths and an exported model
+# is rebuilt from its config: a builder that renamed or reordered its layers would strand the runs made before.
+LAYER_NAMES = {
+    "stacked_lstm": ["token_ids", "token_embedding", "spatial_dropout1d", "lstm", "batch_normalization", "dropout",
+                     "lstm_1", "batch_normalization_1", "dropout_1", "dense", "batch_normalization_2", "dropout_2",
+                     "probabilities"],
+    "lstm": ["token_ids", "token_embedding", "lstm", "probabilities"],
+    "gru": ["token_ids", "token_embedding", "gru", "dropout", "probabilities"],
+    "bilstm": ["token_ids", "token_embedding", "bidirectional", "dropout", "probabilities"],
+    "text_cnn": ["token_ids", "token_embedding", "masked_conv1d", "masked_conv1d_1", "masked_conv1d_2",
+                 "masked_global_max_pooling1d", "masked_global_max_pooling1d_1", "masked_global_max_pooling1d_2",
+                 "concatenate", "dropout", "probabilities"],
+    "cnn_lstm": ["token_ids", "token_embedding", "masked_conv1d", "lstm", "dropout", "probabilities"],
+    "attention_lstm": ["token_ids", "token_embedding", "lstm", "attention_pooling", "dropout", "probabilities"],
+    "capsule_lstm": ["token_ids", "token_embedding", "lstm", "capsule", "flatten", "dropout", "probabilities"],
+    # dropout_1 is the TransformerBlock's own.
+    "transformer": ["token_ids", "token_embedding", "masked_position_embedding", "add", "layer_normalization",
+                    "dropout", "transformer_block", "global_average_pooling1d", "dropout_2", "probabilities"],
+    "fasttext": ["token_ids", "bigram_hashing", "token_embedding", "bigram_embedding", "concatenate",
+                 "global_average_pooling1d", "dropout", "probabilities"],
+}
+
+
 def batch():
     x = np.array([[2, 3, 4, 0, 0], [5, 6, 0, 0, 0], [7, 0, 0, 0, 0], [2, 9, 9, 9, 9]], dtype="int32")
     return x, np.array([0, 1, 2, 1])
@@ -46,7 +69,7 @@ def trained_a_step(model):
 
 
 def test_tiny_covers_every_model():
-    assert set(TINY) == set(SCRATCH)
+    assert set(TINY) == set(SCRATCH) == set(LAYER_NAMES)
 
 
 @pytest.mark.parametrize("name", SCRATCH)
@@ -58,6 +81,14 @@ def test_builds_trains_a_step_and_round_trips(name, tmp_path):
     assert probs.shape == (4, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     model.save(tmp_path / "m.keras")
     assert np.allclose(keras.saving.load_model(tmp_path / "m.keras")(x, training=False), probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SCRATCH)
+def test_layer_names_and_order_stay_those_of_earlier_runs(name):
+    keras.backend.clear_session()  # layer names are numbered per session
+    model = builder_for(name)(10, 3, **TINY[name])
+    assert [layer.name for layer in model.layers] == LAYER_NAMES[name]
+    assert model.name == name
 
 
 @pytest.mark.parametrize("name", SCRATCH)

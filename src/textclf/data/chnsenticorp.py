@@ -23,14 +23,4 @@ DEFAULTS = {"max_len": 200, "vocab_size": 20_000, "epochs": 6, "truncate": "post
 def load(config: RunConfig) -> splits.Splits:
     folder = folders.require_files(config.data_dir, FOLDERS, FILES, "ChnSentiCorp")
     train, val, test = (tables.load_labelled(folder / name, "text", "label") for name in FILES)
-    return splits.make_splits(
-        train,
-        val,
-        test,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=NAMES,
-        language="zh",
-        source=str(folder),
-    )
+    return splits.for_run(config, train, val, test, names=NAMES, language="zh", source=str(folder))

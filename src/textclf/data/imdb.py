@@ -72,14 +72,4 @@ def load(config: RunConfig) -> splits.Splits:
     folders.require_dir(config.data_dir)
     train, test, source = _read(config)
     logger.info(f"IMDB from {source}: {len(train)} train, {len(test)} test reviews")
-    return splits.make_splits(
-        train,
-        None,
-        test,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=NAMES,
-        language="en",
-        source=source,
-    )
+    return splits.for_run(config, train, test=test, names=NAMES, language="en", source=source)

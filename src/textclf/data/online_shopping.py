@@ -25,14 +25,4 @@ DEFAULTS = {"max_len": 150, "vocab_size": 20_000, "epochs": 3, "truncate": "post
 def load(config: RunConfig) -> splits.Splits:
     folder = folders.require_files(config.data_dir, FOLDERS, (FILE,), "online_shopping_10_cats")
     frame = tables.load_labelled(folder / FILE, "review", "label")
-    return splits.make_splits(
-        frame,
-        None,
-        None,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=NAMES,
-        language="zh",
-        source=str(folder / FILE),
-    )
+    return splits.for_run(config, frame, names=NAMES, language="zh", source=str(folder / FILE))

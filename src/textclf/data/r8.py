@@ -23,14 +23,4 @@ def load(config: RunConfig) -> splits.Splits:
     train, test = (
         tables.load_labelled(folder / name, "text", "label", header=None, names=["label", "text"]) for name in FILES
     )
-    return splits.make_splits(
-        train,
-        None,
-        test,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=None,
-        language="en",
-        source=str(folder),
-    )
+    return splits.for_run(config, train, test=test, names=None, language="en", source=str(folder))

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 from loguru import logger
 
+from textclf.config import RunConfig
 from textclf.errors import InputError
 
 
@@ -166,6 +167,27 @@ def make_splits(
         train, val = carve(train, val_size, seed)
     frames, class_names = encode_labels({"train": train, "val": val, "test": test}, names, source)
     return Splits(frames["train"], frames["val"], frames["test"], class_names, language)
+
+
+def for_run(
+    config: RunConfig,
+    train: pd.DataFrame,
+    val: pd.DataFrame | None = None,
+    test: pd.DataFrame | None = None,
+    *,
+    names: dict[str, str] | None,
+    language: str,
+    source: str,
+) -> Splits:
+    """`make_splits` with the run's seed and fractions: what a dataset's `load` returns.
+
+    Example:
+        return splits.for_run(config, train, test=test, names=NAMES, language="en", source=str(folder))
+    """
+    return make_splits(
+        train, val, test, seed=config.seed, val_fraction=config.val_fraction, test_fraction=config.test_fraction,
+        names=names, language=language, source=source,
+    )
 
 
 def cap(splits: Splits, max_samples: int | None, seed: int) -> Splits:

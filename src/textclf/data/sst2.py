@@ -35,14 +35,4 @@ def load(config: RunConfig) -> splits.Splits:
             f"{folder}: no {LABELED_TEST} (GLUE's test.tsv has no labels); carving the test split from train "
             "(optimistic: its phrases share sentences with train)"
         )
-    return splits.make_splits(
-        train,
-        dev,
-        test,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=NAMES,
-        language="en",
-        source=str(folder),
-    )
+    return splits.for_run(config, train, dev, test, names=NAMES, language="en", source=str(folder))

@@ -29,14 +29,5 @@ def language_of(texts) -> str:
 def load(config: RunConfig) -> splits.Splits:
     path = Path(config.dataset)
     frame = tables.load_labelled(path, config.text_column, config.label_column)
-    return splits.make_splits(
-        frame,
-        None,
-        None,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=None,
-        language=language_of(frame["text"].astype(str).tolist()),
-        source=str(path),
-    )
+    language = language_of(frame["text"].astype(str).tolist())
+    return splits.for_run(config, frame, names=None, language=language, source=str(path))

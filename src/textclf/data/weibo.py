@@ -30,14 +30,4 @@ def load(config: RunConfig) -> splits.Splits:
     if path.name == EMBEDDED:
         logger.warning(f"using the embedded sample {path} (23,998 rows, a 20% subset, not the full set)")
     frame = tables.load_labelled(path, "review", "label")
-    return splits.make_splits(
-        frame,
-        None,
-        None,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        test_fraction=config.test_fraction,
-        names=NAMES,
-        language="zh",
-        source=str(path),
-    )
+    return splits.for_run(config, frame, names=NAMES, language="zh", source=str(path))

@@ -1,4 +1,14 @@
-"""The pieces every builder shares: the token-id input, the (pretrained) embedding, L2 and the softmax output."""
+"""The opening and the ending every scratch builder shares, so that a builder is only its body.
+
+    reg = l2_regularizer(l2)
+    inputs, x = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings, reg)
+    x = layers.GRU(units, kernel_regularizer=reg)(x)  # the body
+    return classifier(inputs, x, num_classes, "gru", dropout=dropout, regularizer=reg)
+
+Layer names and their order are part of a trained model: a run's backups are keyed by layer paths and an
+exported model is rebuilt from its config, so the opening and the ending create their layers in the order the
+builders always have (input, embedding, the body's layers, dropout, softmax).
+"""
 
 import keras
 import numpy as np
@@ -58,3 +68,53 @@ def probabilities(num_classes: int, regularizer: regularizers.Regularizer | None
     return layers.Dense(
         num_classes, activation="softmax", dtype="float32", kernel_regularizer=regularizer, name="probabilities"
     )
+
+
+def embedded_tokens(vocab_size: int, embedding_dim: int, embeddings: np.ndarray | None = None,
+                    freeze_embeddings: bool = False,
+                    regularizer: regularizers.Regularizer | None = None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """The opening: the token-id input and its embedded tokens, whose mask carries the padding to the body.
+
+    A builder passes on here the arguments every builder takes (`models/registry.py`), under the same names.
+
+    Args:
+        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
+        embedding_dim: width of the vectors, unless `embeddings` sets it.
+        embeddings: optional pretrained vectors, shape (vocab_size, any width); see `token_embedding`.
+        freeze_embeddings: True keeps `embeddings` fixed during training.
+        regularizer: penalty on the vectors: `l2_regularizer(l2)` of the builder's `l2`, which also goes on
+            every kernel of the body and on the output (`classifier`); l2=0 adds no term.
+
+    Returns:
+        (inputs, x): the model input and the embedded tokens, shape (batch, steps, width).
+    """
+    inputs = token_ids()
+    embedding = token_embedding(
+        vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=regularizer
+    )
+    return inputs, embedding(inputs)
+
+
+def classifier(
+    inputs: keras.KerasTensor,
+    features: keras.KerasTensor,
+    num_classes: int,
+    name: str,
+    *,
+    dropout: float | None = None,
+    regularizer: regularizers.Regularizer | None = None,
+) -> keras.Model:
+    """The ending: Dropout on the body's features (unless None), the float32 softmax, and the model.
+
+    Args:
+        inputs: the input from `embedded_tokens`.
+        features: what the body gives, shape (batch, features).
+        num_classes: width of the softmax.
+        name: the model's name, the builder's (and its registry key).
+        dropout: rate on the features; None adds no Dropout layer (0 adds one that does nothing).
+        regularizer: penalty on the output kernel.
+    """
+    if dropout is not None:
+        features = layers.Dropout(dropout)(features)
+    outputs = probabilities(num_classes, regularizer)(features)
+    return keras.Model(inputs, outputs, name=name)

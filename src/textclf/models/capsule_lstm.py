@@ -3,40 +3,21 @@
 import keras
 from keras import layers
 
-from textclf.models.blocks import l2_regularizer, probabilities, token_embedding, token_ids
+from textclf.models.blocks import classifier, embedded_tokens, l2_regularizer
 from textclf.models.layers import Capsule
 
 
-def capsule_lstm(
-    vocab_size: int,
-    num_classes: int,
-    *,
-    embedding_dim: int = 128,
-    units: int = 64,
-    num_capsules: int = 10,
-    capsule_dim: int = 16,
-    routings: int = 3,
-    dropout: float = 0.3,
-    l2: float = 0.0,
-    embeddings=None,
-    freeze_embeddings: bool = False,
-) -> keras.Model:
+def capsule_lstm(vocab_size: int, num_classes: int, *, embedding_dim: int = 128, units: int = 64,
+                 num_capsules: int = 10, capsule_dim: int = 16, routings: int = 3, dropout: float = 0.3,
+                 l2: float = 0.0, embeddings=None, freeze_embeddings: bool = False) -> keras.Model:
     """Embedding -> LSTM (all states) -> Capsule (masked routing) -> Flatten -> Dropout -> softmax.
 
-    Args:
-        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
-        num_classes: width of the softmax.
-        l2: L2 on the embedding and every kernel; 0 = none.
-        embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
+    Arguments: those every builder takes (`blocks.embedded_tokens`); `units` for the LSTM, then `num_capsules`
+    capsules of `capsule_dim` each, routed `routings` times.
     """
     reg = l2_regularizer(l2)
-    inputs = token_ids()
-    x = token_embedding(
-        vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=reg
-    )(inputs)
+    inputs, x = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings, reg)
     x = layers.LSTM(units, return_sequences=True, kernel_regularizer=reg)(x)
     x = Capsule(num_capsules, capsule_dim, routings=routings, kernel_regularizer=reg)(x)
     x = layers.Flatten()(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = probabilities(num_classes, reg)(x)
-    return keras.Model(inputs, outputs, name="capsule_lstm")
+    return classifier(inputs, x, num_classes, "capsule_lstm", dropout=dropout, regularizer=reg)

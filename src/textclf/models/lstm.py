@@ -3,27 +3,15 @@
 import keras
 from keras import layers
 
-from textclf.models.blocks import probabilities, token_embedding, token_ids
+from textclf.models.blocks import classifier, embedded_tokens
 
 
-def lstm(
-    vocab_size: int,
-    num_classes: int,
-    *,
-    embedding_dim: int = 128,
-    units: int = 256,
-    embeddings=None,
-    freeze_embeddings: bool = False,
-) -> keras.Model:
-    """The PyTorch original's architecture, unchanged; its recipe lives in the run defaults.
+def lstm(vocab_size: int, num_classes: int, *, embedding_dim: int = 128, units: int = 256, embeddings=None,
+         freeze_embeddings: bool = False) -> keras.Model:
+    """The PyTorch original's architecture, unchanged (no dropout, no L2); its recipe lives in the run defaults.
 
-    Args:
-        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
-        num_classes: width of the softmax.
-        embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
+    Arguments: only those every builder takes (`blocks.embedded_tokens`).
     """
-    inputs = token_ids()
-    x = token_embedding(vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings)(inputs)
+    inputs, x = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings)
     x = layers.LSTM(units)(x)
-    outputs = probabilities(num_classes)(x)
-    return keras.Model(inputs, outputs, name="lstm")
+    return classifier(inputs, x, num_classes, "lstm")

@@ -9,7 +9,8 @@ not depend on how much padding follows a text.
 
 Every scratch builder accepts `embeddings` (an initial (vocab_size, dim) matrix, which sets the width; see
 `textclf.data.embeddings.load_vectors`) and `freeze_embeddings`; all but `lstm` and `transformer`
-also accept `l2`.
+also accept `l2`. `models/blocks.py` holds what they share: the opening (`embedded_tokens`: the input and the
+embedding) and the ending (`classifier`: dropout, the float32 softmax, the model), so a builder is its body.
 
 `RUN_DEFAULTS` holds what a model needs from the run other than the shared defaults, such as its
 learning rate or weight averaging; a flag the user gives still wins.

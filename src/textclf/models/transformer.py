@@ -3,37 +3,25 @@
 import keras
 from keras import layers
 
-from textclf.models.blocks import probabilities, token_embedding, token_ids
+from textclf.models.blocks import classifier, embedded_tokens
 from textclf.models.layers import MaskedPositionEmbedding, TransformerBlock
 
 
-def transformer(
-    vocab_size: int,
-    num_classes: int,
-    *,
-    embedding_dim: int = 64,  # small: a few epochs of 25k reviews cannot fit a BERT-sized encoder
-    num_heads: int = 4,
-    intermediate_dim: int = 128,
-    num_layers: int = 2,
-    dropout: float = 0.1,
-    attention_dropout: float = 0.1,  # on the attention probabilities; 0 lets Keras fuse attention (2x faster)
-    max_len: int = 512,
-    embeddings=None,
-    freeze_embeddings: bool = False,
-) -> keras.Model:
+def transformer(vocab_size: int, num_classes: int, *, embedding_dim: int = 64, num_heads: int = 4,
+                intermediate_dim: int = 128, num_layers: int = 2, dropout: float = 0.1, attention_dropout: float = 0.1,
+                max_len: int = 512, embeddings=None, freeze_embeddings: bool = False) -> keras.Model:
     """Token + position embedding -> LayerNorm -> TransformerEncoder x num_layers -> masked mean -> softmax.
 
-    Padding is masked everywhere: the encoders' attention and the mean skip it.
+    Padding is masked everywhere: the encoders' attention and the mean skip it. No L2.
 
     Args:
-        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
-        num_classes: width of the softmax.
+        embedding_dim: small: a few epochs of 25k reviews cannot fit a BERT-sized encoder.
+        attention_dropout: on the attention probabilities; 0 lets Keras fuse attention (2x faster).
         max_len: rows of the position table, the longest input the model accepts; a run passes its
             --max-len here (run.py), and serving cuts texts to the same length.
-        embeddings, freeze_embeddings: optional pretrained vectors, see `blocks.token_embedding`.
+        The others: those every builder takes (`blocks.embedded_tokens`), and the encoders' sizes and rates.
     """
-    inputs = token_ids()
-    tokens = token_embedding(vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings)(inputs)
+    inputs, tokens = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings)
     positions = MaskedPositionEmbedding(max_len)(tokens)
     x = layers.Add()([tokens, positions])
     # As BERT: puts pretrained vectors and fresh positions on one scale before attention.
@@ -42,6 +30,4 @@ def transformer(
     for _ in range(num_layers):
         x = TransformerBlock(intermediate_dim, num_heads, dropout=dropout, attention_dropout=attention_dropout)(x)
     x = layers.GlobalAveragePooling1D()(x)  # masked mean: the Keras mask reaches it through the encoders
-    x = layers.Dropout(dropout)(x)
-    outputs = probabilities(num_classes)(x)
-    return keras.Model(inputs, outputs, name="transformer")
+    return classifier(inputs, x, num_classes, "transformer", dropout=dropout)
