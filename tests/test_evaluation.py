@@ -15,7 +15,7 @@ from textclf import evaluation
 from textclf.data import run_data
 from textclf.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def evaluate(capsys, *args) -> tuple[int, str, str]:

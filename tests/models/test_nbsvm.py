@@ -1,18 +1,13 @@
-"""NBSVM: the naive-Bayes ratios on a case counted by hand, the linear layer over distinct n-grams, the family's
-refusals, and a run that trains, exports and serves."""
+"""NBSVM's model: the naive-Bayes ratios on a case counted by hand and the linear layer over distinct n-grams (the
+ngram family that trains it: tests/families/test_ngram.py)."""
 
 import math
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 import tensorflow as tf
 
-from textclf import run
-from textclf.config import RunConfig
-from textclf.errors import InputError
-from textclf.families import ngram
 from textclf.models.nbsvm import log_count_ratios, nbsvm
 
 
@@ -57,32 +52,3 @@ def test_the_ratios_are_saved_with_the_weights_not_the_config(tmp_path):
     assert "ratios" not in str(model.get_layer("nb_linear").get_config())
     ids = np.array([[2, 5, 29, 0], [7, 7, 1, 3]])
     np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-7)
-
-
-@pytest.mark.parametrize("settings, message", [
-    ({"embeddings": "glove.txt"}, "nbsvm learns one weight per n-gram"),
-    ({"truncate": "pre"}, "keeps the first --max-len"),
-    ({"objective": "rdrop"}, "nbsvm is one linear layer"),
-    ({"model_args": {"ratios": [1]}}, "model_args ratios: set by the run's training split"),
-    ({"model_args": {"units": 5}}, "its settings are offset, l2, ngrams, alpha"),
-    ({"model_args": {"ngrams": 0}}, "ngrams: expected at least 1"),
-    ({"preset": "x"}, "--preset is an encoder setting"),
-])
-def test_refusals(settings, message):
-    with pytest.raises(InputError, match=message):
-        ngram.check(RunConfig(model="nbsvm", **settings))
-
-
-def test_a_run_counts_ratios_on_train_and_serves_raw_text(tmp_path, fixtures):
-    config = RunConfig(dataset="r8", data_dir=str(fixtures / "r8_tiny"), model="nbsvm", epochs=2, batch_size=16,
-                       model_args={"ngrams": 2}, output_dir=str(tmp_path))
-    row = pd.read_csv(run.run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
-    run_dir = tmp_path / f"run_{row['timestamp']}"
-    served = keras.saving.load_model(run_dir / "model.keras")
-    vocabulary = served.vectorizer.get_vocabulary()
-    assert any(" " in token for token in vocabulary) and not any(token.count(" ") > 1 for token in vocabulary)
-    ratios = served.classifier.get_layer("nb_linear").ratios.numpy()
-    assert ratios.shape == (len(vocabulary), 8) and np.abs(ratios[2:]).sum() > 0
-    predictions = pd.read_csv(run_dir / "test_predictions.csv", dtype={"text": str}, keep_default_na=False)
-    np.testing.assert_allclose(served(tf.constant(predictions["text"].tolist())).numpy(),
-                               predictions.filter(regex="^p_").to_numpy(), atol=1e-6)
