@@ -7,7 +7,6 @@ resolved `RunConfig` at a time; nothing here knows about matrices of runs.
 
 import json
 from pathlib import Path
-from types import ModuleType
 
 import keras
 import tensorflow as tf
@@ -24,7 +23,7 @@ from textclf.serving import export
 from textclf.training import accumulation, calibration, devices, multi_worker, objectives, schedules, trainer
 
 
-def family_for(model: str) -> ModuleType:
+def family_for(model: str) -> families.Family:
     """The family module of `--model` `model`."""
     return families.family(family_of(model))
 
@@ -111,7 +110,7 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
     return write_test_outputs(run_dir, row, data, test)
 
 
-def _load(family: ModuleType, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
+def _load(family: families.Family, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
     """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
     config = config.resolve(objectives.SETTINGS[config.objective])
@@ -163,7 +162,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     return path
 
 
-def _build(family: ModuleType, config: RunConfig, prepared: families.Prepared, num_classes: int,
+def _build(family: families.Family, config: RunConfig, prepared: families.Prepared, num_classes: int,
            strategy: tf.distribute.Strategy) -> tuple[keras.Model, keras.Model, dict]:
     """The compiled model that trains (the classifier, or its --objective's training model), the classifier, and
     how it trains: the rate and weight average scaled for the replicas (not for --grad-accum, which trains as a
@@ -234,7 +233,7 @@ def _calibrated(config: RunConfig, model: keras.Model, val: dict, test: dict, da
     return model, val, test, columns
 
 
-def _train_and_report(family: ModuleType, config: RunConfig, data: splits.Splits,
+def _train_and_report(family: families.Family, config: RunConfig, data: splits.Splits,
                       eval_sets: list[EvalSet], strategy: tf.distribute.Strategy, policy: str,
                       run_dir: Path, command: str) -> Path:
     """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
