@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from textclf.errors import InputError
 from textclf.families import encoder
+from textclf.models.registry import PRETRAINED_ENCODERS
 from textclf.serving.export import export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +109,15 @@ def tiny(presets):
     return loaded
 
 
+def test_every_registered_encoder_names_keras_hub_classes_and_has_a_tiny_preset():
+    # One entry in models/registry.py adds an encoder: its classes must exist, and the tests here must build it.
+    assert set(TINY_PRESETS) == set(PRETRAINED_ENCODERS) == set(encoder.FAMILIES)
+    for backbone, preprocessor in encoder.FAMILIES.values():
+        assert issubclass(backbone, keras_hub.models.Backbone)
+        assert issubclass(preprocessor, keras_hub.models.TextClassifierPreprocessor)
+
+
+@pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_each_family_loads_from_a_preset_folder_and_classifies_raw_texts(tiny, family):
     packer, classifier = tiny[family]
@@ -119,6 +129,7 @@ def test_each_family_loads_from_a_preset_folder_and_classifies_raw_texts(tiny, f
     np.testing.assert_allclose(np.sum(probabilities, axis=1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", ["bert", "xlm_roberta"])
 def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(tiny, family):
     packer, classifier = tiny[family]
@@ -130,6 +141,7 @@ def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(t
     np.testing.assert_allclose(short, full, atol=1e-6)
 
 
+@pytest.mark.large
 def test_mean_pooling_averages_the_unpadded_tokens_only(presets):
     # Padded to its batch's longest row or to MAX_LEN, a text gets the same probabilities: pads are not averaged.
     backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
@@ -152,6 +164,7 @@ def test_head_tail_and_head_tail_keep_the_start_the_end_or_both():
     assert encoder.keep_tokens(ids, 8, "head_tail").to_list() == [[0, 1, *range(14, 20)], [7, 8]]
 
 
+@pytest.mark.large
 def test_the_packer_cuts_before_adding_the_special_tokens(presets):
     preprocessor = encoder.load_preprocessor("bert", str(presets["bert"]), max_len=6)
     tokenizer = preprocessor.tokenizer
@@ -203,6 +216,7 @@ def _weights(model) -> dict[str, np.ndarray]:
     return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
 
 
+@pytest.mark.large
 def test_lora_trains_only_the_adapters_and_the_head(presets):
     backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
     classifier = encoder.build_classifier(backbone, 2)
@@ -224,6 +238,7 @@ def test_lora_trains_only_the_adapters_and_the_head(presets):
     assert changed <= head | {path for path in changed if "lora_kernel" in path}
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", ["bert", "deberta_v3", "albert"])  # DeBERTa: relative embeddings; ALBERT: shared
 def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_loss_and_gradients(
         presets, family, assert_remat_changes_nothing):
@@ -242,6 +257,7 @@ def test_weight_decay_spares_biases_layer_norms_and_embeddings(tiny):
     assert any("embedding" in w.path for w in classifier.trainable_weights)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", ["bert", "xlm_roberta"])
 def test_the_raw_text_model_predicts_as_the_classifier_after_keras_and_saved_model_round_trips(tiny, family,
                                                                                                tmp_path):
@@ -298,6 +314,7 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "agreement": agreem
 """
 
 
+@pytest.mark.large
 def test_encoders_train_under_mirrored_strategy_on_two_cpus_and_reload_equal(presets, tmp_path):
     # A WordPiece and a SentencePiece family in one process (one TensorFlow start): the strategy's code is
     # the same for every family, and each one more costs a build and a trace (six took 140 s). Four copies: each length bucket fills whole batches

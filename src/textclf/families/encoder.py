@@ -22,18 +22,15 @@ from textclf.data import text
 from textclf.data.pipeline import AUTOTUNE, VECTORIZE_CHUNK, EpochShuffle, bucket_boundaries, fills_every_replica
 from textclf.errors import InputError
 from textclf.models.raw_text import StringsModel
+from textclf.models.registry import PRETRAINED_ENCODERS
 from textclf.training import trainer
 from textclf.training.optimizers import FusedAdamW
 
-FAMILIES = {  # --model -> (backbone class, preprocessor class)
-    "bert": (keras_hub.models.BertBackbone, keras_hub.models.BertTextClassifierPreprocessor),
-    "distil_bert": (keras_hub.models.DistilBertBackbone, keras_hub.models.DistilBertTextClassifierPreprocessor),
-    "roberta": (keras_hub.models.RobertaBackbone, keras_hub.models.RobertaTextClassifierPreprocessor),
-    "deberta_v3": (keras_hub.models.DebertaV3Backbone, keras_hub.models.DebertaV3TextClassifierPreprocessor),
-    "albert": (keras_hub.models.AlbertBackbone, keras_hub.models.AlbertTextClassifierPreprocessor),
-    "xlm_roberta": (keras_hub.models.XLMRobertaBackbone, keras_hub.models.XLMRobertaTextClassifierPreprocessor),
+FAMILIES = {  # --model -> (backbone class, preprocessor class), from the registry's names
+    name: (getattr(keras_hub.models, encoder.backbone), getattr(keras_hub.models, encoder.preprocessor))
+    for name, encoder in PRETRAINED_ENCODERS.items()
 }
-SEGMENTED = {"bert", "albert"}  # the backbones that take segment_ids
+SEGMENTED = {name for name, encoder in PRETRAINED_ENCODERS.items() if encoder.segment_ids}
 TRUNCATIONS = ("head", "tail", "head_tail")
 HEAD_SHARE = 4  # head_tail keeps a quarter from the start: 128 + 382 of the 510 at 512 (Sun et al. 2019)
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "embeddings"]  # biases, LayerNorm scales and offsets, embeddings

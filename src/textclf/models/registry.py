@@ -17,9 +17,29 @@ learning rate or weight averaging; a flag the user gives still wins.
 """
 
 import importlib
+from typing import NamedTuple
 
 from textclf.errors import InputError
 
+
+class Encoder(NamedTuple):
+    """A pretrained encoder of keras-hub: the names, in `keras_hub.models`, of its backbone and its text classifier's
+    preprocessor (looked up when a run loads one), and whether the backbone takes segment ids."""
+
+    backbone: str
+    preprocessor: str
+    segment_ids: bool = False
+
+
+# `--model` name -> a keras-hub encoder: one entry here adds one (`families/encoder.py` does the rest).
+PRETRAINED_ENCODERS = {
+    "bert": Encoder("BertBackbone", "BertTextClassifierPreprocessor", segment_ids=True),
+    "distil_bert": Encoder("DistilBertBackbone", "DistilBertTextClassifierPreprocessor"),
+    "roberta": Encoder("RobertaBackbone", "RobertaTextClassifierPreprocessor"),
+    "deberta_v3": Encoder("DebertaV3Backbone", "DebertaV3TextClassifierPreprocessor"),
+    "albert": Encoder("AlbertBackbone", "AlbertTextClassifierPreprocessor", segment_ids=True),
+    "xlm_roberta": Encoder("XLMRobertaBackbone", "XLMRobertaTextClassifierPreprocessor"),
+}
 # `--model` name -> family name. Nothing is imported here, so an unknown name is answered before Keras and
 # TensorFlow load (15 s on a small CPU).
 MODELS = {
@@ -34,12 +54,7 @@ MODELS = {
     "transformer": "scratch",
     "fasttext": "scratch",
     "nbsvm": "ngram",
-    "bert": "encoder",
-    "distil_bert": "encoder",
-    "roberta": "encoder",
-    "deberta_v3": "encoder",
-    "albert": "encoder",
-    "xlm_roberta": "encoder",
+    **dict.fromkeys(PRETRAINED_ENCODERS, "encoder"),
     "bert_scratch": "encoder",
     "llm": "decoder",
 }
