@@ -56,6 +56,7 @@ def test_simplex_and_weights_chosen_on_validation():
     assert ensemble.choose_weights([right, right * 0.5 + 0.25], labels).tolist() == [0.5, 0.5]
 
 
+@pytest.mark.large
 def test_an_ensemble_is_the_weighted_average_and_round_trips_through_its_export(members, tmp_path):
     report = ensemble.combine([members["fasttext"], members["nbsvm"]], output_dir=tmp_path, mode="equal",
                               command="cmd")
@@ -77,6 +78,7 @@ def test_an_ensemble_is_the_weighted_average_and_round_trips_through_its_export(
     np.testing.assert_allclose(served.numpy(), expected, atol=1e-6)
 
 
+@pytest.mark.large
 def test_auto_weights_are_the_validation_choice(members, tmp_path):
     row = pd.read_csv(ensemble.combine([members["nbsvm"], members["fasttext"]], output_dir=tmp_path)).iloc[0]
     data, _ = run_data.read_data(ensemble.load_member(members["nbsvm"]).config)
@@ -104,6 +106,7 @@ def test_a_folder_not_named_as_a_run_is_refused(members, tmp_path):
         ensemble.combine([members["fasttext"], copy], output_dir=tmp_path / "out")
 
 
+@pytest.mark.large
 def test_ensemble_py_bad_input_is_one_line(members, tmp_path):
     for args, message in (([str(members["nbsvm"])], "at least two runs"),
                           ([str(members["nbsvm"]), str(tmp_path)], "not a finished run folder")):
@@ -118,6 +121,7 @@ def test_ensemble_names_are_checked(name, message):
         check_name(name)
 
 
+@pytest.mark.large
 def test_a_matrix_ensemble_cell_reuses_the_member_cells_with_their_own_settings(tmp_path, fixtures):
     experiment = tmp_path / "e.yaml"
     experiment.write_text(yaml.safe_dump({
@@ -134,6 +138,7 @@ def test_a_matrix_ensemble_cell_reuses_the_member_cells_with_their_own_settings(
     assert "fasttext+nbsvm" in leaderboard["model"].tolist()
 
 
+@pytest.mark.large
 def test_an_output_dir_that_is_a_file_is_one_line(members, tmp_path):
     taken = tmp_path / "taken"
     taken.write_text("not a folder\n")
@@ -147,6 +152,7 @@ def test_an_output_dir_that_is_a_file_is_one_line(members, tmp_path):
     assert taken.read_text() == "not a folder\n"
 
 
+@pytest.mark.large
 def test_an_ensemble_stopped_while_its_folder_is_written_is_refused_by_every_reader(members, tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # as SIGKILL would, once the model, config and classes are written

@@ -169,6 +169,7 @@ def test_unknown_model_fails_before_any_run():
         matrix.validate(matrix.cells(parse_args(["--model", "lstm,nosuch"])))
 
 
+@pytest.mark.large
 def test_matrix_end_to_end(tmp_path):
     """2 datasets (one missing) x 1 model x 2 seeds: the missing one fails, the others report."""
     out = tmp_path / "out"

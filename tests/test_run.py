@@ -26,6 +26,7 @@ from textclf.training import trainer
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.large
 def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
     vectors = {"movie": [0.5, -0.5, 0.25], "film": [0.1, 0.2, 0.3], "good": [1.0, 0.0, -1.0]}
     glove = tmp_path / "tiny.glove.txt"
@@ -43,6 +44,7 @@ def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
     assert json.loads((run_dir / "config.json").read_text())["freeze_embeddings"] is True
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(("model", "given", "expected"), [
     ("fasttext", {}, {"learning_rate": 1e-2, "ema_momentum": 0.0}),
     ("fasttext", {"learning_rate": 3e-4, "ema_momentum": 0.9}, {"learning_rate": 3e-4, "ema_momentum": 0.9}),
@@ -97,6 +99,7 @@ def run_folder(report) -> Path:
 METRICS = ["loss", "accuracy", "val_loss", "val_accuracy"]
 
 
+@pytest.mark.large
 def test_a_killed_and_resumed_run_trains_as_the_uninterrupted_one(tmp_path, fixtures, monkeypatch):
     # The stacked model has everything a resumed epoch must get back: dropout, BatchNorm, weight averaging.
     config = tiny_run(fixtures, tmp_path / "whole", model="stacked_lstm")
@@ -124,6 +127,7 @@ def test_a_killed_and_resumed_run_trains_as_the_uninterrupted_one(tmp_path, fixt
         assert rows[1][column] == pytest.approx(rows[0][column], rel=1e-6)
 
 
+@pytest.mark.large
 def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures, monkeypatch):
     config = tiny_run(fixtures, tmp_path, epochs=2)
     evaluate = run_module._evaluate
@@ -140,6 +144,7 @@ def test_a_run_killed_after_its_fit_resumes_at_the_evaluation(tmp_path, fixtures
     assert not (run_dir / EVALUATION_PENDING).exists() and newest_run(tmp_path) == run_dir
 
 
+@pytest.mark.large
 def test_a_run_killed_before_its_first_epoch_ended_starts_again_in_its_folder(tmp_path, fixtures, monkeypatch):
     config = tiny_run(fixtures, tmp_path, epochs=1)
     original = killed_at_epoch(monkeypatch, 1)
@@ -153,6 +158,7 @@ def test_a_run_killed_before_its_first_epoch_ended_starts_again_in_its_folder(tm
     assert pd.read_csv(killed / "history.csv")["epoch"].tolist() == [0]
 
 
+@pytest.mark.large
 def test_a_killed_run_whose_data_changed_starts_again(tmp_path, fixtures, monkeypatch):
     table = tmp_path / "reviews.csv"
     frame = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
@@ -171,6 +177,7 @@ def test_a_killed_run_whose_data_changed_starts_again(tmp_path, fixtures, monkey
     assert pd.read_csv(report)["data_fingerprint"].notna().all()
 
 
+@pytest.mark.large
 def test_a_loss_that_goes_nan_stops_the_run_with_one_line_and_no_report(tmp_path, fixtures):
     config = tiny_run(fixtures, tmp_path, learning_rate=1e38)
     with pytest.raises(InputError, match=r"loss became nan in epoch 1: .*try a lower --learning-rate"):
@@ -179,6 +186,7 @@ def test_a_loss_that_goes_nan_stops_the_run_with_one_line_and_no_report(tmp_path
     assert not list((tmp_path / ".unfinished").iterdir())  # the next command starts afresh
 
 
+@pytest.mark.large
 def test_a_second_identical_command_is_refused_while_the_first_trains(tmp_path, fixtures):
     command = [sys.executable, "src/server_main.py", "--dataset", "sst2", "--data-dir", str(fixtures / "sst2_tiny"),
                "--model", "lstm", "--epochs", "500", "--patience", "500", "--batch-size", "4",
@@ -208,6 +216,7 @@ def test_a_second_identical_command_is_refused_while_the_first_trains(tmp_path, 
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+@pytest.mark.large
 def test_the_texts_a_run_is_evaluated_on_are_kept_out_of_its_training(tmp_path, fixtures, log_lines):
     train = pd.read_csv(fixtures / "sst2_tiny" / "train.tsv", sep="\t")
     mine = tmp_path / "mine.csv"  # six training sentences and two new ones, labelled as the run names its classes
@@ -249,6 +258,7 @@ def test_a_run_never_trains_on_its_own_test_or_validation_texts(tmp_path, log_li
     assert any("training rows whose text is in the validation split of" in line for line in log_lines)
 
 
+@pytest.mark.large
 def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures, monkeypatch):
     path = tmp_path / "skewed.csv"  # 9:1, as a user's imbalanced file
     texts = [f"this film is bad number {i}" for i in range(45)] + [f"a great film number {i}" for i in range(5)]
@@ -267,6 +277,7 @@ def test_balanced_class_weights_reach_the_fit_and_the_report(tmp_path, fixtures,
                                                             abs=1e-6)
 
 
+@pytest.mark.large
 def test_grad_accum_schedules_and_counts_optimizer_updates(tmp_path, fixtures, monkeypatch):
     total_steps, trained = [], Steps()
     compile_model, callbacks = trainer.compile_model, trainer._callbacks
@@ -279,6 +290,7 @@ def test_grad_accum_schedules_and_counts_optimizer_updates(tmp_path, fixtures, m
     assert (row["config_grad_accum"], row["global_batch_size"], row["examples_per_update"]) == (3, 8, 24)
 
 
+@pytest.mark.large
 def test_deterministic_runs_repeat_their_metrics_and_the_flag_is_per_run(tmp_path, fixtures):
     from tensorflow.python.framework.config import is_op_determinism_enabled
 

@@ -33,6 +33,7 @@ def two_device_run(tmp_path_factory):
     return done, out
 
 
+@pytest.mark.large
 def test_end_to_end_under_mirrored_strategy(two_device_run):
     done, out = two_device_run
     assert done.returncode == 0, done.stderr[-2000:]
@@ -103,6 +104,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert not list((tmp_path / "out").glob("training_report_*.csv")) if (tmp_path / "out").exists() else True
 
 
+@pytest.mark.large
 def test_bad_user_file_leaves_earlier_results_alone(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -75,6 +75,7 @@ def rows_in_order(vectorizer, shuffle: pipeline.EpochShuffle, epoch: int) -> lis
     return np.concatenate([y for _, y in ds.as_numpy_iterator()]).tolist()
 
 
+@pytest.mark.large
 def test_the_training_order_follows_the_seed_and_the_epoch_not_how_often_the_data_was_read(vectorizer):
     shuffle = pipeline.EpochShuffle(seed=0)
     epochs = [rows_in_order(vectorizer, shuffle, epoch) for epoch in (0, 1, 2)]

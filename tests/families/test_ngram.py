@@ -26,6 +26,7 @@ def test_refusals(settings, message):
         ngram.check(RunConfig(model="nbsvm", **settings))
 
 
+@pytest.mark.large
 def test_a_run_counts_ratios_on_train_and_serves_raw_text(tmp_path, fixtures):
     config = RunConfig(dataset="r8", data_dir=str(fixtures / "r8_tiny"), model="nbsvm", epochs=2, batch_size=16,
                        model_args={"ngrams": 2}, output_dir=str(tmp_path))

@@ -92,6 +92,7 @@ def _weights(model) -> dict[str, np.ndarray]:
     return {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("method", ["prompt", "ptuning"])
 def test_only_the_prompt_and_the_head_train(presets, method):
     packer, backbone, tokenizer = _parts(presets, "bert")

@@ -13,6 +13,7 @@ from textclf.errors import InputError
 from textclf.families import scratch
 
 
+@pytest.mark.large
 def test_model_args_reach_the_builder_and_the_report(tmp_path, fixtures):
     config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model="fasttext", epochs=1,
                        model_args={"embedding_dim": 3, "buckets": 7}, output_dir=str(tmp_path))

@@ -72,6 +72,7 @@ def test_tiny_covers_every_model():
     assert set(TINY) == set(SCRATCH) == set(LAYER_NAMES)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", SCRATCH)
 def test_builds_trains_a_step_and_round_trips(name, tmp_path):
     model = builder_for(name)(10, 3, **TINY[name])

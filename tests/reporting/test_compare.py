@@ -111,6 +111,7 @@ def run_entry_point(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           env={**os.environ, "MPLBACKEND": "Agg"}, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.large
 def test_entry_point_expands_a_quoted_glob_and_fails_cleanly(reports, tmp_path):
     done = run_entry_point("output/*.csv", "--sort", "seed", "--columns", "dataset,seed", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

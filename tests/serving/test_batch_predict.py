@@ -44,6 +44,7 @@ def predict(predictors, source, output, chunk_size=7):
     return write_predictions(predictors["weibo"], read_chunks(source, chunk_size), "text", output)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("source, target", [(".csv", ".csv"), (".tsv.gz", ".tsv"), (".jsonl", ".parquet"),
                                             (".parquet", ".jsonl")])
 def test_formats_in_and_out_keep_every_row_and_column(predictors, reviews, tmp_path, source, target):
@@ -182,6 +183,7 @@ JSON_LINES = [  # in chunks of 2: the second chunk has another key order and a s
 ]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("target", [".csv", ".jsonl", ".parquet"])
 def test_json_lines_chunks_keep_the_first_chunks_columns(predict_py, runs, predictors, tmp_path, target):
     source, output = tmp_path / "in.jsonl", tmp_path / f"out{target}"
@@ -197,6 +199,7 @@ def test_json_lines_chunks_keep_the_first_chunks_columns(predict_py, runs, predi
     np.testing.assert_allclose(written.filter(regex="^p_").to_numpy(dtype=float), expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.large
 def test_a_key_new_in_a_later_chunk_is_one_error_line_and_no_output(predict_py, runs, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"review": "好"}\n{"review": "差"}\n{"review": "好", "stars": 5}\n', encoding="utf-8")
@@ -208,6 +211,7 @@ def test_a_key_new_in_a_later_chunk_is_one_error_line_and_no_output(predict_py, 
     assert [p.name for p in tmp_path.iterdir()] == ["in.jsonl"]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda signum: signum.name)
 def test_an_interrupted_run_says_so_and_leaves_nothing(runs, test_splits, tmp_path, signum):
     source, output = tmp_path / "in.csv", tmp_path / "out.csv"

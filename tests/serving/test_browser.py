@@ -63,6 +63,7 @@ def assert_shows(page, text, api):
     assert float(answer["bar"].removeprefix("width: ").removesuffix("%;")) == percent
 
 
+@pytest.mark.large
 def test_page_names_the_loaded_run(page, runs):
     assert page.find_element(By.ID, "run").text == runs["weibo"].name
     assert page.find_element(By.ID, "dataset").text == "weibo" and page.find_element(By.ID, "model").text == "lstm"

@@ -78,6 +78,7 @@ def test_entry_points_print_one_error_line_and_exit_2(runs, tmp_path, script, na
     assert len(errors) == 1 and errors[0].startswith(f"error: {run_dir / file}: {message}")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("script", ["serve.py", "predict.py", "evaluate.py"])
 def test_an_unfinished_run_is_refused_by_every_reader(runs, tmp_path, script):
     """A run stopped between its fit and its report holds every file serving loads, and `evaluation_pending`."""

@@ -81,6 +81,7 @@ def test_a_connection_without_complete_headers_is_closed_after_the_deadline(addr
         assert DEADLINE <= _closed_after(connection, drip) < DEADLINE + 3  # the loop looks once a second
 
 
+@pytest.mark.large
 def test_a_keep_alive_connection_idle_between_requests_is_not_cut(address):
     connection = http.client.HTTPConnection(*address, timeout=10)
     for _ in range(2):

@@ -35,6 +35,7 @@ def prepared(predictor, frame) -> tf.Tensor:
     return tf.constant(text.prepare(frame["text"].tolist(), predictor.config["tokenizer"]))
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", SERVED)
 def test_keras_file(name, runs, test_splits, predictors):
     model = keras.saving.load_model(runs[name] / "model.keras")
@@ -61,6 +62,7 @@ def test_web_api(name, test_splits, predictors):
         assert [answer["label"] for answer in answers] == expected["predicted"].tolist()
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", SERVED)
 def test_predict_py(name, runs, test_splits, predict_py, tmp_path):
     output = tmp_path / "predicted.csv"
@@ -77,6 +79,7 @@ def test_predict_py(name, runs, test_splits, predict_py, tmp_path):
     np.testing.assert_allclose(probabilities(written), probabilities(expected), rtol=0, atol=ATOL)
 
 
+@pytest.mark.large
 def test_every_models_custom_layers_load_in_a_serving_process():
     """serve.py and predict.py import only the serving package: it must register every layer a run can hold."""
     names = set()

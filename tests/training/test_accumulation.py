@@ -58,6 +58,7 @@ print(json.dumps(result))
 """
 
 
+@pytest.mark.large
 def test_k_micro_batches_update_as_one_k_times_batch_on_one_device_and_on_two_replicas():
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})

@@ -125,6 +125,7 @@ def test_a_worker_whose_peer_does_not_join_names_it_and_exits_within_the_timeout
     assert not list(tmp_path.iterdir())  # no run folder claimed
 
 
+@pytest.mark.large
 def test_sigterm_ends_a_worker_while_it_waits_for_its_cluster(tmp_path, fixtures):
     stderr = tmp_path / "stderr"
     with open(stderr, "w") as err:
@@ -135,6 +136,7 @@ def test_sigterm_ends_a_worker_while_it_waits_for_its_cluster(tmp_path, fixtures
     assert _stops_on_sigterm(worker) == -signal.SIGTERM
 
 
+@pytest.mark.large
 def test_a_peer_starting_late_within_the_timeout_joins_and_sigterm_then_ends_each_worker(tmp_path):
     addresses = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
     workers = []

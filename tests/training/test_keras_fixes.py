@@ -69,6 +69,7 @@ def _same_length_texts(path: Path) -> Path:
     return path
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("replicas", [2, 7])
 def test_every_family_trains_evaluates_and_serves_when_the_first_batch_splits_unevenly(
         replicas, tmp_path, bert_preset, tiny_decoder_preset):

@@ -92,6 +92,7 @@ def _cluster(argv: list[str], tasks: int = 2, timeout: float = 300) -> list[subp
         shutil.rmtree(logs, ignore_errors=True)
 
 
+@pytest.mark.large
 def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the_same_weights():
     first, second = _cluster([sys.executable, "-c", WORKER, "patch"])
     assert first.returncode == 0, first.stderr[-3000:]
@@ -103,6 +104,7 @@ def test_fit_runs_over_two_worker_processes_with_the_patch_and_both_end_with_the
     assert np.isfinite(results[0]["history"]["loss"]).all() and results[0]["history"]["accuracy"][-1] > 0.5
 
 
+@pytest.mark.large
 def test_without_the_patch_keras_fit_fails_on_a_per_replica_batch():
     # The upstream failure this patch exists for: when keras fixes it, this test says the patch can go.
     first, _ = _cluster([sys.executable, "-c", WORKER, "plain"])
@@ -143,6 +145,7 @@ print(json.dumps({"batches": batches, "steps": Steps.count}))
 """
 
 
+@pytest.mark.large
 def test_length_buckets_give_every_worker_the_same_steps_and_training_does_not_hang():
     # Whole batches dealt out to two workers would give one of them a step more whenever their number is odd,
     # and its collective would wait for the other forever: tf.distribute splits each global batch instead.
@@ -160,6 +163,7 @@ def _digest(stderr: str) -> str:
     return digest
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("family", ["scratch", "encoder", "decoder"])
 def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(request, tmp_path, fixtures, family):
     out = tmp_path / "out"
@@ -191,6 +195,7 @@ def test_a_run_over_two_workers_trains_one_model_and_the_chief_alone_writes_it(r
     np.testing.assert_allclose(served, predictions.filter(like="p_").to_numpy(), atol=1e-6)  # gathered in order
 
 
+@pytest.mark.large
 def test_a_killed_worker_stops_the_job_and_all_workers_started_again_finish_it_from_the_backup(tmp_path, fixtures):
     out = tmp_path / "out"
     argv = [sys.executable, "src/server_main.py", "--dataset", "weibo", "--data-dir", str(fixtures / "weibo_tiny"),
@@ -222,6 +227,7 @@ def test_a_killed_worker_stops_the_job_and_all_workers_started_again_finish_it_f
     assert row["epochs_run"] == 3 and len(pd.read_csv(Path(row["run_dir"]) / "history.csv")) == 3
 
 
+@pytest.mark.large
 def test_a_matrix_is_refused_under_a_cluster(tmp_path, fixtures):
     # Refused before any worker connects: one process with TF_CONFIG naming two tasks is enough.
     tf_config = json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker",

@@ -83,6 +83,7 @@ def runs(tmp_path_factory, fixtures) -> dict[str, pd.Series]:
             for objective in ("ce", "rdrop", "supcon")}
 
 
+@pytest.mark.large
 def test_each_objective_trains_its_own_way_and_its_settings_reach_the_report(runs):
     assert (runs["rdrop"]["config_rdrop_alpha"], runs["supcon"]["config_supcon_alpha"],
             runs["supcon"]["config_supcon_temperature"]) == (4.0, 0.2, 0.07)

@@ -85,6 +85,7 @@ class SlowBatches(keras.callbacks.Callback):
         time.sleep(SLOW_BATCH)
 
 
+@pytest.mark.large
 def test_a_killed_run_resumes_from_its_last_epoch_and_counts_the_time_before_the_kill(tmp_path, monkeypatch):
     train, val = data()  # 4 batches an epoch
     with_callbacks(monkeypatch, SlowBatches(), KillAfterEpoch(2))
@@ -158,6 +159,7 @@ def test_a_killed_run_with_weight_averaging_resumes_from_the_raw_weights(tmp_pat
         np.testing.assert_allclose(start, end, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.large
 def test_a_resumed_run_stops_early_at_the_epoch_the_uninterrupted_one_does(tmp_path, monkeypatch):
     train, val = data()
 
