@@ -231,12 +231,12 @@ def test_a_run_trained_on_a_file_shows_the_files_name_not_its_path():
     from textclf.serving.predictor import Predictor
 
     def shown(dataset):
-        loaded = SimpleNamespace(run_dir=Path("/home/me/out/run_1"), config={"dataset": dataset, "model": "lstm"},
+        loaded = SimpleNamespace(run_dir=Path("/srv/me/out/run_1"), config={"dataset": dataset, "model": "lstm"},
                                  class_names=["a", "b"])
         return Predictor.describe(loaded)["dataset"]
 
-    assert shown("/home/me/data/reviews.v2.csv") == "reviews.v2.csv"
-    assert shown("imdb+/home/me/data/more.tsv") == "imdb+more.tsv"
+    assert shown("/srv/me/data/reviews.v2.csv") == "reviews.v2.csv"
+    assert shown("imdb+/srv/me/data/more.tsv") == "imdb+more.tsv"
     assert shown("weibo") == "weibo"
 
 
