@@ -58,3 +58,13 @@ def test_an_existing_file_whose_name_holds_a_comma_is_one_name(tmp_path):
     assert split_names(str(table)) == [str(table)]
     assert split_names(f"sst2, {tmp_path / 'missing,b.csv'}") == ["sst2", str(tmp_path / "missing"), "b.csv"]
     assert split_names("") == []
+
+
+def test_fields_added_later_keep_the_fingerprints_of_earlier_runs():
+    # Computed by the code of 939527c, whose LATER_FIELDS listed each field with its unset value: left at their
+    # defaults, later fields stay out of the key; set, they are in it, as they were then.
+    assert RunConfig().fingerprint() == "83030e8202df"
+    assert RunConfig(model="bert", preset="x", lora_rank=8, weight_decay=0.01).fingerprint() == "17e626fa96b1"
+    assert RunConfig(grad_accum=2, remat=True).fingerprint() == "e9ae28757110"
+    assert RunConfig(model_args={"units": 5}, keep_best=2, strategy="mirrored").fingerprint() == "064d69dd3e74"
+    assert RunConfig(deterministic=True, head="mlp", prompt_template="{text}").fingerprint() == "893c8e1a58db"

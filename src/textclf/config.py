@@ -36,13 +36,12 @@ TRUNCATIONS = ("pre", "post", "head", "tail", "head_tail")
 MONITORS = {"val_accuracy": "max", "val_loss": "min"}
 # TextVectorization reserves ids 0 (padding) and 1 (out of vocabulary): 3 is the first size with a word.
 MIN_VOCAB_SIZE = 3
-# Fields added after runs were made, with their unset value: left unset, they stay out of the fingerprint.
-LATER_FIELDS = {"model_args": {}, "preset": None, "lora_rank": None, "lora_alpha": None, "weight_decay": None,
-                "eval_datasets": None, "text_filter": None, "class_weight": None, "calibrate": None, "grad_accum": 1,
-                "remat": False, "objective": "ce", "rdrop_alpha": None, "supcon_alpha": None,
-                "supcon_temperature": None, "peft": None, "virtual_tokens": None, "prompt_init": None,
-                "recipe": None, "prompt_template": None,
-                "head": None, "keep_best": 1, "strategy": "auto", "deterministic": False}
+# Fields added after runs were made: left at their default, they stay out of the fingerprint, so that the runs made
+# before them keep their key and resume. A new field goes here.
+LATER_FIELDS = ("model_args", "preset", "lora_rank", "lora_alpha", "weight_decay", "eval_datasets", "text_filter",
+                "class_weight", "calibrate", "grad_accum", "remat", "objective", "rdrop_alpha", "supcon_alpha",
+                "supcon_temperature", "peft", "virtual_tokens", "prompt_init", "recipe", "prompt_template", "head",
+                "keep_best", "strategy", "deterministic")
 
 
 def _at_least(minimum: int):
@@ -282,8 +281,9 @@ class RunConfig:
     def fingerprint(self) -> str:
         """Short hash of everything that decides the result (not where it is written)."""
         decisive = {k: v for k, v in self.to_dict().items() if k not in ("output_dir", "cache_dir")}
-        for name, unset in LATER_FIELDS.items():  # so runs from before these fields keep their key and resume
-            if decisive[name] == unset:
+        default = RunConfig().to_dict()
+        for name in LATER_FIELDS:  # so runs from before these fields keep their key and resume
+            if decisive[name] == default[name]:
                 del decisive[name]
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
 
