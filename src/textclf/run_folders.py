@@ -53,7 +53,11 @@ def checked_run(run_dir: Path) -> Path:
 
 
 def _finished(run_dir: Path) -> bool:
-    return all((run_dir / name).is_file() for name in RUN_FILES) and not (run_dir / EVALUATION_PENDING).exists()
+    try:
+        checked_run(run_dir)
+    except InputError:
+        return False
+    return True
 
 
 def newest_run(output_dir: Path) -> Path:
