@@ -26,12 +26,14 @@ def time_steps(policy: str, preset: str, length: int, batch: int, steps: int) ->
     import keras
     import numpy as np
 
-    from textclf.families import encoder
+    from textclf.families.encoder.head import build_classifier
+    from textclf.families.encoder.presets import load_backbone
+    from textclf.families.pretrained.fine_tuning import compile_classifier
 
     keras.config.set_dtype_policy(policy)
-    model = encoder.build_classifier(encoder.load_backbone("bert", preset, max_len=max(length, 64)), 2)
-    encoder.compile_classifier(model, peak_lr=5e-5, total_steps=1000, warmup_ratio=0.1, clipnorm=1.0,
-                               weight_decay=0.01)
+    model = build_classifier(load_backbone("bert", preset, max_len=max(length, 64)), 2)
+    compile_classifier(model, peak_lr=5e-5, total_steps=1000, warmup_ratio=0.1, clipnorm=1.0,
+                       weight_decay=0.01)
     rng = np.random.default_rng(0)
     x = {"token_ids": rng.integers(1000, 20000, (batch, length)).astype("int32"),
          "padding_mask": np.ones((batch, length), "int32"), "segment_ids": np.zeros((batch, length), "int32")}

@@ -2,11 +2,11 @@
 
     python benchmarks/fasttext_step.py --vocab-size 30000 --steps 10 --rounds 3
 
-Builds `fasttext(vocab_size, 2)` with its defaults (10-wide vectors, 2,000,000 bigram buckets) once per
-optimizer: Adam with clipnorm 1.0 (what a run uses), Adam without clipping, and plain SGD (fastText's
-own). Each trains on the same random batch of ids; the rounds interleave the three, so load on a shared
-machine hits them alike. Prints one JSON line: the milliseconds per step of every round, per optimizer.
-Adam updates both moment estimates of every weight at every step, however few rows a batch touches;
+Builds fasttext over `vocab_size` ids and 2 classes with its default settings (10-wide vectors, 2,000,000
+bigram buckets) once per optimizer: Adam with clipnorm 1.0 (what a run uses), Adam without clipping, and
+plain SGD (fastText's own). Each trains on the same random batch of ids; the rounds interleave the three, so
+load on a shared machine hits them alike. Prints one JSON line: the milliseconds per step of every round, per
+optimizer. Adam updates both moment estimates of every weight at every step, however few rows a batch touches;
 SGD touches only the rows a batch uses.
 """
 
@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from textclf.models.blocks import RunInputs  # noqa: E402
 from textclf.models.fasttext import fasttext  # noqa: E402
 
 OPTIMIZERS = {
@@ -45,7 +46,7 @@ def main() -> None:
     y = rng.integers(0, 2, size=args.batch_size)
     models = {}
     for name, optimizer in OPTIMIZERS.items():
-        model = fasttext(args.vocab_size, 2)
+        model = fasttext(RunInputs(args.vocab_size, 2, max_len=args.length))
         model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy")
         model.train_on_batch(x, y)  # builds the step function and the optimizer's variables
         models[name] = model

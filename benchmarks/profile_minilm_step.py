@@ -40,10 +40,10 @@ sys.path.insert(0, str(HERE))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from speed_minilm_sst2 import StepTimer, default_preset, textclf_data  # noqa: E402
 from tensorflow.python.profiler.internal import _pywrap_profiler_plugin  # noqa: E402 - TensorBoard's reader
 
-from speed_minilm_sst2 import StepTimer, default_preset, textclf_data  # noqa: E402
-from textclf.families import encoder  # noqa: E402
+from textclf.families.pretrained.fine_tuning import NO_WEIGHT_DECAY  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
 VARIANTS = ("adamw", "keras_adamw", "sgd", "adamw_frozen_word_embeddings")
@@ -60,7 +60,7 @@ def build(variant: str, config, family, prepared, num_classes: int, steps: int) 
         trainer.compile_model(model, peak_lr=config.learning_rate, total_steps=steps, warmup_ratio=config.warmup_ratio,
                               clipnorm=config.clipnorm, optimizer=keras.optimizers.AdamW,
                               weight_decay=config.weight_decay)
-        model.optimizer.exclude_from_weight_decay(var_names=encoder.NO_WEIGHT_DECAY)
+        model.optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
         return model
     if variant == "adamw_frozen_word_embeddings":
         backbone = next(layer for layer in model.layers if hasattr(layer, "token_embedding"))

@@ -1,6 +1,6 @@
 """Peak memory and step time of encoder training with and without --remat, each in a fresh process.
 
-The run's own code path (encoder.load_backbone, rematerialize, build_classifier, compile_classifier, fit) on a
+The run's own code path (load_backbone, rematerialize, build_classifier, compile_classifier, fit) on a
 preset folder, a few steps of random token ids at a length where activations dominate:
 
     python benchmarks/remat_memory.py --preset <MiniLM folder> --max-len 512 --batch-size 16 --steps 3
@@ -26,15 +26,18 @@ def measure(preset: str, max_len: int, batch_size: int, steps: int, remat: bool)
     import numpy as np
     import tensorflow as tf
 
-    from textclf.families import encoder
+    from textclf.families.encoder.head import build_classifier
+    from textclf.families.encoder.presets import load_backbone
+    from textclf.families.pretrained.adapters import rematerialize
+    from textclf.families.pretrained.fine_tuning import compile_classifier
 
     keras.utils.set_random_seed(0)
-    backbone = encoder.load_backbone("bert", preset, max_len=max_len)
+    backbone = load_backbone("bert", preset, max_len=max_len)
     if remat:
-        encoder.rematerialize(backbone)
-    model = encoder.build_classifier(backbone, 2)
-    encoder.compile_classifier(model, peak_lr=1e-5, total_steps=steps, warmup_ratio=0.0, clipnorm=1.0,
-                               weight_decay=0.01)
+        rematerialize(backbone)
+    model = build_classifier(backbone, 2)
+    compile_classifier(model, peak_lr=1e-5, total_steps=steps, warmup_ratio=0.0, clipnorm=1.0,
+                       weight_decay=0.01)
     rows = np.random.default_rng(0)
     inputs = {"token_ids": rows.integers(1000, 20000, size=(batch_size * steps, max_len)).astype("int32"),
               "padding_mask": np.ones((batch_size * steps, max_len), "int32"),

@@ -37,6 +37,7 @@ import tensorflow as tf  # noqa: E402
 
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import imdb, pipeline, text  # noqa: E402
+from textclf.models.blocks import RunInputs  # noqa: E402
 from textclf.models.registry import builder_for, run_defaults  # noqa: E402
 from textclf.training import trainer  # noqa: E402
 
@@ -68,7 +69,7 @@ def keras_model_and_data(data_dir: str, seed: int):
     vectorizer.adapt(texts, batch_size=pipeline.VECTORIZE_CHUNK)
     ds = pipeline.make_dataset(texts, train["label"].to_numpy(), vectorizer, max_len=config.max_len,
                                truncate=config.truncate, global_batch=BATCH_SIZE, shuffle=pipeline.EpochShuffle(seed))
-    model = builder_for("lstm")(vectorizer.vocabulary_size(), 2)
+    model = builder_for("lstm")(RunInputs(vectorizer.vocabulary_size(), 2, max_len=config.max_len))
     trainer.compile_model(model, peak_lr=config.learning_rate, total_steps=10_000,
                           warmup_ratio=config.warmup_ratio, clipnorm=config.clipnorm)
     return model, ds.repeat()
@@ -84,7 +85,7 @@ def xla_sides(ds) -> dict:
     sides = {}
     for name, padded in (("xla_250", padded_to(lambda n: MAX_LEN)),
                          ("xla_buckets", padded_to(lambda n: tf.reduce_min(tf.boolean_mask(boundaries, boundaries >= n))))):
-        model = builder_for("lstm")(10_000, 2)
+        model = builder_for("lstm")(RunInputs(10_000, 2, max_len=MAX_LEN))
         model.compile(optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy",
                       jit_compile=True)
         model.fit(padded, steps_per_epoch=40, epochs=1, verbose=0)  # compiles every shape it meets

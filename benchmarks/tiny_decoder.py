@@ -25,7 +25,7 @@ import sentencepiece  # noqa: E402
 
 from textclf.config import RunConfig  # noqa: E402
 from textclf.data import registry  # noqa: E402
-from textclf.families.decoder import DEFAULT_TEMPLATE  # noqa: E402
+from textclf.models.registry import LLM_TEMPLATE  # noqa: E402
 
 
 def training_texts(datasets: list[str], data_dir: str) -> list[str]:
@@ -33,7 +33,7 @@ def training_texts(datasets: list[str], data_dir: str) -> list[str]:
     texts = []
     for name in datasets:
         data = registry.spec_for(name).load(RunConfig(dataset=name, data_dir=data_dir))
-        texts += data.train["text"].fillna("").tolist() + [DEFAULT_TEMPLATE, " ".join(data.class_names)] * 50
+        texts += data.train["text"].fillna("").tolist() + [LLM_TEMPLATE, " ".join(data.class_names)] * 50
     return texts
 
 

@@ -208,3 +208,23 @@ def test_an_output_dir_without_write_permission_is_refused(tmp_path):
         check_output_dir("/sys/kernel/new/out")
     check_output_dir(str(tmp_path / "new" / "out"))
     assert list(tmp_path.iterdir()) == []  # the check makes nothing
+
+
+def test_help_says_the_defaults_that_their_owners_set(monkeypatch, capsys):
+    """--help's defaults come from the modules that fill them in, not from copies in the help strings."""
+    from textclf import cli
+    from textclf.config import OBJECTIVES
+    from textclf.families.encoder import DEFAULT_VIRTUAL_TOKENS
+    from textclf.models import registry
+
+    monkeypatch.setitem(registry.RUN_DEFAULTS, "fasttext", {"learning_rate": 0.25})
+    monkeypatch.setitem(registry.RUN_DEFAULTS, "llm", {**registry.RUN_DEFAULTS["llm"], "prompt_template": "100% {text}"})
+    monkeypatch.setitem(OBJECTIVES, "rdrop", {"rdrop_alpha": 3.5})
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "peak rate for one replica (default: 0.25 for fasttext, 5e-05 for the encoder family, 2e-05 for llm, " \
+           "0.001 for the others)" in text
+    assert f"(default: {DEFAULT_VIRTUAL_TOKENS} with --peft)" in text
+    assert "weight of the KL term (default: 3.5)" in text
+    assert "(default: '100% {text}' for llm)" in text

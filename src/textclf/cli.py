@@ -7,9 +7,10 @@ from pathlib import Path
 from textclf.config import Command, as_command, parse_args
 from textclf.data import embeddings
 from textclf.errors import InputError, exit_code
+from textclf.families.encoder import DEFAULT_VIRTUAL_TOKENS
 from textclf.files import check_output_dir
 from textclf.logs import log_to_stderr
-from textclf.models.registry import members
+from textclf.models.registry import default_texts, members
 
 
 def _run_cell(command: Command, config, line: str, strategy, on_gpu: bool, *, reuse_finished: bool) -> Path | None:
@@ -81,9 +82,15 @@ def _main(command: Command, line: str) -> int:
     return 1 if failed else 0  # the leaderboard names the failed runs
 
 
+def help_defaults() -> dict[str, str]:
+    """What an unset flag becomes, as the modules that decide it say, for --help: the models' run defaults
+    (`models.registry`) and the encoder family's soft-prompt length."""
+    return {**default_texts(), "virtual_tokens": f"{DEFAULT_VIRTUAL_TOKENS} with --peft"}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    command = parse_args(argv)  # argparse itself exits 2 on a bad flag
+    command = parse_args(argv, help_defaults())  # argparse itself exits 2 on a bad flag
     log_to_stderr()
     line = shlex.join([sys.executable, "src/server_main.py", *argv])
     try:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -23,8 +24,10 @@ import yaml
 from textclf.errors import InputError
 
 TOKENIZERS = ("auto", "word", "jieba", "char")
-PEFT_METHODS = ("prompt", "ptuning")  # families/prompts.py; LoRA is --lora-rank
-OBJECTIVES = ("ce", "rdrop", "supcon")  # training/objectives.py
+PEFT_METHODS = ("prompt", "ptuning")  # families/encoder/prompts.py; LoRA is --lora-rank
+# --objective -> its own settings and the values they take unset (training/objectives.py). 4: the R-Drop paper's
+# GLUE value; 0.07 and 0.2: the original IMDB project's.
+OBJECTIVES = {"ce": {}, "rdrop": {"rdrop_alpha": 4.0}, "supcon": {"supcon_temperature": 0.07, "supcon_alpha": 0.2}}
 TEXT_FILTERS = ("emoticons", "html")  # data/filters.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
@@ -150,20 +153,23 @@ class RunConfig:
     data_dir: str = _setting("data/input", "root holding one folder per dataset, or one dataset's folder")
     model: str = _setting("stacked_lstm", "a model name from the registry; comma-separated for a matrix")
     # None: the dataset's default
-    epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner); 0 with --model llm --head "
-                                  "label_words: evaluate the preset as it is (zero-shot)", type=_at_least(0))
+    epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner; unset, the dataset's); 0 with "
+                                  "--model llm --head label_words: evaluate the preset as it is (zero-shot)",
+                                  type=_at_least(0))
     # per replica; the global batch is computed in training.devices
     batch_size: int = _setting(64, "per replica", type=_positive_int)
     grad_accum: int = _setting(1, "average the gradients of K batches per optimizer update: --grad-accum 4 "
                                "--batch-size 16 trains as --batch-size 64 in the memory of 16", type=_positive_int)
-    max_len: int | None = _setting(None, "tokens kept per text", type=_positive_int)  # None: IMDB 250, Weibo 180
-    vocab_size: int | None = _setting(  # None: the dataset's default (10,000 like the originals)
-        None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included",
-        type=_at_least(MIN_VOCAB_SIZE))
+    max_len: int | None = _setting(None, "tokens kept per text; unset, the model's or else the dataset's",
+                                   type=_positive_int)
+    vocab_size: int | None = _setting(
+        None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included; unset, the "
+        "model's or else the dataset's", type=_at_least(MIN_VOCAB_SIZE))
     tokenizer: str = _setting("auto", choices=TOKENIZERS)  # auto: jieba for Chinese datasets, word for English
     truncate: str | None = _setting(
         None, "pre keeps a long text's end, post its start; encoders also take head, tail (= post, pre) and "
-        "head_tail (a quarter of --max-len from the start, the rest from the end)", choices=TRUNCATIONS)
+        "head_tail (a quarter of --max-len from the start, the rest from the end); unset, the model's or else the "
+        "dataset's", choices=TRUNCATIONS)
     seed: int = _setting(42, type=_seed)
     # None: every local GPU, or the default strategy on CPU
     devices: int | None = _setting(None, "use the first N GPUs; on CPU, split it into N logical devices",
@@ -175,14 +181,14 @@ class RunConfig:
     precision: str = _setting("auto", choices=PRECISIONS)  # auto: mixed_float16 on GPU, float32 on CPU (faster)
     # peak, for one replica, scaled by sqrt(replicas); None: the model's default
     learning_rate: float | None = _setting(
-        None, "peak rate for one replica (default: the model's, 1e-3 for most)", type=_positive_float)
+        None, "peak rate for one replica", type=_positive_float)
     warmup_ratio: float = _setting(0.1, type=_fraction)  # share of all steps spent warming up to the peak rate
     # without it the IMDB LSTM diverged (validation 0.82 -> 0.71); 0: no clipping
     clipnorm: float = _setting(1.0, "clip each weight's gradient to this norm; 0 turns clipping off",
                                type=_non_negative_float)
     ema_momentum: float | None = _setting(
         None, "keep a moving average of the weights with this momentum (e.g. 0.99) and validate, save and serve "
-        "it; 0 turns it off (default: the model's, 0.99 for stacked_lstm, 0 for the others)", type=_momentum)
+        "it; 0 turns it off", type=_momentum)
     # validation only, never test
     monitor: str = _setting("val_accuracy", "validation metric that picks the best epoch", choices=MONITORS)
     patience: int = _setting(2, "epochs without improvement before stopping", type=_positive_int)
@@ -203,22 +209,21 @@ class RunConfig:
                                      "instead of every weight", type=_positive_int)
     lora_alpha: float | None = _setting(None, "LoRA scale alpha (the update is scaled by alpha / rank; "
                                         "default: the rank)", type=_positive_float)
-    weight_decay: float | None = _setting(None, "AdamW weight decay of the encoders (default 0.01)",
+    weight_decay: float | None = _setting(None, "AdamW weight decay of the pretrained models",
                                           type=_non_negative_float)
     peft: str | None = _setting(
         None, "encoders: prompt (prompt tuning: trainable vectors in place of --virtual-tokens tokens before the text) "
         "or ptuning (P-tuning: the same vectors put out by a small trainable MLP over learnt seeds); the encoder "
         "is frozen, the head trains", choices=PEFT_METHODS)
-    virtual_tokens: int | None = _setting(None, "--peft: the soft prompt's length, in tokens on top of --max-len "
-                                          "(default 20)", type=_positive_int)
+    virtual_tokens: int | None = _setting(None, "--peft: the soft prompt's length, in tokens on top of --max-len",
+                                          type=_positive_int)
     prompt_init: str | None = _setting(None, "--peft prompt: start the vectors from the embeddings of this text's "
                                        "tokens, repeated to fill them (default: at random)")
     prompt_template: str | None = _setting(
         None, "--model llm: the prompt around each text, holding {text} once and {labels} where the class names go "
-        "(default: the original LLM project's 'Please carefully read the following reference text:\"{text}\", and "
-        "determine which of the following categories it belongs to:{labels},answer:')")
+        "(comma-separated)")
     head: str | None = _setting(
-        None, "--model llm: mlp (the original's 512 -> 256 -> classes on the last token; default) or label_words (the "
+        None, "--model llm: mlp (the original's 512 -> 256 -> classes on the last token) or label_words (the "
         "LM head's rows of each class name's first token, as one trained linear layer)", choices=("mlp", "label_words"))
     remat: bool = _setting(False, "encoders and --model llm: gradient checkpointing, each transformer block's forward "
                            "run again in the backward pass: less activation memory for about a third more compute")
@@ -227,14 +232,13 @@ class RunConfig:
     objective: str = _setting(
         "ce", "the training loss: ce (cross-entropy); rdrop (R-Drop: two dropout passes, cross-entropy on both and the "
         "KL divergence between them); supcon (cross-entropy plus a supervised contrastive loss on the pooled "
-        "features)", choices=OBJECTIVES)
-    rdrop_alpha: float | None = _setting(None, "--objective rdrop: weight of the KL term (default 4, the R-Drop "
-                                         "paper's GLUE value)", type=_non_negative_float)
-    supcon_alpha: float | None = _setting(None, "--objective supcon: weight of the contrastive loss (default 0.2)",
+        "features)", choices=tuple(OBJECTIVES))
+    rdrop_alpha: float | None = _setting(None, "--objective rdrop: weight of the KL term", type=_non_negative_float)
+    supcon_alpha: float | None = _setting(None, "--objective supcon: weight of the contrastive loss",
                                           type=_non_negative_float)
     # not --temperature: the report's `temperature` column is calibration's
-    supcon_temperature: float | None = _setting(None, "--objective supcon: temperature of the contrastive loss "
-                                                "(default 0.07)", type=_positive_float)
+    supcon_temperature: float | None = _setting(None, "--objective supcon: temperature of the contrastive loss",
+                                                type=_positive_float)
     calibrate: str | None = _setting(
         None, "temperature: divide the logits by one temperature fitted on the validation split, so that the "
         "probabilities match how often the model is right; predictions never change (default); none",
@@ -319,9 +323,21 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def objective_defaults() -> dict[str, str]:
+    """Each objective's setting -> what it takes unset, as --help says it."""
+    return {name: f"{value:g}" for settings in OBJECTIVES.values() for name, value in settings.items()}
+
+
+def build_parser(defaults: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     """Every RunConfig field as a flag; an option not given is left out of the parsed namespace (SUPPRESS),
-    so what was given is known, not guessed from values equal to the defaults."""
+    so what was given is known, not guessed from values equal to the defaults.
+
+    Args:
+        defaults: field -> what it becomes when unset, decided above this module (a model's learning rate, a
+            family's soft-prompt length), added to the field's help as "(default: ...)"; the objectives' own
+            settings are added here.
+    """
+    defaults = {**objective_defaults(), **(defaults or {})}
     p = OneLineParser(
         prog="server_main.py",
         description="Train a text classifier, pick its best epoch on validation, "
@@ -329,7 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     for field in dataclasses.fields(RunConfig):
-        meta = field.metadata
+        meta = dict(field.metadata)
+        if field.name in defaults:
+            text = defaults[field.name].replace("%", "%%")  # argparse formats help with %
+            meta["help"] = f"{meta['help'] or ''} (default: {text})".lstrip()
         if field.name == "model_args":
             p.add_argument("--model-arg", dest="model_args", action="append", type=meta["type"],
                            metavar="KEY=VALUE", help=meta["help"])
@@ -403,8 +422,9 @@ def checked_seeds(values: list, source: str) -> tuple[int, ...]:
         raise InputError(f"{source}: seed: {err}") from None
 
 
-def parse_args(argv: list[str] | None = None) -> Command:
-    parser = build_parser()
+def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None = None) -> Command:
+    """The command line as a `Command`; `defaults` as `build_parser` takes them (for --help)."""
+    parser = build_parser(defaults)
     parser.add_argument("--seeds", type=_seed_list, help="comma-separated seeds: one run each (a matrix)")
     parser.add_argument("--experiment", help="a matrix file such as experiments/imdb_table.yaml")
     parser.add_argument("--emit-jobs", metavar="DIR", help="train nothing: write one Kubernetes job manifest per "

@@ -13,7 +13,7 @@ import tensorflow as tf
 from loguru import logger
 
 from textclf import evaluation, families, run_folders
-from textclf.config import RunConfig
+from textclf.config import OBJECTIVES, RunConfig
 from textclf.data import registry, splits
 from textclf.data.run_data import EvalSet, read_data
 from textclf.errors import InputError
@@ -30,6 +30,7 @@ def family_for(model: str) -> families.Family:
 
 def check(config: RunConfig):
     """Fails on a setting that does not apply to the config's model, objective or epochs, before any data is read."""
+    families.check_settings(config)
     family_for(config.model).check(config)
     objectives.check(config)
     _check_zero_shot(config)
@@ -113,7 +114,7 @@ def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: traine
 def _load(family: families.Family, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
     """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
-    config = config.resolve(objectives.SETTINGS[config.objective])
+    config = config.resolve(OBJECTIVES[config.objective])
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
     devices.set_determinism(config.deterministic)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textclf.families import encoder
+from textclf.families.pretrained.adapters import rematerialize, transformer_blocks
 from textclf.training import trainer
 
 
@@ -36,18 +36,18 @@ def save_presets(tmp_path_factory):
 def assert_remat_changes_nothing():
     """check(load_backbone, build_classifier, inputs, labels): a traced training step (dropout on) of the
     classifier around a one-block backbone gives the same loss and gradients with the block recomputed
-    (`encoder.rematerialize`) as without, traces the block's forward a second time, and advances the dropout
+    (`rematerialize`) as without, traces the block's forward a second time, and advances the dropout
     seeds once."""
 
     def check(load_backbone, build_classifier, inputs, labels):
         runs = {}
         for remat in (False, True):
             backbone = load_backbone()
-            (block,) = encoder.transformer_blocks(backbone)
+            (block,) = transformer_blocks(backbone)
             traced, call = [], block.call
             block.call = lambda *args, _call=call, _traced=traced, **kwargs: _traced.append(1) or _call(*args, **kwargs)
             if remat:
-                assert encoder.rematerialize(backbone) == 1
+                assert rematerialize(backbone) == 1
             runs[remat] = build_classifier(backbone), traced
         (plain, plain_traced), (recomputed, traced) = runs[False], runs[True]
         recomputed.set_weights(plain.get_weights())

@@ -18,7 +18,12 @@ import tensorflow as tf
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
-from textclf.families import decoder, encoder
+from textclf.families.decoder.backbone import load_backbone, load_tokenizer, projection_names
+from textclf.families.decoder.head import LastTokenPooling, build_classifier, label_token_ids
+from textclf.families.decoder.packer import PromptPacker, check_template
+from textclf.families.pretrained.adapters import enable_lora
+from textclf.families.pretrained.fine_tuning import compile_classifier
+from textclf.models.registry import LLM_TEMPLATE
 from textclf.run import run
 from textclf.serving.predictor import Predictor
 
@@ -78,11 +83,11 @@ TEMPLATE = 'read the text:"{text}", which of:{labels},answer:'
 
 @pytest.mark.large
 def test_the_packer_cuts_the_text_and_never_the_template_or_the_labels(presets):
-    tokenizer = decoder.load_tokenizer(str(presets["llama3"]))
-    whole = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=200, truncate="head")
+    tokenizer = load_tokenizer(str(presets["llama3"]))
+    whole = PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=200, truncate="head")
     whole.build()
-    cut = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix) + 3,
-                               truncate="head")
+    cut = PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix) + 3,
+                       truncate="head")
     assert whole.prefix[0] == tokenizer.start_token_id  # Llama 3's <|begin_of_text|> opens the prompt
     text = "the film is good and not bad and great"
     ids, mask = (cut(tf.constant([text, "a film"]))[k].numpy() for k in ("token_ids", "padding_mask"))
@@ -91,21 +96,21 @@ def test_the_packer_cuts_the_text_and_never_the_template_or_the_labels(presets):
     short = len(cut.prefix) + 2 + len(cut.suffix)
     assert list(mask[1]) == [1] * short + [0] * (len(ids[1]) - short)  # right-padded
     with pytest.raises(InputError, match="leave none for the text"):
-        decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix),
-                             truncate="head").build()
+        PromptPacker(tokenizer, TEMPLATE, LABELS, max_len=len(whole.prefix) + len(whole.suffix),
+                     truncate="head").build()
 
 
 def test_the_labels_fill_the_template_and_a_template_needs_one_text():
-    decoder.check_template("{text}")
+    check_template("{text}")
     for bad in ("no text here", "{text} and {text}"):
         with pytest.raises(InputError, match="exactly once"):
-            decoder.check_template(bad)
+            check_template(bad)
 
 
 def test_last_token_pooling_reads_the_last_real_token_of_right_and_left_padded_rows():
     states = np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3)
     right, left = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]), np.array([[0, 0, 1, 1, 1], [0, 1, 1, 1, 1]])
-    pooled = decoder.LastTokenPooling()
+    pooled = LastTokenPooling()
     np.testing.assert_array_equal(pooled(states, right), states[[0, 1], [2, 4]])
     np.testing.assert_array_equal(pooled(states, left), states[[0, 1], [4, 4]])
 
@@ -113,11 +118,11 @@ def test_last_token_pooling_reads_the_last_real_token_of_right_and_left_padded_r
 @pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_label_words_score_the_class_names_first_tokens_as_the_language_model_does(presets, family):
-    backbone = decoder.load_backbone(str(presets[family]))
-    tokenizer = decoder.load_tokenizer(str(presets[family]))
-    ids = decoder.label_token_ids(tokenizer, LABELS)
-    classifier = decoder.build_classifier(backbone, 2, head="label_words", label_ids=ids)
-    packer = decoder.PromptPacker(tokenizer, TEMPLATE, LABELS, 64, "head")
+    backbone = load_backbone(str(presets[family]))
+    tokenizer = load_tokenizer(str(presets[family]))
+    ids = label_token_ids(tokenizer, LABELS)
+    classifier = build_classifier(backbone, 2, head="label_words", label_ids=ids)
+    packer = PromptPacker(tokenizer, TEMPLATE, LABELS, 64, "head")
     inputs = packer(tf.constant(SENTENCES))
     states = backbone(inputs).numpy()
     last = inputs["padding_mask"].numpy().sum(axis=1) - 1
@@ -127,7 +132,7 @@ def test_label_words_score_the_class_names_first_tokens_as_the_language_model_do
     expected = np.exp(logits[:, ids]) / np.exp(logits[:, ids]).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(classifier(inputs), expected, atol=1e-5)
     with pytest.raises(InputError, match="do not all start with different tokens"):
-        decoder.label_token_ids(tokenizer, ["good film", "good movie"])
+        label_token_ids(tokenizer, ["good film", "good movie"])
 
 
 def _weights(model) -> dict[str, np.ndarray]:
@@ -149,17 +154,17 @@ def _assert_the_update_is_scaled_by_alpha_over_rank(layer, scale: float):
 @pytest.mark.large
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets, family):
-    backbone = decoder.load_backbone(str(presets[family]))
-    targets = decoder.projection_names(backbone)
+    backbone = load_backbone(str(presets[family]))
+    targets = projection_names(backbone)
     assert {"query", "value", "attention_output"} <= set(targets) and len(targets) >= 6  # attention and MLP
-    classifier = decoder.build_classifier(backbone, 2)
-    encoder.enable_lora(backbone, rank=2, alpha=8, targets=targets)
+    classifier = build_classifier(backbone, 2)
+    enable_lora(backbone, rank=2, alpha=8, targets=targets)
     adapted = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
     assert len(adapted) == len(targets) and all(layer.lora_alpha / layer.lora_rank == 4 for layer in adapted)
     _assert_the_update_is_scaled_by_alpha_over_rank(adapted[0], scale=4)
-    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
-                               weight_decay=0.01)
-    packer = decoder.PromptPacker(decoder.load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
+    compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                       weight_decay=0.01)
+    packer = PromptPacker(load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
     before = _weights(classifier)
     classifier.train_on_batch(packer(tf.constant(SENTENCES)), np.array([1, 0, 0, 1]))
     changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}
@@ -169,7 +174,7 @@ def test_lora_on_every_projection_trains_only_the_adapters_and_the_head(presets,
 
 
 def test_an_untied_language_model_head_is_frozen_since_the_classifier_never_reads_it(presets):
-    embedding = decoder.load_backbone(str(presets["llama3"])).token_embedding  # Llama 3: untied by default
+    embedding = load_backbone(str(presets["llama3"])).token_embedding  # Llama 3: untied by default
     assert not embedding.tie_weights
     assert not embedding.reverse_embeddings.trainable and embedding.embeddings.trainable
 
@@ -178,32 +183,37 @@ def test_an_untied_language_model_head_is_frozen_since_the_classifier_never_read
 @pytest.mark.parametrize("family", sorted(TINY_PRESETS))
 def test_remat_recomputes_each_decoder_block_with_the_same_loss_and_gradients(presets, family,
                                                                                assert_remat_changes_nothing):
-    packer = decoder.PromptPacker(decoder.load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
-    assert_remat_changes_nothing(lambda: decoder.load_backbone(str(presets[family])),
-                                 lambda backbone: decoder.build_classifier(backbone, 2),
-                                 packer(tf.constant(SENTENCES)), np.array([1, 0, 0, 1]))
+    packer = PromptPacker(load_tokenizer(str(presets[family])), TEMPLATE, LABELS, 64, "head")
+    assert_remat_changes_nothing(lambda: load_backbone(str(presets[family])),
+                         lambda backbone: build_classifier(backbone, 2),
+                         packer(tf.constant(SENTENCES)), np.array([1, 0, 0, 1]))
 
 
 MIRRORED = """
 import json, sys
 import keras, numpy as np, tensorflow as tf
 from textclf.data.pipeline import EpochShuffle
-from textclf.families import decoder, encoder
+from textclf.families.decoder.backbone import load_backbone, load_tokenizer, projection_names
+from textclf.families.decoder.head import build_classifier
+from textclf.families.decoder.packer import PromptPacker
+from textclf.families.pretrained.adapters import enable_lora
+from textclf.families.pretrained.fine_tuning import compile_classifier
+from textclf.families.pretrained.packing import make_dataset
 from textclf.training.devices import setup_strategy
 
 strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
 folders, template, labels, texts, targets = json.loads(sys.argv[1])
 for folder in folders:
     with strategy.scope():
-        backbone = decoder.load_backbone(folder)
-        classifier = decoder.build_classifier(backbone, 2)
-        encoder.enable_lora(backbone, 2, 4, targets=decoder.projection_names(backbone))
-        encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
-                                   weight_decay=0.01)
-    packer = decoder.PromptPacker(decoder.load_tokenizer(folder), template, labels, 64, "head")
+        backbone = load_backbone(folder)
+        classifier = build_classifier(backbone, 2)
+        enable_lora(backbone, 2, 4, targets=projection_names(backbone))
+        compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                           weight_decay=0.01)
+    packer = PromptPacker(load_tokenizer(folder), template, labels, 64, "head")
     packer.build()
     shuffle = EpochShuffle(1)
-    train = encoder.make_dataset(texts, targets, packer, global_batch=4, shuffle=shuffle, replicas=2)
+    train = make_dataset(texts, targets, packer, global_batch=4, shuffle=shuffle, replicas=2)
     adapters = [w for w in classifier.trainable_weights if "lora_kernel_b" in w.path]
     history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
     moved = max(float(np.abs(keras.ops.convert_to_numpy(w)).max()) for w in adapters)  # B starts at zero
@@ -238,7 +248,7 @@ def test_an_llm_run_reports_exports_and_serves_what_it_tested(tmp_path, fixtures
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
     assert row["model"] == "llm" and row["config_head"] == "label_words"
     assert row["trainable_parameters"] < row["total_parameters"]
-    assert row["config_prompt_template"] == decoder.DEFAULT_TEMPLATE and row["config_max_len"] == 128
+    assert row["config_prompt_template"] == LLM_TEMPLATE and row["config_max_len"] == 128
     assert "--remat: 1 transformer blocks recompute" in (Path(row["run_dir"]) / "run.log").read_text()
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
     texts = predictions["text"].fillna("").tolist()
@@ -258,11 +268,11 @@ def test_zero_shot_label_words_score_the_classes_as_the_preset_does(tmp_path, fi
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
     assert (row["epochs_run"], row["best_epoch"], row["train_seconds"]) == (0, 0, 0)
     predictions = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
-    backbone = decoder.load_backbone(str(presets["gemma"]))  # untouched: the preset's own weights
-    tokenizer = decoder.load_tokenizer(str(presets["gemma"]))
-    classifier = decoder.build_classifier(backbone, 2, head="label_words",
-                                          label_ids=decoder.label_token_ids(tokenizer, LABELS))
-    packer = decoder.PromptPacker(tokenizer, decoder.DEFAULT_TEMPLATE, LABELS, 128, "head")
+    backbone = load_backbone(str(presets["gemma"]))  # untouched: the preset's own weights
+    tokenizer = load_tokenizer(str(presets["gemma"]))
+    classifier = build_classifier(backbone, 2, head="label_words",
+                                  label_ids=label_token_ids(tokenizer, LABELS))
+    packer = PromptPacker(tokenizer, LLM_TEMPLATE, LABELS, 128, "head")
     expected = classifier(packer(tf.constant(predictions["text"].fillna("").tolist())))
     np.testing.assert_allclose(predictions.filter(like="p_").to_numpy(), expected, atol=1e-5)
 
@@ -272,13 +282,13 @@ def test_zero_shot_label_words_score_the_classes_as_the_preset_does(tmp_path, fi
     ({"epochs": 0}, "--epochs 0 evaluates a model without training it, which only --model llm --head label_words"),
     ({"max_len": 40}, r"--max-len 40: the prompt template and the class names take \d+ tokens and leave none"),
     ({"prompt_template": "no placeholder"}, "it must hold {text} exactly once"),
-    ({"model_args": {"pooling": "mean"}}, "model llm has no setting 'pooling' with --head mlp; its setting is dropout"),
-    ({"head": "label_words", "model_args": {"dropout": 0.2}}, "no setting 'dropout' with --head label_words"),
-    ({"model": "gru", "preset": None, "head": "mlp", "prompt_template": None}, "--head is a setting of --model llm"),
-    ({"peft": "prompt"}, "--peft is an encoder setting; --model llm does not take it"),
+    ({"model_args": {"pooling": "mean"}}, "model llm with --head mlp has no setting 'pooling'; its settings are dropout"),
+    ({"head": "label_words", "model_args": {"dropout": 0.2}}, "model llm with --head label_words has no setting 'dropout'; it takes none"),
+    ({"model": "gru", "preset": None, "head": "mlp", "prompt_template": None}, "--head does not apply to --model gru"),
+    ({"peft": "prompt"}, r"--peft does not apply to --model llm \(decoder family\): it is a setting of the encoder family"),
     ({"preset": "no_such_preset"}, "neither a folder nor a keras-hub causal LM preset"),
-    ({"model": "bert"}, "--prompt-template is a setting of --model llm"),
-    ({"model": "gru", "preset": None}, "--prompt-template is a setting of --model llm"),
+    ({"model": "bert"}, "--prompt-template does not apply to --model bert"),
+    ({"model": "gru", "preset": None}, "--prompt-template does not apply to --model gru"),
 ])
 def test_settings_that_do_not_apply_to_an_llm_are_refused_before_a_run_folder(tmp_path, fixtures, presets, given,
                                                                               message):

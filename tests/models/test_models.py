@@ -1,9 +1,13 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
+from textclf.config import RunConfig
 from textclf.errors import InputError
-from textclf.models.registry import MODELS, builder_for
+from textclf.models.blocks import RunInputs
+from textclf.models.registry import MODELS, builder_for, settings_for
 
 SCRATCH = sorted(name for name, family in MODELS.items() if family == "scratch")  # the encoders: tests/families
 
@@ -16,7 +20,7 @@ TINY = {
     "cnn_lstm": dict(embedding_dim=4, filters=3, kernel_size=3, units=3),
     "attention_lstm": dict(embedding_dim=4, units=3, attention_units=2),
     "capsule_lstm": dict(embedding_dim=4, units=3, num_capsules=2, capsule_dim=3),
-    "transformer": dict(embedding_dim=4, num_heads=2, intermediate_dim=4, num_layers=1, max_len=16),
+    "transformer": dict(embedding_dim=4, num_heads=2, intermediate_dim=4, num_layers=1),
     "fasttext": dict(embedding_dim=4, buckets=7),
 }
 # L2 terms with `l2` set: the embedding(s), every kernel the builder creates, the output kernel.
@@ -55,6 +59,12 @@ LAYER_NAMES = {
 }
 
 
+def tiny(name, num_classes=3, settings=None, **run):
+    """Model `name` over a 10-id vocabulary and 16 positions, at TINY with `settings` over it; `run`: --embeddings."""
+    inputs = RunInputs(vocab_size=10, num_classes=num_classes, max_len=16, **run)
+    return builder_for(name)(inputs, settings_for(name)(**{**TINY[name], **(settings or {})}))
+
+
 def batch():
     x = np.array([[2, 3, 4, 0, 0], [5, 6, 0, 0, 0], [7, 0, 0, 0, 0], [2, 9, 9, 9, 9]], dtype="int32")
     return x, np.array([0, 1, 2, 1])
@@ -75,7 +85,7 @@ def test_tiny_covers_every_model():
 @pytest.mark.large
 @pytest.mark.parametrize("name", SCRATCH)
 def test_builds_trains_a_step_and_round_trips(name, tmp_path):
-    model = builder_for(name)(10, 3, **TINY[name])
+    model = tiny(name)
     assert trained_a_step(model)
     x, _ = batch()
     probs = keras.ops.convert_to_numpy(model(x, training=False))
@@ -87,14 +97,14 @@ def test_builds_trains_a_step_and_round_trips(name, tmp_path):
 @pytest.mark.parametrize("name", SCRATCH)
 def test_layer_names_and_order_stay_those_of_earlier_runs(name):
     keras.backend.clear_session()  # layer names are numbered per session
-    model = builder_for(name)(10, 3, **TINY[name])
+    model = tiny(name)
     assert [layer.name for layer in model.layers] == LAYER_NAMES[name]
     assert model.name == name
 
 
 @pytest.mark.parametrize("name", SCRATCH)
 def test_padding_does_not_change_predictions(name):
-    model = builder_for(name)(10, 2, **TINY[name])
+    model = tiny(name, 2)
     x, _ = batch()
     padded = np.pad(x, [(0, 0), (0, 6)])
     assert np.allclose(model(x, training=False), model(padded, training=False), atol=1e-6)
@@ -104,14 +114,14 @@ def test_padding_does_not_change_predictions(name):
 
 @pytest.mark.parametrize("name", sorted(L2_TERMS))
 def test_l2_adds_one_loss_per_regularized_weight(name):
-    model = builder_for(name)(10, 2, **{**TINY[name], "l2": 1e-3})
+    model = tiny(name, 2, {"l2": 1e-3})
     assert len(model.losses) == L2_TERMS[name]
     assert all(float(loss) > 0 for loss in model.losses)
 
 
 @pytest.mark.parametrize("name", sorted(set(L2_TERMS) - {"stacked_lstm"}))
 def test_no_l2_losses_by_default(name):
-    assert builder_for(name)(10, 2, **TINY[name]).losses == []
+    assert tiny(name, 2).losses == []
 
 
 def pretrained():
@@ -123,31 +133,31 @@ def pretrained():
 @pytest.mark.parametrize("name", SCRATCH)
 def test_pretrained_embeddings_start_the_embedding_and_can_be_frozen(name):
     matrix = pretrained()
-    model = builder_for(name)(10, 3, **TINY[name], embeddings=matrix, freeze_embeddings=True)
+    model = tiny(name, embeddings=matrix, freeze_embeddings=True)
     embedding = model.get_layer("token_embedding")
     assert np.array_equal(embedding.get_weights()[0], matrix)
     assert all(w is not embedding.embeddings for w in model.trainable_weights)
-    unfrozen = builder_for(name)(10, 3, **TINY[name], embeddings=matrix)
+    unfrozen = tiny(name, embeddings=matrix)
     assert any(w is unfrozen.get_layer("token_embedding").embeddings for w in unfrozen.trainable_weights)
 
 
 @pytest.mark.parametrize("name", ["fasttext", "text_cnn"])  # fast ones; freezing is the shared helper's work
 def test_frozen_embeddings_survive_a_train_step(name):
-    model = builder_for(name)(10, 3, **TINY[name], embeddings=pretrained(), freeze_embeddings=True)
+    model = tiny(name, embeddings=pretrained(), freeze_embeddings=True)
     assert trained_a_step(model)
     assert np.array_equal(model.get_layer("token_embedding").get_weights()[0], pretrained())
 
 
 def test_embedding_matrix_must_fit_the_vocabulary():
     with pytest.raises(ValueError, match="does not fit a vocabulary of 10"):
-        builder_for("gru")(10, 2, **TINY["gru"], embeddings=np.zeros((9, 4)))
+        tiny("gru", 2, embeddings=np.zeros((9, 4)))
 
 
 @pytest.mark.parametrize("name", SCRATCH)
 def test_output_stays_float32_under_mixed_precision(name):
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        model = builder_for(name)(10, 2, **TINY[name])
+        model = tiny(name, 2)
         assert model.get_layer("token_embedding").compute_dtype == "float16"
         assert model.output.dtype == "float32"
         probs = keras.ops.convert_to_numpy(model(batch()[0]))
@@ -166,13 +176,24 @@ def test_every_registered_module_holds_its_builder():
         assert builder_for(name).__module__ == f"textclf.models.{name}"
 
 
+@pytest.mark.parametrize("name", [*SCRATCH, "nbsvm"])
+def test_a_models_settings_are_its_own_and_fixed(name):
+    # A setting named as a RunConfig field would be refused as a run setting (families/scratch.py).
+    settings = settings_for(name)
+    names = [field.name for field in dataclasses.fields(settings)]
+    assert settings.__module__ == f"textclf.models.{name}"
+    assert not set(names) & {field.name for field in dataclasses.fields(RunConfig)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(settings(), names[0], None)
+
+
 @pytest.mark.parametrize("name", SCRATCH)
 def test_an_empty_batch_predicts_no_rows(name):
     # Under MirroredStrategy, validation and prediction hand a replica no rows when the last batch has fewer
     # rows than there are replicas (training leaves such batches out: data/pipeline.py).
     import tensorflow as tf
 
-    model = builder_for(name)(10, 3, **TINY[name])
+    model = tiny(name)
     predict = tf.function(lambda ids: model(ids, training=False),  # traced for any batch, as a step is
                           input_signature=[tf.TensorSpec([None, None], tf.int32)])
     assert tuple(predict(np.zeros((0, 5), dtype="int32")).shape) == (0, 3)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textclf.models.nbsvm import log_count_ratios, nbsvm
+from textclf.models.blocks import RunInputs
+from textclf.models.nbsvm import Settings, log_count_ratios, nbsvm
 
 
 def test_log_count_ratios_by_hand():
@@ -32,7 +33,7 @@ def test_log_count_ratios_one_vs_rest_for_three_classes():
 
 def test_the_linear_layer_counts_each_distinct_n_gram_once_and_ignores_padding_and_oov():
     ratios = np.arange(12, dtype="float32").reshape(6, 2) / 10
-    model = nbsvm(6, 2, ratios=ratios, offset=0.5)
+    model = nbsvm(RunInputs(6, 2, max_len=8), Settings(offset=0.5), ratios)
     linear = model.get_layer("nb_linear")
     kernel = np.linspace(-1, 1, 12, dtype="float32").reshape(6, 2)
     linear.kernel.assign(kernel)
@@ -45,7 +46,7 @@ def test_the_linear_layer_counts_each_distinct_n_gram_once_and_ignores_padding_a
 
 def test_the_ratios_are_saved_with_the_weights_not_the_config(tmp_path):
     ratios = np.random.default_rng(0).normal(size=(30, 3)).astype("float32")
-    model = nbsvm(30, 3, ratios=ratios)
+    model = nbsvm(RunInputs(30, 3, max_len=8), Settings(), ratios)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(loaded.get_layer("nb_linear").ratios.numpy(), ratios)

@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from textclf.data import text
-from textclf.models.nbsvm import nbsvm
+from textclf.models import nbsvm
+from textclf.models.blocks import RunInputs
 from textclf.models.registry import MODELS, builder_for
 from textclf.serving.app import create_app
 
@@ -84,9 +85,10 @@ def test_every_models_custom_layers_load_in_a_serving_process():
     """serve.py and predict.py import only the serving package: it must register every layer a run can hold."""
     names = set()
     for name in (name for name, family in MODELS.items() if family == "scratch"):
-        model = builder_for(name)(50, 3, **({"max_len": 20} if name == "transformer" else {}))
+        model = builder_for(name)(RunInputs(50, 3, max_len=20))
         names |= {keras.saving.get_registered_name(type(layer)) for layer in model.layers}
-    names |= {keras.saving.get_registered_name(type(layer)) for layer in nbsvm(50, 3, ratios=np.zeros((50, 3))).layers}
+    model = nbsvm.nbsvm(RunInputs(50, 3, max_len=20), nbsvm.Settings(), np.zeros((50, 3)))
+    names |= {keras.saving.get_registered_name(type(layer)) for layer in model.layers}
     encoder_run = {"textclf>TextPacker", "textclf>EncoderRawTextClassifier"}  # what an encoder run's model holds
     encoder_run |= {"textclf>EnsembleClassifier"}  # an ensemble run's
     custom = sorted(n for n in names | encoder_run if n.startswith("textclf>"))

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from textclf.config import RunConfig
 from textclf.errors import InputError
+from textclf.models.blocks import RunInputs
 from textclf.models.registry import MODELS, builder_for
 from textclf.run import run
 from textclf.serving.predictor import Predictor
@@ -61,7 +62,7 @@ def test_rdrop_is_the_halved_paper_loss_of_two_passes_with_their_own_dropout_mas
 
 @pytest.mark.parametrize("name", [name for name, family in MODELS.items() if family == "scratch"])
 def test_the_features_are_what_each_models_head_reads_before_its_dropout(name):
-    classifier = builder_for(name)(50, 3)
+    classifier = builder_for(name)(RunInputs(50, 3, max_len=20))
     pooled = objectives.features(classifier)
     head = [layer for layer in classifier.layers if isinstance(layer, keras.layers.Dense)][-1]
     assert len(pooled.shape) == 2 and pooled.shape[-1] == head.kernel.shape[0]

@@ -31,7 +31,7 @@ def load_vectors(path: str | Path, vocabulary: list[str], *, seed: int = 0) -> t
 
     Example:
         matrix, coverage = load_vectors("glove.6B.50d.txt.gz", vectorizer.get_vocabulary())
-        model = builder(len(matrix), num_classes, embeddings=matrix)
+        model = builder(RunInputs(len(matrix), num_classes, max_len, embeddings=matrix))  # textclf.models.blocks
     """
     path = Path(path)
     check_file(path)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from textclf.errors import InputError
+from textclf.models.registry import MODELS, family_of
 
 if TYPE_CHECKING:  # annotations only: importing a family's contract loads neither Keras nor pandas
     import keras
@@ -63,26 +64,47 @@ class Family(Protocol):
         """Raw strings in, the same probabilities out; `serving.export.export` saves it (`models.raw_text`)."""
 
 
-# family name -> its module, imported on use (it loads Keras; an unknown model is answered before).
+class Declared(NamedTuple):
+    """A family as the rest of textclf knows it before importing it."""
+
+    module: str  # the module that meets `Family`, imported on use (it loads Keras)
+    settings: tuple[str, ...]  # the RunConfig fields this family takes beyond those every run takes
+
+
+# What every pretrained family (keras-hub encoders and decoders) takes.
+PRETRAINED = ("preset", "lora_rank", "lora_alpha", "weight_decay", "remat")
+# family name -> its declaration. A RunConfig field that no family names here is one every run takes (the data, the
+# training loop, evaluation, serving); one that some family names is refused by the others (`check_settings`).
 FAMILIES = {
-    "scratch": "textclf.families.scratch",
-    "ngram": "textclf.families.ngram",
-    "encoder": "textclf.families.encoder_family",
-    "decoder": "textclf.families.decoder_family",
+    "scratch": Declared("textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings")),
+    "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size")),
+    "encoder": Declared("textclf.families.encoder.family", (*PRETRAINED, "peft", "virtual_tokens", "prompt_init")),
+    "decoder": Declared("textclf.families.decoder.family", (*PRETRAINED, "prompt_template", "head")),
 }
-
-
-# The settings only `--model llm` (the decoder family) takes, and their flags.
-DECODER_ONLY = {"prompt_template": "--prompt-template", "head": "--head"}
-
-
-def refuse_decoder_settings(config) -> None:
-    """Raises InputError for a DECODER_ONLY setting given to another family's model."""
-    for name, flag in DECODER_ONLY.items():
-        if getattr(config, name) is not None:
-            raise InputError(f"{flag} is a setting of --model llm; {config.model} classifies the text alone")
 
 
 def family(name: str) -> Family:
     """The module of family `name`, which meets `Family` by its functions."""
-    return importlib.import_module(FAMILIES[name])
+    return importlib.import_module(FAMILIES[name].module)
+
+
+def check_settings(config: RunConfig) -> None:
+    """Refuses a setting given for a model whose family does not take it: a field some family declares, set to
+    other than its default, that the model's family does not declare. Run before the family's own `check`.
+
+    Raises:
+        InputError: naming the flag, the model and the families that take it.
+    """
+    chosen = family_of(config.model)
+    for field in dataclasses.fields(config):
+        owners = [name for name, declared in FAMILIES.items() if field.name in declared.settings]
+        if not owners or chosen in owners or getattr(config, field.name) == _default(field):
+            continue
+        models = ", ".join(model for model, name in MODELS.items() if name in owners)
+        raise InputError(f"--{field.name.replace('_', '-')} does not apply to --model {config.model} ({chosen} "
+                         f"family): it is a setting of the {' and '.join(owners)} "
+                         f"{'families' if len(owners) > 1 else 'family'} (--model {models})")
+
+
+def _default(field: dataclasses.Field):
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default

@@ -18,9 +18,7 @@ from textclf.data import pipeline, splits, text
 from textclf.errors import InputError
 from textclf.families import Prepared, scratch
 from textclf.models import nbsvm
-
-# Builder arguments the run decides: a model_arg may not set them.
-RUN_DECIDED = {"ratios": "training split (naive-Bayes counts)"}
+from textclf.models.blocks import RunInputs
 
 resolve = scratch.resolve
 compile_model = scratch.compile_model
@@ -33,25 +31,16 @@ class State:
     ratios: np.ndarray  # (vocabulary, classes) log-count ratios of the training split
 
 
-def _features(config: RunConfig) -> dict:
-    """The vectorizer's and the ratios' settings (`nbsvm.FEATURES`) with the run's model_args over them."""
-    return {key: config.model_args.get(key, default) for key, default in nbsvm.FEATURES.items()}
-
-
 def check(config: RunConfig):
-    """Refuses a pretrained model's setting, word vectors, a cut that would drop unigrams before trigrams, an
-    objective that needs dropout or pooled features, and a model_args key nbsvm does not take."""
-    scratch.refuse_pretrained_settings(config)
-    if config.embeddings:
-        raise InputError("--embeddings: nbsvm learns one weight per n-gram, not word vectors")
+    """Refuses a cut that would drop unigrams before trigrams, an objective that needs dropout or pooled features,
+    and a model_args key nbsvm does not take."""
     if config.truncate not in (None, "post"):
         raise InputError(f"--truncate {config.truncate}: nbsvm's ids are a text's unigrams, then bigrams, then "
                          "trigrams; it keeps the first --max-len (post)")
     if config.objective != "ce":
         raise InputError(f"--objective {config.objective} needs dropout or pooled features; nbsvm is one linear "
                          "layer (ce only)")
-    settings = {**scratch.model_settings(nbsvm.nbsvm, RUN_DECIDED), **nbsvm.FEATURES}
-    scratch.check_model_args(config, settings, RUN_DECIDED)
+    scratch.check_model_args(config)
     if "ngrams" in config.model_args and config.model_args["ngrams"] < 1:
         raise InputError(f"model_args ngrams: expected at least 1, got {config.model_args['ngrams']}")
 
@@ -67,21 +56,20 @@ def _train_rows(vectorizer, texts: list[str], config: RunConfig):
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
     """The n-gram vocabulary and the ratios (from train only), the three batched datasets and the training
     order."""
-    features = _features(config)
+    settings = scratch.settings_of(config)  # its n-grams and the ratios' smoothing
     texts = scratch.prepared_texts(config, data)
-    vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size, ngrams=features["ngrams"])
+    vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size, ngrams=settings.ngrams)
     vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
     num_classes = len(data.class_names)
     ratios = nbsvm.log_count_ratios(_train_rows(vectorizer, texts["train"], config), data.train["label"].to_numpy(),
-                                    vectorizer.vocabulary_size(), num_classes, alpha=features["alpha"])
-    logger.info(f"nbsvm: {vectorizer.vocabulary_size():,} 1- to {features['ngrams']}-grams")
+                                    vectorizer.vocabulary_size(), num_classes, alpha=settings.alpha)
+    logger.info(f"nbsvm: {vectorizer.vocabulary_size():,} 1- to {settings.ngrams}-grams")
     datasets, shuffle = scratch.batched(config, data, texts, vectorizer, global_batch=global_batch,
                                         replicas=replicas)
     return Prepared(datasets, (shuffle,), {}, State(vectorizer, ratios))
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
-    """nbsvm with the training split's ratios and the model_args that are the builder's."""
-    settings = {key: value for key, value in config.model_args.items() if key not in nbsvm.FEATURES}
-    return nbsvm.nbsvm(prepared.state.vectorizer.vocabulary_size(), num_classes, ratios=prepared.state.ratios,
-                       **settings)
+    """nbsvm with the model's settings and the training split's ratios."""
+    run = RunInputs(prepared.state.vectorizer.vocabulary_size(), num_classes, config.max_len)
+    return nbsvm.nbsvm(run, scratch.settings_of(config), prepared.state.ratios)

@@ -8,7 +8,6 @@ adapted on train, cut to --max-len and batched by length (`data.pipeline`); the 
 """
 
 import dataclasses
-import inspect
 
 import keras
 import numpy as np
@@ -17,15 +16,11 @@ from loguru import logger
 from textclf.config import RunConfig
 from textclf.data import embeddings, pipeline, splits, text
 from textclf.errors import InputError
-from textclf.families import Prepared, refuse_decoder_settings
+from textclf.families import Prepared
+from textclf.models.blocks import RunInputs
 from textclf.models.raw_text import RawTextClassifier
-from textclf.models.registry import builder_for
+from textclf.models.registry import builder_for, settings_for
 from textclf.training import trainer
-
-# Builder arguments the run decides from its own flags: a model_arg may not set them.
-RUN_DECIDED = {"max_len": "--max-len", "embeddings": "--embeddings", "freeze_embeddings": "--freeze-embeddings"}
-# The pretrained encoders' settings: a from-scratch model has no preset, adapters or AdamW.
-ENCODER_ONLY = ("preset", "lora_rank", "lora_alpha", "weight_decay", "peft", "virtual_tokens", "prompt_init")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,52 +29,40 @@ class State:
     vectors: np.ndarray | None  # the --embeddings matrix over the vocabulary, or None
 
 
-def model_settings(builder, decided) -> dict[str, object]:
-    """A builder's own settings (what model_args may set) and their defaults: its keyword-only arguments but
-    those the run decides (`decided`)."""
-    parameters = inspect.signature(builder).parameters.values()
-    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name not in decided}
-
-
 def _fits(default, value) -> bool:
-    """Whether `value` has the kind of the builder's default (a YAML list stands for a tuple)."""
+    """Whether `value` has the kind of the setting's default (a YAML list stands for a tuple)."""
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     kinds = {int: int, float: (int, float), tuple: list, str: str}
     return type(default) not in kinds or isinstance(value, kinds[type(default)])
 
 
-def refuse_pretrained_settings(config: RunConfig):
-    """Refuses an encoder's or a decoder's setting, and --remat."""
-    for name in ENCODER_ONLY:
-        if getattr(config, name) is not None:
-            raise InputError(f"--{name.replace('_', '-')} is an encoder setting; {config.model} is trained from scratch")
-    refuse_decoder_settings(config)
-    if config.remat:
-        raise InputError(f"--remat recomputes a pretrained model's transformer blocks; {config.model} is trained "
-                         "from scratch")
-
-
-def check_model_args(config: RunConfig, settings: dict[str, object], decided: dict[str, str]):
-    """Refuses a model_args key the run decides (`decided`: key -> what decides it) or the model does not take
-    (`settings`: key -> default), or a value of the wrong kind."""
+def check_model_args(config: RunConfig):
+    """Refuses a model_args key that is a run setting (a RunConfig field: the run gives it to every builder, or
+    it is no model's) or not a field of the model's `Settings`, or a value unlike that field's default."""
+    defaults = {field.name: field.default for field in dataclasses.fields(settings_for(config.model))}
+    run_settings = {field.name for field in dataclasses.fields(RunConfig)}
     for key, value in config.model_args.items():
-        if key in decided:
-            raise InputError(f"model_args {key}: set by the run's {decided[key]}, not a model setting")
-        if key not in settings:
-            raise InputError(f"model {config.model} has no setting {key!r}; its settings are {', '.join(settings)}")
-        if not _fits(settings[key], value):
-            raise InputError(f"model_args {key}: {value!r} is not like its default {settings[key]!r}")
+        if key in run_settings:
+            raise InputError(f"model_args {key}: a run setting (--{key.replace('_', '-')}), not a model setting")
+        if key not in defaults:
+            raise InputError(f"model {config.model} has no setting {key!r}; its settings are {', '.join(defaults)}")
+        if not _fits(defaults[key], value):
+            raise InputError(f"model_args {key}: {value!r} is not like its default {defaults[key]!r}")
+
+
+def settings_of(config: RunConfig):
+    """The model's `Settings`: the run's model_args over its defaults (a YAML list given for a tuple as a tuple)."""
+    given = {key: tuple(value) if isinstance(value, list) else value for key, value in config.model_args.items()}
+    return settings_for(config.model)(**given)
 
 
 def check(config: RunConfig):
-    """Refuses a pretrained model's setting, a subword cut, a model_args key the builder does not take, or a
-    value of the wrong kind."""
-    refuse_pretrained_settings(config)
+    """Refuses a subword cut, a model_args key that is not the model's setting, or a value of the wrong kind."""
     if config.truncate not in (None, "pre", "post"):
         raise InputError(f"--truncate {config.truncate} cuts subword tokens of an encoder; {config.model} takes pre "
                          "or post")
-    check_model_args(config, model_settings(builder_for(config.model), RUN_DECIDED), RUN_DECIDED)
+    check_model_args(config)
     if config.embeddings and "embedding_dim" in config.model_args:
         raise InputError("model_args embedding_dim: the --embeddings vectors set the embedding width")
 
@@ -126,13 +109,13 @@ def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replic
 
 
 def build(config: RunConfig, prepared: Prepared, num_classes: int) -> keras.Model:
-    """The builder called with model_args and what the run decides: --max-len for a model with a position
-    table, the --embeddings vectors."""
-    builder = builder_for(config.model)
-    decided = {"max_len": config.max_len} if "max_len" in inspect.signature(builder).parameters else {}
-    if prepared.state.vectors is not None:
-        decided.update(embeddings=prepared.state.vectors, freeze_embeddings=config.freeze_embeddings)
-    return builder(prepared.state.vectorizer.vocabulary_size(), num_classes, **config.model_args, **decided)
+    """The builder of --model with what the run gives every model (`RunInputs`: the vocabulary, --max-len, the
+    --embeddings vectors) and the model's settings (`settings_of`)."""
+    vectors = prepared.state.vectors
+    # --freeze-embeddings without --embeddings leaves the random vectors trainable, as it always has.
+    run = RunInputs(prepared.state.vectorizer.vocabulary_size(), num_classes, config.max_len, embeddings=vectors,
+                    freeze_embeddings=vectors is not None and config.freeze_embeddings)
+    return builder_for(config.model)(run, settings_of(config))
 
 
 def compile_model(model: keras.Model, config: RunConfig, *, peak_lr: float, total_steps: int, ema_momentum: float):

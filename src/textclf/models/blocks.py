@@ -1,18 +1,42 @@
-"""The opening and the ending every scratch builder shares, so that a builder is only its body.
+"""What the run gives every scratch builder (`RunInputs`), and the opening and the ending they share, so that a
+builder is only its body.
 
-    reg = l2_regularizer(l2)
-    inputs, x = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings, reg)
-    x = layers.GRU(units, kernel_regularizer=reg)(x)  # the body
-    return classifier(inputs, x, num_classes, "gru", dropout=dropout, regularizer=reg)
+    reg = l2_regularizer(settings.l2)
+    inputs, x = embedded_tokens(run, settings.embedding_dim, reg)
+    x = layers.GRU(settings.units, kernel_regularizer=reg)(x)  # the body
+    return classifier(inputs, x, run.num_classes, "gru", dropout=settings.dropout, regularizer=reg)
 
 Layer names and their order are part of a trained model: a run's backups are keyed by layer paths and an
 exported model is rebuilt from its config, so the opening and the ending create their layers in the order the
 builders always have (input, embedding, the body's layers, dropout, softmax).
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 from keras import layers, regularizers
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInputs:
+    """What the run gives a builder from its data and its flags, the same for every model: model_args cannot set it
+    (a model's own settings are its module's `Settings`).
+
+    Example:
+        run = RunInputs(vocab_size=10_000, num_classes=2, max_len=250)
+        model = gru.gru(run, gru.Settings(units=64))  # from textclf.models import gru
+    """
+
+    vocab_size: int  # ids the vectorizer gives, padding (0) and OOV (1) included: the embedding's rows
+    num_classes: int  # width of the softmax
+    # --max-len, the longest input the model is given; serving cuts texts to it too. Only a model with a position
+    # table (the transformer) reads it: its rows.
+    max_len: int
+    # --embeddings: initial vectors over the vocabulary, shape (vocab_size, any width), from
+    # `textclf.data.embeddings.load_vectors`; they set the embedding width, over the model's embedding_dim.
+    embeddings: np.ndarray | None = None
+    freeze_embeddings: bool = False  # --freeze-embeddings: keep `embeddings` fixed during training
 
 
 def token_ids() -> keras.KerasTensor:
@@ -70,19 +94,14 @@ def probabilities(num_classes: int, regularizer: regularizers.Regularizer | None
     )
 
 
-def embedded_tokens(vocab_size: int, embedding_dim: int, embeddings: np.ndarray | None = None,
-                    freeze_embeddings: bool = False,
+def embedded_tokens(run: RunInputs, embedding_dim: int,
                     regularizer: regularizers.Regularizer | None = None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """The opening: the token-id input and its embedded tokens, whose mask carries the padding to the body.
 
-    A builder passes on here the arguments every builder takes (`models/registry.py`), under the same names.
-
     Args:
-        vocab_size: rows of the embedding, padding (0) and OOV (1) included.
-        embedding_dim: width of the vectors, unless `embeddings` sets it.
-        embeddings: optional pretrained vectors, shape (vocab_size, any width); see `token_embedding`.
-        freeze_embeddings: True keeps `embeddings` fixed during training.
-        regularizer: penalty on the vectors: `l2_regularizer(l2)` of the builder's `l2`, which also goes on
+        run: the vocabulary size, and the --embeddings vectors with whether to freeze them (`token_embedding`).
+        embedding_dim: width of the vectors (the model's setting), unless `run.embeddings` sets it.
+        regularizer: penalty on the vectors: `l2_regularizer(settings.l2)` of the model's `l2`, which also goes on
             every kernel of the body and on the output (`classifier`); l2=0 adds no term.
 
     Returns:
@@ -90,7 +109,8 @@ def embedded_tokens(vocab_size: int, embedding_dim: int, embeddings: np.ndarray 
     """
     inputs = token_ids()
     embedding = token_embedding(
-        vocab_size, embedding_dim, matrix=embeddings, trainable=not freeze_embeddings, regularizer=regularizer
+        run.vocab_size, embedding_dim, matrix=run.embeddings, trainable=not run.freeze_embeddings,
+        regularizer=regularizer
     )
     return inputs, embedding(inputs)
 

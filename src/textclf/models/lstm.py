@@ -1,17 +1,23 @@
 """The IMDB project's single LSTM: Embedding(10000, 128) -> LSTM(256) -> Dense."""
 
+import dataclasses
+
 import keras
 from keras import layers
 
-from textclf.models.blocks import classifier, embedded_tokens
+from textclf.models.blocks import RunInputs, classifier, embedded_tokens
 
 
-def lstm(vocab_size: int, num_classes: int, *, embedding_dim: int = 128, units: int = 256, embeddings=None,
-         freeze_embeddings: bool = False) -> keras.Model:
-    """The PyTorch original's architecture, unchanged (no dropout, no L2); its recipe lives in the run defaults.
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The PyTorch original's sizes; it had no dropout and no L2, so neither has this one."""
 
-    Arguments: only those every builder takes (`blocks.embedded_tokens`).
-    """
-    inputs, x = embedded_tokens(vocab_size, embedding_dim, embeddings, freeze_embeddings)
-    x = layers.LSTM(units)(x)
-    return classifier(inputs, x, num_classes, "lstm")
+    embedding_dim: int = 128  # unless --embeddings sets the width
+    units: int = 256
+
+
+def lstm(run: RunInputs, settings: Settings = Settings()) -> keras.Model:
+    """The PyTorch original's architecture, unchanged; its recipe lives in the run defaults."""
+    inputs, x = embedded_tokens(run, settings.embedding_dim)
+    x = layers.LSTM(settings.units)(x)
+    return classifier(inputs, x, run.num_classes, "lstm")

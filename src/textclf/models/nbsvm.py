@@ -3,19 +3,28 @@ linear classifier. The `ngram` family (`textclf.families.ngram`) feeds it n-gram
 on the training split (`log_count_ratios`).
 """
 
+import dataclasses
+
 import keras
 import numpy as np
 from keras import layers
 
 from textclf.data.pipeline import OOV
-from textclf.models.blocks import l2_regularizer, token_ids
+from textclf.models.blocks import RunInputs, l2_regularizer, token_ids
 from textclf.models.layers import NBLinear
 
-# What the n-gram family reads before the model is built (these are not builder arguments):
-FEATURES = {
-    "ngrams": 3,  # 1- to 3-grams: trigrams took Wang and Manning's IMDB from 91.2% (bigrams) to about 91.8%
-    "alpha": 1.0,  # the ratios' smoothing count, the paper's
-}
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """NBSVM's own settings (`--model-arg`): the n-gram family reads the features' two (the vectorizer's n-grams
+    and the ratios' smoothing) before the build, the builder the linear layer's two."""
+
+    ngrams: int = 3  # 1- to 3-grams: trigrams took Wang and Manning's IMDB from 91.2% (bigrams) to about 91.8%
+    alpha: float = 1.0  # the ratios' smoothing count, the paper's
+    # See `NBLinear`; 0 = logistic regression on the NB-scaled features: on IMDB it validated above the NB-started
+    # 0.04 (docs/benchmarks/issue-21-imdb-above-092-from-scratch.md).
+    offset: float = 0.0
+    l2: float = 0.0  # on the trainable weights, which pulls them to the NB solution when offset > 0
 
 
 def log_count_ratios(rows: list[np.ndarray], labels: np.ndarray, vocab_size: int, num_classes: int,
@@ -42,27 +51,17 @@ def log_count_ratios(rows: list[np.ndarray], labels: np.ndarray, vocab_size: int
     return ratios
 
 
-def nbsvm(
-    vocab_size: int,
-    num_classes: int,
-    *,
-    ratios: np.ndarray,
-    # Logistic regression on the NB-scaled features: on IMDB it validated above the NB-started 0.04
-    # (docs/benchmarks/issue-21-imdb-above-092-from-scratch.md).
-    offset: float = 0.0,
-    l2: float = 0.0,
-) -> keras.Model:
+def nbsvm(run: RunInputs, settings: Settings, ratios: np.ndarray) -> keras.Model:
     """n-gram ids -> NBLinear (distinct ids, NB-scaled) -> softmax.
 
     Args:
-        vocab_size: n-gram ids, padding (0) and OOV (1) included.
-        num_classes: width of the softmax.
-        ratios: `log_count_ratios` of the training split, shape (vocab_size, num_classes).
-        offset: see `NBLinear`; 0 = logistic regression on the scaled features.
-        l2: L2 on the trainable weights, which pulls them to the NB solution when offset > 0.
+        run: the n-gram ids' count (padding (0) and OOV (1) included) and the classes; no --embeddings.
+        settings: `offset` and `l2` shape the linear layer (`ngrams` and `alpha` made the ids and the ratios).
+        ratios: `log_count_ratios` of the training split, shape (run.vocab_size, run.num_classes).
     """
     inputs = token_ids()
-    linear = NBLinear(vocab_size, num_classes, offset=offset, kernel_regularizer=l2_regularizer(l2), name="nb_linear")
+    linear = NBLinear(run.vocab_size, run.num_classes, offset=settings.offset,
+                      kernel_regularizer=l2_regularizer(settings.l2), name="nb_linear")
     logits = linear(inputs)
     linear.ratios.assign(ratios)
     outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(logits)

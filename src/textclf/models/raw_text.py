@@ -4,14 +4,15 @@ The --text-filter, cleaning, vectorization and cutting to --max-len run inside t
 ops, with the training run's own vocabulary, so serving cannot drift from training.
 Only jieba segmentation is Python: `textclf.data.text.prepare` is applied to the texts
 before the model, by training and serving alike (`serving.predictor.Predictor` does it).
-The encoder and decoder families' own raw-text model (`families.encoder.EncoderRawTextClassifier`) is a
-`StringsModel` too; `serving.export.export` writes any of them.
+`EncoderRawTextClassifier` is the encoder and decoder families' (their subword packer inside);
+`serving.export.export` writes any of them.
 """
 
 import keras
 import tensorflow as tf
 
 from textclf.data import pipeline, text
+from textclf.models.saving import Composite
 
 
 class StringsModel(keras.Model):
@@ -28,7 +29,7 @@ class StringsModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class RawTextClassifier(StringsModel):
+class RawTextClassifier(Composite, StringsModel):
     """Strings -> token ids (as in training) -> the trained classifier -> probabilities.
 
     Args:
@@ -36,6 +37,9 @@ class RawTextClassifier(StringsModel):
         classifier: the trained model taking right-padded token ids.
         max_len, truncate, text_filter: as the run's config.
     """
+
+    KERAS_ARGS = ("vectorizer", "classifier")
+    VALUE_ARGS = ("max_len", "truncate", "text_filter")
 
     def __init__(self, vectorizer, classifier, max_len: int, truncate: str, text_filter: str | None = None,
                  **kwargs):
@@ -50,22 +54,6 @@ class RawTextClassifier(StringsModel):
         texts = text.filter_texts(tf.reshape(texts, [-1]), self.text_filter)  # a batch, given as (n,) or (n, 1)
         ids = pipeline.clip_tokens(self.vectorizer(texts), self.max_len, self.truncate).to_tensor(0)
         return self.classifier(ids)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "vectorizer": keras.saving.serialize_keras_object(self.vectorizer),
-            "classifier": keras.saving.serialize_keras_object(self.classifier),
-            "max_len": self.max_len,
-            "truncate": self.truncate,
-            "text_filter": self.text_filter,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config["vectorizer"] = keras.saving.deserialize_keras_object(config["vectorizer"])
-        config["classifier"] = keras.saving.deserialize_keras_object(config["classifier"])
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="textclf")
@@ -94,3 +82,27 @@ class EnsembleClassifier(StringsModel):
     def from_config(cls, config):
         config["members"] = [keras.saving.deserialize_keras_object(member) for member in config["members"]]
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class EncoderRawTextClassifier(Composite, StringsModel):
+    """Strings -> the --text-filter -> the encoder's tokenizer and packer (as in training) -> the trained classifier.
+
+    Args:
+        packer: the run's packer layer, strings -> the classifier's input dict (`families.encoder.packer.TextPacker`,
+            `families.decoder.packer.PromptPacker`).
+        classifier: the trained model taking the packer's dict.
+        text_filter: the run's --text-filter (`data.filters`), or None.
+    """
+
+    KERAS_ARGS = ("packer", "classifier")
+    VALUE_ARGS = ("text_filter",)
+
+    def __init__(self, packer: keras.layers.Layer, classifier: keras.Model, text_filter: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.packer = packer
+        self.classifier = classifier
+        self.text_filter = text_filter
+
+    def call(self, texts):
+        return self.classifier(self.packer(text.filter_texts(tf.reshape(texts, [-1]), self.text_filter)))

@@ -1,16 +1,21 @@
 """The model registry: a plain dict of `--model` name -> its family (`textclf.families`).
 
-A family owns the preprocessing, the build, the compile and the raw-text export of its models. The
-`scratch` family's builder of model NAME is the function NAME in `textclf/models/NAME.py`, with the
-signature `builder(vocab_size, num_classes, **hyperparameters)`: it returns an uncompiled `keras.Model`
-taking right-padded int32 ids (0 = padding, 1 = OOV) and giving float32 class probabilities, and owns its
-hyperparameters' defaults (`--model-arg` and an experiment's `model_args` set them). Its predictions do
-not depend on how much padding follows a text.
+A family owns the preprocessing, the build, the compile and the raw-text export of its models. A `scratch` model
+NAME is one file, `textclf/models/NAME.py`, which declares its own settings and holds its builder:
 
-Every scratch builder accepts `embeddings` (an initial (vocab_size, dim) matrix, which sets the width; see
-`textclf.data.embeddings.load_vectors`) and `freeze_embeddings`; all but `lstm` and `transformer`
-also accept `l2`. `models/blocks.py` holds what they share: the opening (`embedded_tokens`: the input and the
-embedding) and the ending (`classifier`: dropout, the float32 softmax, the model), so a builder is its body.
+    @dataclasses.dataclass(frozen=True)
+    class Settings:  # the model's own settings and their defaults, which `--model-arg` and model_args set
+        units: int = 128
+
+    def NAME(run: blocks.RunInputs, settings: Settings = Settings()) -> keras.Model: ...
+
+`RunInputs` is what the run gives every builder (vocabulary size, classes, --max-len, the --embeddings vectors and
+--freeze-embeddings); model_args cannot set it. The builder returns an uncompiled `keras.Model` taking
+right-padded int32 ids (0 = padding, 1 = OOV) and giving float32 class probabilities; its predictions do not
+depend on how much padding follows a text. `models/blocks.py` holds what builders share: the opening
+(`embedded_tokens`: the input and the embedding) and the ending (`classifier`: dropout, the float32 softmax, the
+model), so a builder is its body. The `ngram` family's nbsvm declares `Settings` too; its builder also takes the
+naive-Bayes ratios of the training split.
 
 `RUN_DEFAULTS` holds what a model needs from the run other than the shared defaults, such as its
 learning rate or weight averaging; a flag the user gives still wins.
@@ -31,7 +36,7 @@ class Encoder(NamedTuple):
     segment_ids: bool = False
 
 
-# `--model` name -> a keras-hub encoder: one entry here adds one (`families/encoder.py` does the rest).
+# `--model` name -> a keras-hub encoder: one entry here adds one (`families/encoder/` does the rest).
 PRETRAINED_ENCODERS = {
     "bert": Encoder("BertBackbone", "BertTextClassifierPreprocessor", segment_ids=True),
     "distil_bert": Encoder("DistilBertBackbone", "DistilBertTextClassifierPreprocessor"),
@@ -62,6 +67,9 @@ ENCODERS = [name for name, family in MODELS.items() if family == "encoder"]
 # `--model fasttext+nbsvm`: an ensemble of its members' runs (`textclf.ensemble`), not a model of a family.
 ENSEMBLE_SEPARATOR = "+"
 
+# The original LLM project's prompt template; {labels} becomes the class names joined by commas.
+LLM_TEMPLATE = ('Please carefully read the following reference text:"{text}", and determine which of the following '
+                'categories it belongs to:{labels},answer:')
 # Fills RunConfig fields the user left unset, before the dataset's defaults do.
 SHARED_RUN_DEFAULTS = {"learning_rate": 1e-3, "ema_momentum": 0.0}
 RUN_DEFAULTS = {
@@ -75,14 +83,48 @@ RUN_DEFAULTS = {
     # Fine-tuning moves pretrained weights a little: 5e-5 is the top of BERT's usual 2e-5..5e-5. The same rate
     # holds for LoRA runs, whose adapters start at zero and want 1e-4..5e-4: give --learning-rate 2e-4 there.
     **{name: {"learning_rate": 5e-5, "weight_decay": 0.01} for name in ENCODERS},
-    # The prompt template alone takes about 35 tokens; 256 leave room for most reviews' start.
-    "llm": {"learning_rate": 2e-5, "weight_decay": 0.01, "max_len": 256},
+    # The prompt template alone takes about 35 tokens; 256 leave room for most reviews' start. The head and the
+    # template are the original LLM project's.
+    "llm": {"learning_rate": 2e-5, "weight_decay": 0.01, "max_len": 256, "head": "mlp",
+            "prompt_template": LLM_TEMPLATE},
 }
 
 
 def run_defaults(name: str) -> dict:
     """The RunConfig fields model `name` sets when the user does not."""
     return {**SHARED_RUN_DEFAULTS, **RUN_DEFAULTS.get(name, {})}
+
+
+def default_texts() -> dict[str, str]:
+    """Each RunConfig field that some model sets -> what it is unset, model by model, as --help says it: "2e-05 for
+    llm, 0.01 for fasttext, 0.001 for the others". A family whose models all share a value is named as one; a field
+    that not every model sets falls to the dataset's default for the others (`RunConfig.resolve`)."""
+    texts = {}
+    for field in dict.fromkeys(key for model in MODELS for key in run_defaults(model)):
+        by_value: dict[object, list[str]] = {}
+        for model in MODELS:
+            if field in run_defaults(model):
+                by_value.setdefault(run_defaults(model)[field], []).append(model)
+        shared = SHARED_RUN_DEFAULTS.get(field, object())
+        parts = [f"{_text(value)} for {_names(models)}" for value, models in by_value.items() if value != shared]
+        if field in SHARED_RUN_DEFAULTS:
+            parts.append(f"{_text(shared)} for the others")
+        texts[field] = ", ".join(parts)
+    return texts
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def _names(models: list[str]) -> str:
+    """The models, a whole family's as "the encoder family"."""
+    names = []
+    for family in dict.fromkeys(MODELS[model] for model in models):
+        whole = [model for model, name in MODELS.items() if name == family]
+        names += [f"the {family} family"] if len(whole) > 1 and set(whole) <= set(models) else [
+            model for model in whole if model in models]
+    return ", ".join(names)
 
 
 def members(name: str) -> list[str]:
@@ -107,7 +149,17 @@ def family_of(name: str) -> str:
     return MODELS[name]
 
 
-def builder_for(name: str):
-    """The builder of the scratch model `name` (imports its module, and so Keras)."""
+def _module(name: str):
+    """The module of the scratch or ngram model `name` (importing it imports Keras)."""
     check_name(name)
-    return getattr(importlib.import_module(f"textclf.models.{name}"), name)
+    return importlib.import_module(f"textclf.models.{name}")
+
+
+def builder_for(name: str):
+    """The builder of the scratch model `name`: `builder(run: RunInputs, settings: Settings) -> keras.Model`."""
+    return getattr(_module(name), name)
+
+
+def settings_for(name: str) -> type:
+    """The `Settings` dataclass of the scratch or ngram model `name`: its own settings, with their defaults."""
+    return _module(name).Settings

@@ -15,11 +15,12 @@ import tensorflow as tf
 
 from textclf.data import text, union
 from textclf.errors import InputError
-from textclf.families.decoder import LastTokenPooling, PromptPacker
-from textclf.families.encoder import EncoderRawTextClassifier, TextPacker
-from textclf.families.prompts import SoftPrompt
+from textclf.families.decoder.head import LastTokenPooling
+from textclf.families.decoder.packer import PromptPacker
+from textclf.families.encoder.packer import TextPacker
+from textclf.families.encoder.prompts import SoftPrompt
 from textclf.models import layers
-from textclf.models.raw_text import EnsembleClassifier, RawTextClassifier
+from textclf.models.raw_text import EncoderRawTextClassifier, EnsembleClassifier, RawTextClassifier
 from textclf.run_folders import checked_files
 from textclf.training.calibration import TemperatureScaling
 

@@ -19,16 +19,13 @@ objective changes only how the weights are trained.
 import keras
 from keras import ops
 
-from textclf.config import RunConfig
+from textclf.config import OBJECTIVES, RunConfig
 from textclf.errors import InputError
-
-# objective -> its settings, with the defaults that fill them (0.07 and 0.2: the original IMDB project's)
-SETTINGS = {"ce": {}, "rdrop": {"rdrop_alpha": 4.0}, "supcon": {"supcon_temperature": 0.07, "supcon_alpha": 0.2}}
 
 
 def check(config: RunConfig):
     """Refuses the settings of an objective the run does not train with."""
-    for objective, settings in SETTINGS.items():
+    for objective, settings in OBJECTIVES.items():
         for name in settings:
             if getattr(config, name) is not None and config.objective != objective:
                 raise InputError(f"--{name.replace('_', '-')} is a setting of --objective {objective}; this run "
