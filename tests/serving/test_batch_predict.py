@@ -15,7 +15,7 @@ import pytest
 
 from textclf.errors import InputError, exit_code
 from textclf.files import temporary_name
-from textclf.serving.batch import parser, predict_file, read_chunks, write_predictions
+from textclf.serving.batch import Explaining, parser, predict_file, read_chunks, write_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,6 +155,10 @@ def table(tmp_path):
     (["--input", "{tmp}/in.xlsx", "--text-column", "review"], "unknown table format '.xlsx'"),
     (["--input", "{tmp}/header.csv", "--text-column", "review"], "header.csv: file has no rows"),
     (["--input", "{tmp}/mojibake.csv", "--text-column", "review"], "text is neither UTF-8 nor GB18030"),
+    (["--input", "{table}", "--text-column", "review", "--explain-method", "occlusion"],
+     "--explain-method and --explain-top go with --explain"),
+    (["--input", "{table}", "--text-column", "review", "--explain", "--explain-top", "0"],
+     "--explain-top must be at least 1, not 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(predict_py, runs, table, tmp_path, flags, message):
     (tmp_path / "header.csv").write_text("id,review\n")
@@ -282,3 +286,22 @@ def test_a_bad_flag_is_one_line_and_exit_2(capsys):
         parser().parse_args(["--input", "in.csv", "--text-column", "t", "--output", "o.csv", "--chunk-size", "abc"])
     err = capsys.readouterr().err
     assert done.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "--chunk-size" in err
+
+
+@pytest.mark.large
+def test_explain_adds_the_top_words_of_each_predicted_class(predictors, reviews, tmp_path):
+    frame, expected = reviews
+    frame = pd.concat([frame, pd.DataFrame({"id": [len(frame)], "text": [""]})], ignore_index=True)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    write_predictions(predictors["weibo"], read_chunks(tmp_path / "in.csv", 7), "text", tmp_path / "out.csv",
+                      Explaining("occlusion", top=3))
+    written = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, dtype={"text": str})
+    assert list(written.columns) == ["id", "text", "predicted", "p_negative", "p_positive", "explanation"]
+    assert written["explanation"].iloc[-1] == ""  # an empty text: no prediction, no explanation
+    for _, row in written.iloc[:-1].iterrows():
+        explanation = json.loads(row["explanation"])
+        assert explanation["class"] == row["predicted"] and explanation["method"] == "occlusion"
+        assert len(explanation["tokens"]) <= 3
+        scores = [token["score"] for token in explanation["tokens"]]
+        assert scores == sorted(scores, reverse=True) and all(score > 0 for score in scores)
+        assert all(token["token"] in row["text"].lower() for token in explanation["tokens"])

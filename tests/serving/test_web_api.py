@@ -20,7 +20,7 @@ from loguru import logger
 
 from textclf.logs import log_to_stderr
 from textclf.serving import app as app_module
-from textclf.serving.app import MAX_BODY_BYTES, MAX_CHARS, MAX_TEXTS, create_app
+from textclf.serving.app import MAX_BODY_BYTES, MAX_CHARS, MAX_EXPLAINED, MAX_TEXTS, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,6 +81,17 @@ BAD_REQUESTS = {
     "text too long": ({"json": {"text": "好" * (MAX_CHARS + 1)}}, 413, f"the limit is {MAX_CHARS:,}"),
     "texts holding one too long": ({"json": {"texts": ["ok", "a" * (MAX_CHARS + 1)]}}, 413, '"texts[1]" has 10,001'),
     "too many texts": ({"json": {"texts": ["ok"] * (MAX_TEXTS + 1)}}, 413, f"the limit is {MAX_TEXTS} per request"),
+    "explain not a boolean": ({"json": {"text": "ok", "explain": "yes"}}, 400,
+                              '"explain" must be true or false, not a string'),
+    "explain 1": ({"json": {"text": "ok", "explain": 1}}, 400, '"explain" must be true or false, not a number'),
+    "explain_class unknown": ({"json": {"text": "ok", "explain": True, "explain_class": "happy"}}, 400,
+                              '"explain_class" must be one of the classes'),
+    "explain_class without explain": ({"json": {"text": "ok", "explain_class": "positive"}}, 400,
+                                      '"explain_class" goes with "explain": true'),
+    "explain_method unknown": ({"json": {"text": "ok", "explain": True, "explain_method": "shap"}}, 400,
+                               '"explain_method" must be one of [\'integrated_gradients\', \'occlusion\']'),
+    "too many texts to explain": ({"json": {"texts": ["ok"] * (MAX_EXPLAINED + 1), "explain": True}}, 413,
+                                  f"the limit is {MAX_EXPLAINED} per request with \"explain\""),
 }
 
 
@@ -90,6 +101,25 @@ def test_bad_request_is_a_json_4xx(client, request_args, status, message):
     assert response.status_code == status
     assert response.is_json and response.json["status"] == status
     assert message in response.json["error"]
+
+
+def test_an_explained_prediction_scores_the_runs_own_words(client, predictors):
+    texts = ["今天真开心[哈哈]", "太差了"]
+    body = client.post("/api/predict", json={"texts": texts, "explain": True}).json
+    plain = client.post("/api/predict", json={"texts": texts}).json
+    assert [p["probabilities"] for p in body["predictions"]] == [p["probabilities"] for p in plain["predictions"]]
+    for text, prediction in zip(texts, body["predictions"]):
+        explanation = prediction["explanation"]
+        assert explanation["class"] == prediction["label"] and explanation["method"] == "integrated_gradients"
+        words = [token["token"] for token in explanation["tokens"]]
+        assert "".join(words) == text.replace("[哈哈]", "")  # jieba's words, the run's --text-filter applied
+        assert all(isinstance(token["score"], float) for token in explanation["tokens"])
+    other = client.post("/api/predict", json={"text": "太差了", "explain": True, "explain_method": "occlusion",
+                                              "explain_class": predictors["weibo"].class_names[0]}).json
+    assert other["predictions"][0]["explanation"]["class"] == predictors["weibo"].class_names[0]
+    assert other["predictions"][0]["explanation"]["method"] == "occlusion"
+    assert len(client.post("/api/predict", json={"texts": ["ok"] * MAX_EXPLAINED, "explain": True}).json[
+        "predictions"]) == MAX_EXPLAINED
 
 
 def test_texts_at_the_limits_are_answered(client):

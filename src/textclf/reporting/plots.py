@@ -1,5 +1,6 @@
 """Pictures: a run folder's confusion matrix and training curves, and the charts comparing runs."""
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,7 @@ matplotlib.use("Agg")  # files only; servers have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
@@ -130,3 +132,31 @@ def _save(fig: Figure, path: Path) -> Figure:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return fig
+
+
+# Chinese words need a CJK font: matplotlib falls back from DejaVu Sans to the first of these that is installed.
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei"]
+
+
+def _fonts() -> list[str]:
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
+
+
+def top_tokens_png(table: pd.DataFrame, path: Path, title: str) -> Figure:
+    """One bar chart per class of `table` (class, token, score, count): its words by mean score, highest on top."""
+    classes = list(dict.fromkeys(table["class"])) or ["(none)"]
+    tallest = max([len(table[table["class"] == name]) for name in classes] + [1])
+    with plt.rc_context({"font.family": _fonts()}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing", UserWarning)  # Chinese words without a CJK font
+        fig, axes = plt.subplots(1, len(classes), figsize=(4 * len(classes), 1.2 + 0.3 * tallest), squeeze=False)
+        for ax, name in zip(axes[0], classes):
+            rows = table[table["class"] == name]
+            ax.barh(range(len(rows)), rows["score"], color=np.where(rows["score"] >= 0, "tab:green", "tab:red"))
+            ax.set_yticks(range(len(rows)), [f"{token} ({count})"
+                                             for token, count in zip(rows["token"], rows["count"])])
+            ax.invert_yaxis()
+            ax.set_title(name)
+            ax.set_xlabel("mean score (texts)")
+        fig.suptitle(title)
+        return _save(fig, path)

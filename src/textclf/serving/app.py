@@ -1,7 +1,10 @@
 """The web app: a page to try a trained run, and its JSON API (`python src/serve.py --help`).
 
     GET  /              the page: a text box, example reviews, the label with a confidence bar
-    POST /api/predict   {"text": "..."} or {"texts": ["...", ...]} -> one prediction per text
+    POST /api/predict   {"text": "..."} or {"texts": ["...", ...]} -> one prediction per text; with "explain": true
+                        each also gets "explanation": {"class", "method", "tokens": [{"token", "score"}, ...]}
+                        (`textclf.explain`), for "explain_class" (default: the predicted one) by "explain_method"
+                        (default: the run's first); at most MAX_EXPLAINED texts then
     GET  /healthz       200 and what is loaded
 
 Every error, bad input or not, is answered as JSON `{"error": message, "status": code}`;
@@ -34,6 +37,9 @@ from textclf.serving.server import HeaderDeadlineChannel
 
 MAX_CHARS = 10_000  # per text: a long IMDB review is ~1,800 words, and --max-len keeps far fewer
 MAX_TEXTS = 64  # per request: bounds the work one request takes from the other clients
+# per request with "explain": each explained text costs a batch of integrated gradients' points or one forward pass
+# per word (at most `explain.occlusion.MAX_PASSES`), against one row of a batch without
+MAX_EXPLAINED = 8
 MAX_BODY_BYTES = 8 * 2**20  # a full batch fits even with every character \u-escaped (12 bytes for an emoji)
 THREADS = 8  # one per concurrent client the server is sized for; prediction itself uses every core
 WAIT_SECONDS = 60  # a request's wait for the model: a hung model answers 503s instead of holding every thread
@@ -44,7 +50,9 @@ CONNECTION_LIMIT = 500
 CHANNEL_TIMEOUT = 30
 JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
               dict: "an object", type(None): "null"}
-USAGE = 'send a JSON object with one field: {"text": "..."} or {"texts": ["...", ...]}'
+USAGE = ('send a JSON object with "text": "..." or "texts": ["...", ...], and optionally "explain": true with '
+         '"explain_class" and "explain_method"')
+OPTIONS = ("explain", "explain_class", "explain_method")
 
 
 def _checked(text, where: str) -> str:
@@ -63,16 +71,38 @@ def _checked(text, where: str) -> str:
 
 def texts_from(payload) -> list[str]:
     """The texts of a predict request's JSON body; a 400 or 413 that says what is wrong with it."""
-    if not isinstance(payload, dict) or len(payload) != 1 or not payload.keys() <= {"text", "texts"}:
+    if not isinstance(payload, dict) or len(payload.keys() & {"text", "texts"}) != 1 or not payload.keys() <= {
+            "text", "texts", *OPTIONS}:
         raise BadRequest(USAGE)
     if "text" in payload:
         return [_checked(payload["text"], "text")]
     texts = payload["texts"]
     if not isinstance(texts, list) or not texts:
         raise BadRequest('"texts" must be a non-empty array of strings')
-    if len(texts) > MAX_TEXTS:
-        raise RequestEntityTooLarge(f'"texts" has {len(texts)} texts; the limit is {MAX_TEXTS} per request')
+    limit = MAX_EXPLAINED if payload.get("explain") is True else MAX_TEXTS
+    if len(texts) > limit:
+        raise RequestEntityTooLarge(f'"texts" has {len(texts)} texts; the limit is {limit} per request'
+                                    + (" with \"explain\"" if limit == MAX_EXPLAINED else ""))
     return [_checked(text, f"texts[{i}]") for i, text in enumerate(texts)]
+
+
+def explanation_from(payload: dict, predictor) -> tuple[bool, int | None, str | None]:
+    """A predict request's explanation options for `predictor`: whether to explain, the class index to explain
+    (None: each text's predicted class) and the method (None: the run's default); a 400 that says what is wrong."""
+    explain = payload.get("explain", False)
+    if not isinstance(explain, bool):
+        raise BadRequest(f'"explain" must be true or false, not {JSON_TYPES[type(explain)]}')
+    given = [option for option in OPTIONS[1:] if option in payload]
+    if given and not explain:
+        raise BadRequest(f'"{given[0]}" goes with "explain": true')
+    label, method = payload.get("explain_class"), payload.get("explain_method")
+    names = predictor.class_names
+    if label is not None and label not in names:
+        raise BadRequest(f'"explain_class" must be one of the classes {names}, not {json.dumps(label)}')
+    if method is not None and method not in predictor.explainer.methods:
+        raise BadRequest(f'"explain_method" must be one of {list(predictor.explainer.methods)} for this run, not '
+                         f'{json.dumps(method)}')
+    return explain, None if label is None else names.index(label), method
 
 
 def _json_body():
@@ -126,14 +156,20 @@ def create_app(predictor) -> Flask:
 
     @app.post("/api/predict")
     def predict():
-        texts = texts_from(_json_body())
+        payload = _json_body()
+        texts = texts_from(payload)
+        explain, target, method = explanation_from(payload, predictor)
         try:
             rows = batcher.predict(texts, timeout=WAIT_SECONDS)
         except TimeoutError:
             logger.error(f"no answer from the model within {WAIT_SECONDS} s; a request of {len(texts)} texts got a 503")
             raise ServiceUnavailable(f"the model did not answer within {WAIT_SECONDS} s; try again later") from None
-        return {"predictions": predictions(predictor.class_names, rows), "model": loaded["model"],
-                "run": loaded["run"], "dataset": loaded["dataset"]}
+        answers = predictions(predictor.class_names, rows)
+        if explain:
+            targets = [int(row.argmax()) if target is None else target for row in rows]
+            for answer, explanation in zip(answers, predictor.explain(texts, targets, method)):
+                answer["explanation"] = explanation.to_dict()
+        return {"predictions": answers, "model": loaded["model"], "run": loaded["run"], "dataset": loaded["dataset"]}
 
     return app
 

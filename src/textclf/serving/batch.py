@@ -27,6 +27,7 @@ and counted in the closing log line.
 """
 
 import argparse
+import dataclasses
 import gzip
 import itertools
 import json
@@ -47,6 +48,7 @@ from tqdm import tqdm
 from textclf.config import OneLineParser
 from textclf.data.tables import TSV_SUFFIXES, check_rows, csv_options, data_lines, text_encoding
 from textclf.errors import InputError, exit_code
+from textclf.explain import METHODS
 from textclf.files import check_writable, remove_stale_temporaries, replacing
 from textclf.logs import log_to_stderr
 from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
@@ -150,8 +152,26 @@ def predict_by_length(predictor, texts: list[str]) -> np.ndarray:
     return probabilities
 
 
-def predict_chunk(predictor, chunk: pd.DataFrame, text_column: str) -> tuple[pd.DataFrame, int]:
-    """The chunk with `predicted` and `p_<class>` columns at its end, and how many of its texts were empty."""
+@dataclasses.dataclass(frozen=True)
+class Explaining:
+    """predict.py --explain: each row's explanation of its predicted class by `method` (None: the run's default),
+    its `top` words kept."""
+
+    method: str | None = None
+    top: int = 10
+
+
+def explanations(predictor, texts: list[str], probabilities: np.ndarray, explaining: Explaining) -> list[str]:
+    """Each text's explanation of its predicted class, as JSON: {"class", "method", "tokens": the top words}."""
+    found = predictor.explain(texts, probabilities.argmax(axis=1).tolist(), explaining.method)
+    return [json.dumps({"class": one.label, "method": one.method, "tokens": one.top(explaining.top)},
+                       ensure_ascii=False) for one in found]
+
+
+def predict_chunk(predictor, chunk: pd.DataFrame, text_column: str,
+                  explaining: Explaining | None = None) -> tuple[pd.DataFrame, int]:
+    """The chunk with `predicted` and `p_<class>` columns at its end (and `explanation` when `explaining`), and how
+    many of its texts were empty."""
     texts = chunk[text_column].fillna("").astype(str)
     present = (texts.str.strip() != "").to_numpy()
     probabilities = np.full((len(chunk), len(predictor.class_names)), np.nan, dtype=np.float32)
@@ -160,6 +180,11 @@ def predict_chunk(predictor, chunk: pd.DataFrame, text_column: str) -> tuple[pd.
     names = np.asarray(predictor.class_names, dtype=object)
     predicted = np.where(present, names[np.nan_to_num(probabilities).argmax(axis=1)], "")
     columns = {"predicted": predicted, **{f"p_{name}": p for name, p in zip(names, probabilities.T)}}
+    if explaining is not None:
+        explained = np.full(len(chunk), "", dtype=object)
+        if present.any():
+            explained[present] = explanations(predictor, texts[present].tolist(), probabilities[present], explaining)
+        columns["explanation"] = explained
     frame = chunk.drop(columns=[name for name in columns if name in chunk.columns]).assign(**columns)
     return frame, int((~present).sum())
 
@@ -206,15 +231,17 @@ def check_tsv_cells(frame: pd.DataFrame, first_row: int, output: Path) -> None:
                 raise InputError(f"{output}: row {first_row + broken[0] + 1:,} of column {name!r} {cannot}")
 
 
-def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: str, output: Path) -> tuple[int, int]:
-    """Predicts every chunk and writes all rows to `output`, or nothing; returns (rows, empty texts)."""
+def write_predictions(predictor, chunks: Iterable[pd.DataFrame], text_column: str, output: Path,
+                      explaining: Explaining | None = None) -> tuple[int, int]:
+    """Predicts (and with `explaining`, explains) every chunk and writes all rows to `output`, or nothing; returns
+    (rows, empty texts)."""
     suffix = _format(output.suffix, OUTPUTS, output)
     remove_stale_temporaries(output)
     empty = 0
     with (replacing(output) as partial, _ChunkWriter(partial, suffix) as writer,
           tqdm(unit=" rows", desc="predicting") as progress):
         for chunk in chunks:
-            frame, blank = predict_chunk(predictor, chunk, text_column)
+            frame, blank = predict_chunk(predictor, chunk, text_column, explaining)
             if suffix == ".tsv":
                 check_tsv_cells(frame, writer.rows, output)
             writer.write(frame)
@@ -233,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True, help=f"table to write: {', '.join(OUTPUTS)}")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     p.add_argument("--chunk-size", type=int, default=1024, help="rows read, predicted and written at a time")
+    p.add_argument("--explain", action="store_true", help="add a column `explanation`: JSON of the words that raised "
+                   "the predicted class most, with their scores (docs/serving.md)")
+    p.add_argument("--explain-method", choices=METHODS, help="--explain: integrated_gradients (scratch, encoders, "
+                   "decoders; the default where it applies) or occlusion (any run)")
+    p.add_argument("--explain-top", type=int, default=10, help="--explain: the words kept per row")
     return p
 
 
@@ -248,6 +280,10 @@ def _checked_chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
     check_writable(args.output.parent, f"--output {args.output}")
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1, not {args.chunk_size}")
+    if (args.explain_method is not None or args.explain_top != 10) and not args.explain:
+        raise InputError("--explain-method and --explain-top go with --explain")
+    if args.explain_top < 1:
+        raise InputError(f"--explain-top must be at least 1, not {args.explain_top}")
     chunks = read_chunks(args.input, args.chunk_size)
     first = next(chunks, None)
     if first is None or first.empty:
@@ -260,8 +296,11 @@ def _checked_chunks(args: argparse.Namespace) -> Iterator[pd.DataFrame]:
 def predict_file(args: argparse.Namespace) -> int:
     chunks = _checked_chunks(args)  # bad input fails here, before TensorFlow starts
     predictor = load_predictor(chosen_run(args))
+    explaining = None
+    if args.explain:
+        explaining = Explaining(predictor.explainer.check_method(args.explain_method), args.explain_top)
     started = time.perf_counter()
-    rows, empty = write_predictions(predictor, chunks, args.text_column, args.output)
+    rows, empty = write_predictions(predictor, chunks, args.text_column, args.output, explaining)
     seconds = time.perf_counter() - started
     logger.info(f"{rows:,} rows in {seconds:.1f} s ({rows / seconds:,.0f} rows/s), "
                 f"{empty:,} with an empty text and no prediction; run {predictor.run_dir}")

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from textclf.data import text, union
 from textclf.errors import InputError
+from textclf.explain.explainer import Explainer, Explanation
 from textclf.families.decoder.head import LastTokenPooling
 from textclf.families.decoder.packer import PromptPacker
 from textclf.families.encoder.packer import TextPacker
@@ -87,11 +88,20 @@ class Predictor:
         if width != len(self.class_names):
             raise InputError(f"{run_dir / 'classes.json'}: {len(self.class_names)} class names, "
                              f"but {run_dir / 'model.keras'} predicts {width} classes")
+        self.explainer = Explainer(self.model, self.config["tokenizer"], self.class_names, self._prepared_probabilities)
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in the order of `class_names`."""
-        prepared = text.prepare(list(texts), self.config["tokenizer"])
+        return self._prepared_probabilities(text.prepare(list(texts), self.config["tokenizer"]))
+
+    def _prepared_probabilities(self, prepared: list[str]) -> np.ndarray:
         return self._probabilities(tf.constant(prepared, dtype=tf.string)).numpy()
+
+    def explain(self, texts: list[str], targets: list[int], method: str | None = None) -> list[Explanation]:
+        """Each text's words and their scores towards its class index in `targets` (`textclf.explain`), by `method`
+        (`self.explainer.methods`; None: the default)."""
+        prepared = text.prepare(list(texts), self.config["tokenizer"])
+        return [self.explainer.explain(one, target, method) for one, target in zip(prepared, targets)]
 
     def describe(self) -> dict:
         """What is loaded, for the web page and /healthz: names, not this machine's paths."""

@@ -50,8 +50,8 @@ class PromptPacker(Composite, keras.layers.Layer):
         with tf.init_scope():
             self.prefix = ([] if start is None else [int(start)]) + self._ids(before)
             self.suffix = self._ids(after)
-        self.budget = self.max_len - len(self.prefix) - len(self.suffix)
-        if self.budget < 1:
+        self.text_budget = self.max_len - len(self.prefix) - len(self.suffix)
+        if self.text_budget < 1:
             raise InputError(f"--max-len {self.max_len}: the prompt template and the class names take "
                              f"{len(self.prefix) + len(self.suffix)} tokens and leave none for the text")
         super().build(input_shape)
@@ -71,11 +71,16 @@ class PromptPacker(Composite, keras.layers.Layer):
     def sequence_length(self) -> int:
         return self.max_len
 
+    @property
+    def text_start(self) -> int:
+        """The position of the text's first token: after the start token and the template's part before it."""
+        return len(self.prefix)
+
     def call(self, texts):
         return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
 
     def _pack(self, texts):
-        ids = keep_tokens(self.tokenizer(texts), self.budget, self.truncate)
+        ids = keep_tokens(self.tokenizer(texts), self.text_budget, self.truncate)
         rows = ids.nrows()
         before, after = (tf.RaggedTensor.from_tensor(tf.tile(tf.constant([part], ids.dtype, shape=(1, len(part))),
                                                              [rows, 1]))

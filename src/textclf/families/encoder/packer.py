@@ -49,14 +49,27 @@ class TextPacker(Composite, keras.layers.Layer):
     def sequence_length(self) -> int:
         return self.preprocessor.sequence_length
 
+    @property
+    def tokenizer(self):
+        return self.preprocessor.tokenizer
+
+    @property
+    def text_budget(self) -> int:
+        """The text's tokens kept: a start and an end token around them, and the soft prompt's places."""
+        return self.preprocessor.sequence_length - 2 - self.virtual_tokens
+
+    @property
+    def text_start(self) -> int:
+        """The position of the text's first token: after the start token and the soft prompt's places."""
+        return 1 + self.virtual_tokens
+
     def call(self, texts):
         # keras-hub's layers run a pure-Python path when called eagerly (lists out); traced, they run tf-text.
         return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
 
     def _pack(self, texts):
         tokenizer, packer = self.preprocessor.tokenizer, self.preprocessor.packer
-        budget = self.preprocessor.sequence_length - 2 - self.virtual_tokens  # a start and an end token around it
-        ids = keep_tokens(tokenizer(texts), budget, self.truncate)
+        ids = keep_tokens(tokenizer(texts), self.text_budget, self.truncate)
         if self.virtual_tokens:
             places = tf.fill([ids.nrows(), self.virtual_tokens], tf.cast(tokenizer.start_token_id, ids.dtype))
             ids = tf.concat([tf.RaggedTensor.from_tensor(places), ids], axis=1)

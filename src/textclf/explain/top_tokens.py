@@ -1,0 +1,50 @@
+"""What a run leans on overall: per class, the words with the highest mean score over the texts it predicts as
+that class, in `top_tokens.csv` (class, token, score, count) and `top_tokens.png`.
+
+Each text is explained towards its predicted class by the run's default method; a word's score in the table is
+its mean over the texts that hold it, among those it appears in at least `MIN_COUNT` times. The texts are a seeded
+shuffle of the split, explained until a time budget is spent (a run gives a tenth of its training time), so a
+large test split costs no more than that.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from textclf.explain.explainer import Explainer
+from textclf.reporting import plots
+
+TOP = 20  # words per class
+MIN_COUNT = 3  # occurrences a word needs: fewer say more about one text than about the run
+SHARE_OF_TRAINING = 0.1  # a run's budget for its top tokens, as a share of its training time
+
+
+def top_tokens(explainer: Explainer, texts: list[str], seconds: float, seed: int) -> tuple[pd.DataFrame, int]:
+    """The table over `texts` (after `text.prepare`), explained in a seeded order until `seconds` have passed (at
+    least one text), and how many texts were explained."""
+    deadline = time.monotonic() + seconds
+    rows, explained = [], 0
+    for index in np.random.default_rng(seed).permutation(len(texts)):
+        target = int(explainer.probabilities([texts[index]])[0].argmax())
+        explanation = explainer.explain(texts[index], target)
+        rows += [(explanation.label, word, score) for word, score in zip(explanation.words, explanation.scores)]
+        explained += 1
+        if time.monotonic() > deadline:
+            break
+    scores = pd.DataFrame(rows, columns=["class", "token", "score"])
+    table = scores.groupby(["class", "token"], sort=False)["score"].agg(["mean", "count"]).reset_index()
+    table = table[table["count"] >= MIN_COUNT].rename(columns={"mean": "score"})
+    table["class"] = pd.Categorical(table["class"], categories=explainer.class_names, ordered=True)
+    table = table.sort_values(["class", "score"], ascending=[True, False]).groupby("class", observed=True).head(TOP)
+    table["class"] = table["class"].astype(str)
+    return table.reset_index(drop=True), explained
+
+
+def write(table: pd.DataFrame, folder: Path, title: str, name: str = "top_tokens") -> Path:
+    """`<name>.csv` and `<name>.png` in `folder`; returns the CSV's path."""
+    path = folder / f"{name}.csv"
+    table.to_csv(path, index=False)
+    plots.top_tokens_png(table, folder / f"{name}.png", title)
+    return path
