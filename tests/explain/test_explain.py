@@ -129,7 +129,8 @@ def test_a_saturated_models_sharp_path_gets_more_points_until_the_sum_is_complet
     sentence = "bad and not good , it is bad"
     inputs = gradients.classifier_inputs(model, sentence)
     places = np.ones(int(inputs.shape[1]), dtype=bool)
-    few, difference = gradients.integrated_gradients(classifier, inputs, 1, places, 0)
-    enough, same = gradients.converged(classifier, inputs, 1, places, 0)
+    integrator = gradients.Integrator(classifier)
+    few, difference = integrator.integrated_gradients(inputs, 1, places, 0)
+    enough, same = integrator.converged(inputs, 1, places, 0)
     assert abs(few.sum() - difference) > gradients.TOLERANCE  # 16 points miss the turn
     assert same == difference and enough.sum() == pytest.approx(difference, abs=gradients.TOLERANCE)

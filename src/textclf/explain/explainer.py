@@ -45,7 +45,8 @@ class Explainer:
         self.model, self.tokenizer, self.class_names = model, tokenizer, list(class_names)
         self.probabilities = probabilities
         self.methods = METHODS if gradients.differentiable(model) else ("occlusion",)
-        self._lock = threading.Lock()  # integrated gradients patch the embedding layers for one text at a time
+        self._integrator = gradients.Integrator(model.classifier) if "integrated_gradients" in self.methods else None
+        self._lock = threading.Lock()  # the integrator puts the embedding layers on its path while it traces
 
     def check_method(self, method: str | None) -> str:
         """`method`, or the default where None; InputError for one that does not apply to this model."""
@@ -76,4 +77,4 @@ class Explainer:
         text_places[[place for places in read.places for place in places]] = True
         pad_id = self.model.packer.pad_id if hasattr(self.model, "packer") else 0
         with self._lock:
-            return gradients.converged(self.model.classifier, inputs, target, text_places, pad_id)
+            return self._integrator.converged(inputs, target, text_places, pad_id)

@@ -86,58 +86,74 @@ def _on_path(layers: list, alphas: tf.Tensor, baseline_ids: Callable, tape: tf.G
                 layer.call = call
 
 
-def integrated_gradients(classifier: keras.Model, inputs, target: int, text_places: np.ndarray, pad_id: int,
-                         steps: int = STEPS) -> tuple[np.ndarray, float]:
-    """The attribution of each input place to `classifier`'s probability of class `target`, and
-    f(inputs) - f(baseline), which their sum approximates (completeness).
+class Integrator:
+    """Integrated gradients of one classifier. A batch of points runs as one TensorFlow graph, traced for any text
+    length (the layers are put on the path while it is traced): eagerly, a MiniLM's explained request took 1.2 s.
 
-    Args:
-        inputs: one text's input, batch of 1 (token ids, or a dict of them).
-        text_places: a bool per place, True where the text's tokens are: the baseline puts `pad_id` there and keeps
-            the others (start and end tokens, a template, a soft prompt's places) as they are.
-        steps: quadrature points, run `CHUNK` at a time.
+    Not thread-safe: `explainer.Explainer` holds a lock around it.
     """
-    nodes, weights = np.polynomial.legendre.leggauss(steps)
-    alphas = np.concatenate([[0.0, 1.0], (nodes + 1) / 2]).astype("float32")  # the baseline and the text first
-    weights = np.concatenate([[0.0, 0.0], weights / 2]).astype("float32")
-    mask = tf.constant(text_places, dtype=tf.bool)[None, :]
 
-    def baseline_ids(ids):
-        return tf.where(mask, tf.cast(pad_id, ids.dtype), ids)
+    def __init__(self, classifier: keras.Model):
+        self.classifier = classifier
+        self.layers = embedding_layers(classifier)
+        self._chunk = tf.function(self._points, reduce_retracing=True)
 
-    layers = embedding_layers(classifier)
-    averaged, ends = None, None
-    for start in range(0, len(alphas), CHUNK):
-        chunk = alphas[start:start + CHUNK]
-        batch = tf.nest.map_structure(lambda value, rows=len(chunk): tf.repeat(value, rows, axis=0), inputs)
+    def _points(self, inputs, alphas, weights, text_places, pad_id, target):
+        """For the points `alphas` of the path: the class's probabilities, and per embedding layer (in
+        `self.layers`' order) its vectors minus the baseline's and the `weights`-sum of the gradients there."""
+        batch = tf.nest.map_structure(lambda value: tf.repeat(value, tf.shape(alphas)[0], axis=0), inputs)
+
+        def baseline_ids(ids):
+            return tf.where(text_places[None, :], tf.cast(pad_id, ids.dtype), ids)
+
         points: list = []
         with (tf.GradientTape(watch_accessed_variables=False) as tape,
-              _on_path(layers, tf.constant(chunk), baseline_ids, tape, points)):
-            probabilities = tf.cast(classifier(batch, training=False), "float32")[:, target]
+              _on_path(self.layers, alphas, baseline_ids, tape, points)):
+            probabilities = tf.cast(self.classifier(batch, training=False), "float32")
+            probabilities = tf.gather(probabilities, target, axis=1)
         gradients = tape.gradient(probabilities, [point for _, _, point in points])
-        weighted = [tf.tensordot(weights[start:start + CHUNK], tf.cast(gradient, "float32"), axes=1)
-                    for gradient in gradients]
-        averaged = weighted if averaged is None else [total + part for total, part in zip(averaged, weighted)]
-        ends = ends if ends is not None else probabilities[:2].numpy()
-        called = [(layer, tf.cast(difference[0], "float32")) for layer, difference, _ in points]
-    attributions = 0.0
-    for (layer, difference), average in zip(called, averaged):
-        share = np.asarray(tf.reduce_sum(difference * average, axis=-1)) / SPANS.get(layer.name, 1)
-        attributions = attributions + np.convolve(share, np.ones(SPANS.get(layer.name, 1)))[:len(share)]
-    return attributions, float(ends[1] - ends[0])
+        by_layer = {layer: (tf.cast(difference[0], "float32"), tf.tensordot(weights, tf.cast(gradient, "float32"), 1))
+                    for (layer, difference, _), gradient in zip(points, gradients)}
+        return probabilities, [by_layer[layer] for layer in self.layers]
 
+    def integrated_gradients(self, inputs, target: int, text_places: np.ndarray, pad_id: int,
+                             steps: int = STEPS) -> tuple[np.ndarray, float]:
+        """The attribution of each input place to the probability of class `target`, and f(inputs) - f(baseline),
+        which their sum approximates (completeness).
 
-def converged(classifier: keras.Model, inputs, target: int, text_places: np.ndarray,
-              pad_id: int) -> tuple[np.ndarray, float]:
-    """`integrated_gradients` at `STEPS` points, then at 4, 16 and 64 times as many while the attributions' sum is
-    more than `TOLERANCE` from f(text) - f(baseline). A saturated model's path can turn sharply, and the sum tells: a
-    GRU trained to probabilities of 0 and 1 fell from 0.91 to 0.0006 between alpha 0.04 and 0.05, and its sum was
-    off by 0.9 at 16 points, 4.6 at 64, 0.5 at 256 and 5e-4 at 1,024 (`tests/explain`)."""
-    for steps in (STEPS, 4 * STEPS, 16 * STEPS, 64 * STEPS):
-        attributions, difference = integrated_gradients(classifier, inputs, target, text_places, pad_id, steps)
-        if abs(attributions.sum() - difference) <= TOLERANCE:
-            break
-    else:
-        logger.warning(f"integrated gradients: the attributions sum to {attributions.sum():.4f} against "
-                       f"f(text) - f(baseline) = {difference:.4f} even at {steps} points")
-    return attributions, difference
+        Args:
+            inputs: one text's input, batch of 1 (token ids, or a dict of them).
+            text_places: a bool per place, True where the text's tokens are: the baseline puts `pad_id` there and
+                keeps the others (start and end tokens, a template, a soft prompt's places) as they are.
+            steps: quadrature points, run `CHUNK` at a time.
+        """
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        alphas = np.concatenate([[0.0, 1.0], (nodes + 1) / 2]).astype("float32")  # the baseline and the text first
+        weights = np.concatenate([[0.0, 0.0], weights / 2]).astype("float32")
+        places, pad, label = tf.constant(text_places, dtype=tf.bool), tf.constant(pad_id), tf.constant(target)
+        averaged, ends = None, None
+        for start in range(0, len(alphas), CHUNK):
+            probabilities, layers = self._chunk(inputs, tf.constant(alphas[start:start + CHUNK]),
+                                                tf.constant(weights[start:start + CHUNK]), places, pad, label)
+            ends = ends if ends is not None else probabilities[:2].numpy()
+            parts = [part for _, part in layers]
+            averaged = parts if averaged is None else [total + part for total, part in zip(averaged, parts)]
+        attributions = 0.0
+        for layer, (difference, _), average in zip(self.layers, layers, averaged):
+            share = np.asarray(tf.reduce_sum(difference * average, axis=-1)) / SPANS.get(layer.name, 1)
+            attributions = attributions + np.convolve(share, np.ones(SPANS.get(layer.name, 1)))[:len(share)]
+        return attributions, float(ends[1] - ends[0])
+
+    def converged(self, inputs, target: int, text_places: np.ndarray, pad_id: int) -> tuple[np.ndarray, float]:
+        """`integrated_gradients` at `STEPS` points, then at 4, 16 and 64 times as many while the attributions' sum
+        is more than `TOLERANCE` from f(text) - f(baseline). A saturated model's path can turn sharply, and the sum
+        tells: a GRU trained to probabilities of 0 and 1 fell from 0.91 to 0.0006 between alpha 0.04 and 0.05, and
+        its sum was off by 0.9 at 16 points, 4.6 at 64, 0.5 at 256 and 5e-4 at 1,024 (`tests/explain`)."""
+        for steps in (STEPS, 4 * STEPS, 16 * STEPS, 64 * STEPS):
+            attributions, difference = self.integrated_gradients(inputs, target, text_places, pad_id, steps)
+            if abs(attributions.sum() - difference) <= TOLERANCE:
+                break
+        else:
+            logger.warning(f"integrated gradients: the attributions sum to {attributions.sum():.4f} against "
+                           f"f(text) - f(baseline) = {difference:.4f} even at {steps} points")
+        return attributions, difference
