@@ -16,13 +16,16 @@ OOV = 1  # TextVectorization's out-of-vocabulary id
 VECTORIZE_CHUNK = 1024  # texts vectorized per call; the op is much faster on batches
 
 
-def clip_tokens(ids: tf.RaggedTensor, max_len: int, truncate: str) -> tf.RaggedTensor:
-    """Keeps `max_len` tokens per row (the last ones when `truncate` is "pre").
+def cut_tokens(tokens: tf.RaggedTensor, max_len: int, truncate: str) -> tf.RaggedTensor:
+    """Keeps `max_len` tokens per row (the last ones when `truncate` is "pre"): ids, or the words they stand for."""
+    return tokens[:, -max_len:] if truncate == "pre" else tokens[:, :max_len]
 
-    A row left with no token (an empty or all-punctuation text) becomes one OOV
+
+def clip_tokens(ids: tf.RaggedTensor, max_len: int, truncate: str) -> tf.RaggedTensor:
+    """`cut_tokens`, and a row left with no token (an empty or all-punctuation text) becomes one OOV
     token: a row that is all padding breaks the cuDNN kernel and says nothing.
     """
-    ids = ids[:, -max_len:] if truncate == "pre" else ids[:, :max_len]
+    ids = cut_tokens(ids, max_len, truncate)
     empty = ids.row_lengths() == 0
     filler = tf.RaggedTensor.from_row_lengths(
         tf.fill([tf.reduce_sum(tf.cast(empty, tf.int64))], tf.cast(OOV, ids.dtype)),

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from textclf.data import text
+from textclf.data.pipeline import cut_tokens
 from textclf.families.pretrained.packing import keep_tokens
 from textclf.models.raw_text import EncoderRawTextClassifier, RawTextClassifier
 
@@ -43,7 +44,7 @@ def scratch_reading(model: RawTextClassifier, prepared: str, tokenizer: str) -> 
     standardized = text.STANDARDIZERS[tokenizer](filtered)
     tokens = (tf.strings.unicode_split(standardized, "UTF-8") if tokenizer == "char"
               else tf.strings.split(standardized))
-    kept = tokens[:, -model.max_len:] if model.truncate == "pre" else tokens[:, :model.max_len]
+    kept = cut_tokens(tokens, model.max_len, model.truncate)
     words = [word.decode("utf-8") for word in kept[0].numpy()]
     return Reading(words, [[place] for place in range(len(words))], joiner_of(tokenizer))
 

@@ -13,13 +13,13 @@ import dataclasses
 import importlib
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from textclf.config import RunConfig
 from textclf.errors import InputError
 from textclf.models.registry import MODELS, family_of
 
 if TYPE_CHECKING:  # annotations only: importing a family's contract loads neither Keras nor pandas
     import keras
 
-    from textclf.config import RunConfig
     from textclf.data.splits import Splits
 
 
@@ -95,16 +95,12 @@ def check_settings(config: RunConfig) -> None:
     Raises:
         InputError: naming the flag, the model and the families that take it.
     """
-    chosen = family_of(config.model)
+    chosen, default = family_of(config.model), RunConfig()
     for field in dataclasses.fields(config):
         owners = [name for name, declared in FAMILIES.items() if field.name in declared.settings]
-        if not owners or chosen in owners or getattr(config, field.name) == _default(field):
+        if not owners or chosen in owners or getattr(config, field.name) == getattr(default, field.name):
             continue
         models = ", ".join(model for model, name in MODELS.items() if name in owners)
         raise InputError(f"--{field.name.replace('_', '-')} does not apply to --model {config.model} ({chosen} "
                          f"family): it is a setting of the {' and '.join(owners)} "
                          f"{'families' if len(owners) > 1 else 'family'} (--model {models})")
-
-
-def _default(field: dataclasses.Field):
-    return field.default_factory() if field.default is dataclasses.MISSING else field.default
