@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from loguru import logger
+from markupsafe import escape
 
 from textclf.logs import log_to_stderr
 from textclf.serving import app as app_module
 from textclf.serving.app import MAX_BODY_BYTES, MAX_CHARS, MAX_EXPLAINED, MAX_TEXTS, create_app
+from textclf.serving.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,11 +34,13 @@ def test_healthz_says_what_is_loaded(client, runs):
                              "classes": ["negative", "positive"]}  # the run's name, not this machine's path
 
 
-def test_page_shows_the_run_and_examples_in_both_languages(client, runs):
+def test_page_shows_the_run_and_examples_of_its_own_test_split(client, runs):
     page = client.get("/").get_data(as_text=True)
     assert runs["weibo"].name in page and "weibo" in page and "lstm" in page
     assert str(runs["weibo"].parent) not in page  # the run's name, not where it lies on this machine
-    assert 'class="example" type="button" lang="en"' in page and 'class="example" type="button" lang="zh"' in page
+    assert page.count('class="example"') == 2 and all(
+        f'data-label="{label}"' in page for label in ("negative", "positive"))
+    assert all(str(escape(example["text"])) in page for example in examples(runs["weibo"], ["negative", "positive"]))
     assert f'maxlength="{MAX_CHARS}"' in page
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
 
@@ -148,6 +152,7 @@ def test_wrong_method_is_a_json_405(client, method, path):
 
 class BrokenPredictor:
     class_names = ["negative", "positive"]
+    run_dir = Path("run_x")  # no test_predictions.csv: a page without examples
 
     def __init__(self):
         self.release = threading.Event()

@@ -1,6 +1,7 @@
 """The web app: a page to try a trained run, and its JSON API (`python src/serve.py --help`).
 
-    GET  /              the page: a text box, example reviews, the label with a confidence bar
+    GET  /              the page: a text box, examples from the run's test split, the label with a confidence bar
+                        and the words shaded by their explanation scores
     POST /api/predict   {"text": "..."} or {"texts": ["...", ...]} -> one prediction per text; with "explain": true
                         each also gets "explanation": {"class", "method", "tokens": [{"token", "score"}, ...]}
                         (`textclf.explain`), for "explain_class" (default: the predicted one) by "explain_method"
@@ -32,6 +33,7 @@ from textclf.config import OneLineParser
 from textclf.errors import InputError, exit_code
 from textclf.logs import log_to_stderr
 from textclf.serving.batching import RequestBatcher
+from textclf.serving.examples import examples
 from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 from textclf.serving.server import HeaderDeadlineChannel
 
@@ -142,13 +144,14 @@ def create_app(predictor) -> Flask:
     app.json.ensure_ascii = False  # Chinese class names and messages stay readable
     app.json.sort_keys = False  # probabilities in the order of the classes
     loaded = predictor.describe()
+    offered = examples(predictor.run_dir, predictor.class_names)
     batcher = RequestBatcher(predictor.predict, MAX_TEXTS)
     app.register_error_handler(HTTPException, _json_error)
     app.register_error_handler(Exception, _internal_error)
 
     @app.get("/")
     def page():
-        return render_template("index.html", loaded=loaded, max_chars=MAX_CHARS)
+        return render_template("index.html", loaded=loaded, max_chars=MAX_CHARS, examples=offered)
 
     @app.get("/healthz")
     def healthz():
