@@ -73,6 +73,10 @@ def test_an_ensemble_is_the_weighted_average_and_round_trips_through_its_export(
     assert row["train_seconds"] == pytest.approx(sum(r["train_seconds"] for r in member_rows), abs=0.02)
     loaded = keras.saving.load_model(run_dir / "model.keras", compile=False)
     np.testing.assert_allclose(loaded(tf.constant(written["text"].tolist())).numpy(), expected, atol=1e-6)
+    top = pd.read_csv(run_dir / "top_tokens.csv", keep_default_na=False)  # by occlusion: nbsvm has no gradients
+    assert list(top.columns) == ["class", "token", "score", "count"] and len(top)
+    assert (run_dir / "top_tokens.png").is_file()
+    assert set(top["class"]) <= {"negative", "positive"} and (top["count"] >= 3).all()
     (served,) = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve"](
         texts=tf.constant(written["text"].tolist())).values()
     np.testing.assert_allclose(served.numpy(), expected, atol=1e-6)

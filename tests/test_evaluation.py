@@ -1,7 +1,9 @@
 """Cross-dataset evaluation: evaluate.py on another dataset and on a user's file, and --eval-datasets in the
 training report, all through the exported model as served."""
 
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +65,33 @@ def test_a_run_is_scored_on_another_datasets_test_split_as_its_served_prediction
     assert {"classification_report.txt", "confusion_matrix.png", "command.txt"} <= {p.name for p in eval_dir.iterdir()}
 
 
+def test_explain_errors_shades_the_most_confident_errors_and_top_tokens_cover_the_texts(runs, predictors, capsys):
+    code, out, _ = evaluate(capsys, "--run", runs["weibo"], "--dataset", "chnsenticorp", "--explain-errors", "3")
+    assert code == 0
+    eval_dir = Path(only_row(Path(out.strip()))["eval_dir"])
+    written = pd.read_csv(eval_dir / "predictions.csv", dtype={"text": str})
+    wrong = written[written["label"] != written["predicted"]]
+    expected = wrong.loc[wrong[["p_negative", "p_positive"]].max(axis=1).sort_values(ascending=False).index[:3]]
+    assert len(expected) == 3  # the tiny run errs on more than 3 of ChnSentiCorp's texts
+    page = (eval_dir / "errors.html").read_text(encoding="utf-8")
+    verdicts = re.findall(r'<b class="predicted">(\w+)</b> \(([\d.]+)%\), true label <b class="label">(\w+)</b>', page)
+    assert verdicts == [(row.predicted, f"{100 * max(row.p_negative, row.p_positive):.1f}", row.label)
+                        for row in expected.itertuples()]
+    blocks = page.split('<div class="error">')[1:]
+    targets = [predictors["weibo"].class_names.index(name) for name in expected["predicted"]]
+    for block, explanation in zip(blocks, predictors["weibo"].explain(expected["text"].tolist(), targets)):
+        words = re.findall(r'data-score="([^"]+)"[^>]*style="background-color: rgba\(([^)]+)\)">([^<]*)</span>',
+                           block)
+        assert [html.unescape(word) for _, _, word in words] == explanation.words
+        assert [float(score) for score, _, _ in words] == pytest.approx(explanation.scores, abs=1e-6)
+        strongest = max(words, key=lambda w: abs(float(w[0])))
+        assert strongest[1].endswith(", 0.750") and strongest[1].startswith("26, 127, 55" if float(strongest[0]) > 0
+                                                                             else "207, 34, 46")
+    top = pd.read_csv(eval_dir / "top_tokens.csv", keep_default_na=False)
+    assert list(top.columns) == ["class", "token", "score", "count"] and set(top["class"]) <= {"negative", "positive"}
+    assert (eval_dir / "top_tokens.png").is_file()
+
+
 def test_a_users_file_is_evaluated_whole_with_its_labels_renamed(runs, tmp_path, capsys):
     weibo = pd.read_csv(ROOT / "tests" / "fixtures" / "weibo_tiny" / "weibo_senti_100k_test_split.csv", dtype=str)
     assert weibo["review"].is_unique  # so that "seen in training" counts rows
@@ -91,6 +120,7 @@ def test_a_users_file_is_evaluated_whole_with_its_labels_renamed(runs, tmp_path,
     (["--dataset", "chnsenticorp", "--label-map", "0=negative,2=positive"], "--label-map renames ['0', '2']"),
     (["--dataset", "chnsenticorp", "--label-map", "0"], "expected LABEL=CLASS pairs"),
     (["--dataset", "r8"], "no R8 data"),
+    (["--dataset", "chnsenticorp", "--explain-errors", "-1"], "must be at least 0, got -1"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(runs, capsys, args, message):
     before = sorted(runs["weibo"].parent.iterdir())

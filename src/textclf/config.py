@@ -47,7 +47,7 @@ LATER_FIELDS = ("model_args", "preset", "lora_rank", "lora_alpha", "weight_decay
                 "keep_best", "strategy", "deterministic")
 
 
-def _at_least(minimum: int):
+def at_least(minimum: int):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -60,8 +60,8 @@ def _at_least(minimum: int):
     return parse
 
 
-_positive_int = _at_least(1)
-_seed = _at_least(0)  # numpy's seeds are unsigned
+_positive_int = at_least(1)
+_seed = at_least(0)  # numpy's seeds are unsigned
 
 
 def _float(text: str) -> float:
@@ -155,7 +155,7 @@ class RunConfig:
     # None: the dataset's default
     epochs: int | None = _setting(None, "maximum epochs (early stopping may end sooner; unset, the dataset's); 0 with "
                                   "--model llm --head label_words: evaluate the preset as it is (zero-shot)",
-                                  type=_at_least(0))
+                                  type=at_least(0))
     # per replica; the global batch is computed in training.devices
     batch_size: int = _setting(64, "per replica", type=_positive_int)
     grad_accum: int = _setting(1, "average the gradients of K batches per optimizer update: --grad-accum 4 "
@@ -164,7 +164,7 @@ class RunConfig:
                                    type=_positive_int)
     vocab_size: int | None = _setting(
         None, "vocabulary size, learnt from train only, padding and out-of-vocabulary ids included; unset, the "
-        "model's or else the dataset's", type=_at_least(MIN_VOCAB_SIZE))
+        "model's or else the dataset's", type=at_least(MIN_VOCAB_SIZE))
     tokenizer: str = _setting("auto", choices=TOKENIZERS)  # auto: jieba for Chinese datasets, word for English
     truncate: str | None = _setting(
         None, "pre keeps a long text's end, post its start; encoders also take head, tail (= post, pre) and "

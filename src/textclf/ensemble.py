@@ -152,9 +152,11 @@ def _row(members: list[Member], weights: np.ndarray, val: dict, test: dict, data
 
 def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.ndarray, data, test: dict, *,
            mode: str, row: dict) -> Path:
-    """The run folder (config, exported model, classes, test predictions, plots) and the report."""
+    """The run folder (config, exported model, classes, top tokens, test predictions, plots) and the report."""
     from textclf import run
+    from textclf.explain import SHARE_OF_TRAINING
     from textclf.models.raw_text import EnsembleClassifier
+    from textclf.serving.predictor import Predictor
 
     first = members[0].config
     (run_dir / "config.json").write_text(json.dumps(
@@ -164,6 +166,9 @@ def _write(run_dir: Path, members: list[Member], predictors: list, weights: np.n
     (run_dir / "command.txt").write_text(row["command"] + "\n")
     run.export_model(run_dir, EnsembleClassifier([p.model for p in predictors], [float(w) for w in weights]),
                      data.class_names)
+    Predictor(run_dir).top_tokens(data.test["text"].tolist(), test["y_pred"],
+                                  SHARE_OF_TRAINING * row["train_seconds"], first.seed, run_dir,
+                                  f"{row['model']} on {first.dataset}: words by mean score")
     return run.write_test_outputs(run_dir, row, data, test)
 
 

@@ -3,8 +3,10 @@
 `python src/evaluate.py --run DIR --dataset NAME_OR_FILE` writes, beside the run folder, one row in
 `evaluation_report_<stamp>.csv` (the metrics and sklearn's per-class report, as a training report has them, with
 `train_dataset`, `eval_dataset` and how many of the texts the run trained on) and a folder `eval_<stamp>/` with the
-predictions, the classification report and the confusion matrix. `server_main.py --eval-datasets a,b` evaluates the
-selected model of every run on those datasets' test splits, into its report's `eval_<name>_*` columns.
+predictions, the classification report, the confusion matrix and the words the run leaned on over those texts
+(`top_tokens.csv` and `.png`, as in a run folder); with `--explain-errors N`, `errors.html`: the N most confident
+errors, their words shaded by their explanation scores. `server_main.py --eval-datasets a,b` evaluates the selected
+model of every run on those datasets' test splits, into its report's `eval_<name>_*` columns.
 
 The texts go through the run's exported raw-text model, as served (`serving.predictor.Predictor`). Classes are
 matched by name: the sentiment datasets all call theirs negative and positive, whatever their files say, and a
@@ -22,10 +24,11 @@ import numpy as np
 import pandas as pd
 from loguru import logger
 
-from textclf.config import OneLineParser, RunConfig
+from textclf.config import OneLineParser, RunConfig, at_least
 from textclf.data import registry
 from textclf.data.run_data import EvalSet, class_indices, default_split, load_set, read_data, seen_in_training
 from textclf.errors import InputError, exit_code
+from textclf.explain import SHARE_OF_TRAINING
 from textclf.files import check_writable
 from textclf.logs import log_to_stderr
 from textclf.reporting import plots, report
@@ -35,6 +38,7 @@ from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 
 SPLITS = ("train", "val", "test", "all")
 MACRO_F1 = "report_macro_avg_f1-score"
+TOP_TOKENS_SECONDS = 60  # the top tokens' time budget for a run without a report to take its training time from
 
 
 def parse_label_map(text: str) -> dict[str, str]:
@@ -99,9 +103,26 @@ def _training_texts(config: dict) -> set[str] | None:
     return set(data.train["text"]) | set(data.val["text"])
 
 
-def _run_test_accuracy(run_dir: Path) -> float | None:
+def _run_report(run_dir: Path) -> dict:
+    """The run's report row ({} for a run folder whose report is not beside it)."""
     path = report_path(run_dir)
-    return float(pd.read_csv(path)["final_test_accuracy"].iloc[0]) if path.is_file() else None
+    return pd.read_csv(path).iloc[0].to_dict() if path.is_file() else {}
+
+
+def _explain(predictor, frame: pd.DataFrame, predicted: np.ndarray, errors: int, seconds: float, eval_dir: Path,
+             title: str) -> None:
+    """top_tokens.csv and .png over the evaluated texts (`frame`, as predictions.csv); with `errors`, errors.html."""
+    from textclf.explain import errors_page  # TensorFlow: the explainer's
+
+    predictor.top_tokens(frame["text"].tolist(), predicted, seconds, predictor.config["seed"], eval_dir,
+                         f"{title}: words by mean score")
+    if errors:
+        wrong = errors_page.most_confident_errors(frame, errors)
+        targets = [predictor.class_names.index(name) for name in wrong["predicted"]]
+        path = errors_page.write(wrong, predictor.explain(wrong["text"].tolist(), targets), eval_dir / "errors.html",
+                                 f"{title}: the {len(wrong)} most confident errors")
+        logger.info(f"{path}: the {len(wrong)} most confident of {int((frame['label'] != frame['predicted']).sum())} "
+                    "errors, explained")
 
 
 def evaluate_run(args: argparse.Namespace, command: str) -> Path:
@@ -110,7 +131,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
     # Checked before TensorFlow starts, not found once the work is done: where the evaluation is written, and a
     # renamed run folder (whose report no name finds)
     check_writable(run_dir.parent, f"{run_dir}: the evaluation is written beside it")
-    run_test_accuracy = _run_test_accuracy(run_dir)
+    run_row = _run_report(run_dir)
     predictor = load_predictor(run_dir)
     config = predictor.config
     split = args.split or default_split(args.dataset)
@@ -126,15 +147,19 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
         "train_dataset": config["dataset"], "eval_dataset": args.dataset, "eval_split": split,
         "eval_rows": len(labels),
         "seen_in_training": None if training_texts is None else seen_in_training(eval_set.texts, training_texts),
-        "model": config["model"], "seed": config["seed"], "run_test_accuracy": run_test_accuracy,
+        "model": config["model"], "seed": config["seed"], "run_test_accuracy": run_row.get("final_test_accuracy"),
         "run_dir": str(predictor.run_dir), "eval_dir": str(eval_dir), "command": command,
     }
     (eval_dir / "command.txt").write_text(command + "\n", encoding="utf-8")
-    predictions(eval_set.texts, labels, result, predictor.class_names).to_csv(eval_dir / "predictions.csv", index=False)
+    frame = predictions(eval_set.texts, labels, result, predictor.class_names)
+    frame.to_csv(eval_dir / "predictions.csv", index=False)
     (eval_dir / "classification_report.txt").write_text(
         report.classification_text(labels, result["y_pred"], predictor.class_names))
+    title = f"{config['model']} trained on {config['dataset']}: {eval_set.name} {split}"
     plots.confusion_matrix_png(labels, result["y_pred"], predictor.class_names, eval_dir / "confusion_matrix.png",
-                               f"{config['model']} trained on {config['dataset']}: {eval_set.name} {split}")
+                               title)
+    seconds = SHARE_OF_TRAINING * run_row["train_seconds"] if "train_seconds" in run_row else TOP_TOKENS_SECONDS
+    _explain(predictor, frame, result["y_pred"], args.explain_errors, seconds, eval_dir, title)
     path = report.write_report(row, eval_dir)
     logger.info(f"{config['dataset']} -> {eval_set.source} {split}: accuracy {result['accuracy']:.4f}, "
                 f"macro-F1 {row[MACRO_F1]:.4f} on {len(labels):,} texts; report {path}")
@@ -153,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="label column of a file (default: guessed)")
     p.add_argument("--label-map", type=parse_label_map, default={},
                    help="rename labels to the run's class names, e.g. 0=negative,1=positive")
+    p.add_argument("--explain-errors", type=at_least(0), default=0, metavar="N",
+                   help="also write errors.html: the N most confident errors, their words shaded by their scores "
+                   "towards the wrong class (default: 0, none)")
     return p
 
 

@@ -12,3 +12,5 @@ TensorFlow): the command lines read `METHODS` before loading a model.
 """
 
 METHODS = ("integrated_gradients", "occlusion")  # the default first, where it applies
+# the time a run's top_tokens.csv may take, as a share of the run's training time (evaluate.py's too)
+SHARE_OF_TRAINING = 0.1

@@ -8,27 +8,27 @@ large test split costs no more than that.
 """
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from textclf.explain.explainer import Explainer
+from textclf.explain.explainer import Explanation
 from textclf.reporting import plots
 
 TOP = 20  # words per class
 MIN_COUNT = 3  # occurrences a word needs: fewer say more about one text than about the run
-SHARE_OF_TRAINING = 0.1  # a run's budget for its top tokens, as a share of its training time
 
 
-def top_tokens(explainer: Explainer, texts: list[str], seconds: float, seed: int) -> tuple[pd.DataFrame, int]:
-    """The table over `texts` (after `text.prepare`), explained in a seeded order until `seconds` have passed (at
-    least one text), and how many texts were explained."""
+def top_tokens(explain: Callable[[int], Explanation], count: int, class_names: list[str], seconds: float,
+               seed: int) -> tuple[pd.DataFrame, int]:
+    """The table over `count` texts, where `explain(i)` is text i's explanation towards its predicted class: the
+    texts are explained in a seeded order until `seconds` have passed (at least one), and how many were."""
     deadline = time.monotonic() + seconds
     rows, explained = [], 0
-    for index in np.random.default_rng(seed).permutation(len(texts)):
-        target = int(explainer.probabilities([texts[index]])[0].argmax())
-        explanation = explainer.explain(texts[index], target)
+    for index in np.random.default_rng(seed).permutation(count):
+        explanation = explain(int(index))
         rows += [(explanation.label, word, score) for word, score in zip(explanation.words, explanation.scores)]
         explained += 1
         if time.monotonic() > deadline:
@@ -36,7 +36,7 @@ def top_tokens(explainer: Explainer, texts: list[str], seconds: float, seed: int
     scores = pd.DataFrame(rows, columns=["class", "token", "score"])
     table = scores.groupby(["class", "token"], sort=False)["score"].agg(["mean", "count"]).reset_index()
     table = table[table["count"] >= MIN_COUNT].rename(columns={"mean": "score"})
-    table["class"] = pd.Categorical(table["class"], categories=explainer.class_names, ordered=True)
+    table["class"] = pd.Categorical(table["class"], categories=class_names, ordered=True)
     table = table.sort_values(["class", "score"], ascending=[True, False]).groupby("class", observed=True).head(TOP)
     table["class"] = table["class"].astype(str)
     return table.reset_index(drop=True), explained

@@ -12,9 +12,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from loguru import logger
 
 from textclf.data import text, union
 from textclf.errors import InputError
+from textclf.explain import top_tokens
 from textclf.explain.explainer import Explainer, Explanation
 from textclf.families.decoder.head import LastTokenPooling
 from textclf.families.decoder.packer import PromptPacker
@@ -102,6 +104,15 @@ class Predictor:
         (`self.explainer.methods`; None: the default)."""
         prepared = text.prepare(list(texts), self.config["tokenizer"])
         return [self.explainer.explain(one, target, method) for one, target in zip(prepared, targets)]
+
+    def top_tokens(self, texts: list[str], predicted, seconds: float, seed: int, folder: Path, title: str) -> int:
+        """`top_tokens.csv` and `.png` in `folder` over `texts`, each explained towards its class index in
+        `predicted`, within `seconds` (`explain.top_tokens`); returns how many texts were explained."""
+        table, explained = top_tokens.top_tokens(lambda i: self.explain([texts[i]], [int(predicted[i])])[0],
+                                                 len(texts), self.class_names, seconds, seed)
+        top_tokens.write(table, folder, f"{title} ({explained} texts)")
+        logger.info(f"top_tokens.csv: {self.explainer.methods[0]} over {explained} of {len(texts)} texts")
+        return explained
 
     def describe(self) -> dict:
         """What is loaded, for the web page and /healthz: names, not this machine's paths."""
