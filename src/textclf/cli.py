@@ -37,6 +37,8 @@ def _main(command: Command, line: str) -> int:
 
     configs = matrix.cells(command)
     matrix.validate(configs)
+    if command.tune:
+        _check_tune(command, configs)
     if not command.emit_jobs:  # a job's folders and files are the cluster's, not this machine's
         for output_dir in {config.output_dir for config in configs}:
             check_output_dir(output_dir)
@@ -57,6 +59,11 @@ def _main(command: Command, line: str) -> int:
             print(path)
         return 0
 
+    if command.tune:
+        from textclf.tuning.search import tune  # KerasTuner
+
+        print(tune(command, line))
+        return 0
     if not matrix.is_matrix(command):
         # before anything touches a device
         strategy, on_gpu = devices.setup_strategy(command.config.devices, command.config.strategy)
@@ -80,6 +87,21 @@ def _main(command: Command, line: str) -> int:
     )
     print(out_dir)
     return 1 if failed else 0  # the leaderboard names the failed runs
+
+
+def _check_tune(command: Command, configs: list) -> None:
+    """--tune searches one model on one dataset, here: its trials and then the best over --seeds."""
+    if len({(config.dataset, config.model, config.recipe) for config in configs}) > 1:
+        raise InputError("--tune searches one model on one dataset at a time: give one --dataset and one --model "
+                         "(--seeds are the best settings' seeds)")
+    if members(configs[0].model):
+        raise InputError(f"--tune searches one model's settings; tune each member of {configs[0].model} on its own")
+    if command.emit_jobs:
+        raise InputError("--tune runs its trials on this machine; --emit-jobs does not take it")
+    if command.tune_space:
+        from textclf.tuning import read_space  # a file that cannot be read: one line before TensorFlow starts
+
+        read_space(command.tune_space)
 
 
 def help_defaults() -> dict[str, str]:

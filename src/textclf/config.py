@@ -31,6 +31,7 @@ OBJECTIVES = {"ce": {}, "rdrop": {"rdrop_alpha": 4.0}, "supcon": {"supcon_temper
 TEXT_FILTERS = ("emoticons", "html")  # data/filters.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
+TUNERS = ("random", "bayesian", "hyperband")  # --tuner: KerasTuner's oracles (textclf.tuning.search)
 # pre/post: the from-scratch models' cut (pre keeps a text's end). head/tail/head_tail: the encoders' subword
 # cut; an encoder reads pre as tail and post as head (the datasets' defaults are pre/post).
 TRUNCATIONS = ("pre", "post", "head", "tail", "head_tail")
@@ -396,6 +397,9 @@ class Command:
     given: frozenset[str]  # RunConfig fields set on the command line: they win over the file's
     emit_jobs: str | None = None  # --emit-jobs: write a job manifest per run into this folder instead of training
     job_template: str = "deploy/tfjob.yaml"  # --job-template: the manifest each job is written from
+    tune: int | None = None  # --tune: search the settings in this many trials first (`textclf.tuning`)
+    tuner: str = "random"  # --tuner: the search's oracle
+    tune_space: str | None = None  # --tune-space: a YAML file that changes the model's default search space
 
 
 def _each_once(seeds: tuple[int, ...]) -> tuple[int, ...]:
@@ -432,15 +436,26 @@ def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None
     parser.add_argument("--job-template", metavar="YAML", help="--emit-jobs: the manifest each job is written from, "
                         "a TFJob or a JobSet whose containers' --data-dir and --output-dir every job keeps "
                         "(default deploy/tfjob.yaml)")
+    parser.add_argument("--tune", type=_positive_int, metavar="N", help="first search the model's settings in N "
+                        "trials scored on validation (the test split unread), then train the best over --seeds; all "
+                        "in one tune_<stamp> folder (docs/tuning.md)")
+    parser.add_argument("--tuner", choices=TUNERS, help="--tune's search: random, bayesian (a Gaussian process) or "
+                        "hyperband (many short trials, the best trained longer) (default: random)")
+    parser.add_argument("--tune-space", metavar="YAML", help="--tune: ranges that replace, add to or (null) remove "
+                        "the model's default ones (docs/tuning.md)")
     args = vars(parser.parse_args(argv))
     seeds, experiment = args.pop("seeds", None), args.pop("experiment", None)
     emit_jobs, job_template = args.pop("emit_jobs", None), args.pop("job_template", None)
+    tune, tuner, tune_space = args.pop("tune", None), args.pop("tuner", None), args.pop("tune_space", None)
     if job_template is not None and emit_jobs is None:
         parser.error("--job-template goes with --emit-jobs")
+    if (tuner or tune_space) and tune is None:
+        parser.error("--tuner and --tune-space go with --tune")
     if "model_args" in args:
         args["model_args"] = dict(args["model_args"])  # a key given twice: the last one wins
     try:
         config = RunConfig(**args)
     except InputError as err:
         parser.error(str(err))
-    return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template or Command.job_template)
+    return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template or Command.job_template, tune,
+                   tuner or Command.tuner, tune_space)

@@ -5,6 +5,7 @@ the kind of model: preprocessing, the build, the compile and the raw-text export
 resolved `RunConfig` at a time; nothing here knows about matrices of runs.
 """
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,15 +53,17 @@ def _config_columns(config: RunConfig) -> dict:
             if k not in ("dataset", "model", "seed")}
 
 
-def score_columns(data: splits.Splits, val: dict, test: dict) -> dict:
+def score_columns(data: splits.Splits, val: dict, test: dict | None) -> dict:
     """The report's scores of a model on validation and test (`evaluation.scores`): the original's columns and
-    scikit-learn's per-class report of test."""
-    return {**{f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")},
-            **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
+    scikit-learn's per-class report of test (validation's alone for a tuning trial, `test` None)."""
+    columns = {f"best_val_{k}": val[k] for k in ("loss", "accuracy", "precision", "recall")}
+    if test is None:
+        return columns
+    return {**columns, **{f"final_test_{k}": test[k] for k in ("loss", "accuracy", "precision", "recall")},
             **report.report_columns(data.test["label"].to_numpy(), test["y_pred"], data.class_names)}
 
 
-def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val: dict, test: dict, *,
+def _row(config: RunConfig, data: splits.Splits, fitted: trainer.FitResult, val: dict, test: dict | None, *,
          setup: dict, extra: dict, run_dir: Path, command: str) -> dict:
     """The report row. `setup`: how the run trained (replicas, batch, rate, ...); `extra`: the family's columns."""
     return {
@@ -107,26 +110,33 @@ def write_test_outputs(run_dir: Path, row: dict, data: splits.Splits, test: dict
     return report.write_report(row, run_dir)
 
 
-def _write_outputs(run_dir: Path, row: dict, data: splits.Splits, fitted: trainer.FitResult, test: dict) -> Path:
+def _training_curves(run_dir: Path, row: dict, fitted: trainer.FitResult) -> None:
     if len(fitted.history):  # a zero-shot run has no epoch to draw
         plots.training_curves_png(fitted.history, fitted.best_epoch, run_dir / "training_curves.png",
                                   f"{row['model']} on {row['dataset']}")
-    return write_test_outputs(run_dir, row, data, test)
 
 
-def _load(family: families.Family, config: RunConfig) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
-    """The config resolved (the model's defaults, the dataset's, the family's), its data and its eval sets."""
+def resolved(config: RunConfig) -> RunConfig:
+    """The config with the model's defaults, then the dataset's and the objective's, in its unset fields."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
-    config = config.resolve(OBJECTIVES[config.objective])
+    return config.resolve(OBJECTIVES[config.objective])
+
+
+def _load(family: families.Family, config: RunConfig, trial: bool) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
+    """The config resolved (`resolved`, then the family's), its data and its eval sets; a tuning trial's data
+    without its test rows and without eval sets, so that nothing it does can read them."""
+    config = resolved(config)
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
+    if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
+        data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
     return family.resolve(config, data), data, eval_sets
 
 
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
-        reuse_finished: bool = False) -> Path | None:
+        reuse_finished: bool = False, trial: bool = False) -> Path | None:
     """Trains and evaluates one configuration; returns the path of its CSV report (None on a multi-worker
     job's workers other than the chief, which writes it).
 
@@ -136,11 +146,13 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         strategy, on_gpu: from `devices.setup_strategy`, called once per process.
         reuse_finished: return the report of an earlier finished run of the same config and data in the
             same output folder instead of training again (a matrix run a second time skips its done cells).
+        trial: a tuning trial (`textclf.tuning`): scored on validation only, the test split never read; its
+            report has the validation columns and no test ones.
     """
     family = family_for(config.model)
     check(config)
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
-    config, data, eval_sets = _load(family, config)
+    config, data, eval_sets = _load(family, config, trial)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), splits.data_fingerprint(data)
     if reuse_finished and (done := run_folders.finished_report(output_dir, *fingerprints)):
@@ -157,7 +169,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         try:
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
-            path = _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command)
+            path = _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command, trial)
         finally:
             logger.remove(sink)
     if task is not None:
@@ -206,11 +218,10 @@ def _fit(model: keras.Model, config: RunConfig, prepared: families.Prepared, dat
                        callbacks=prepared.callbacks, class_weight=class_weight, keep_best=config.keep_best)
 
 
-def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Splits) -> tuple[dict, dict]:
-    """The selected model on validation and on test."""
-    return tuple(evaluation.scores(model.predict(prepared.datasets[name], verbose=0),
-                                   getattr(data, name)["label"].to_numpy(), len(data.class_names))
-                 for name in ("val", "test"))
+def _evaluate(model: keras.Model, prepared: families.Prepared, data: splits.Splits, name: str) -> dict:
+    """The selected model on split `name`."""
+    return evaluation.scores(model.predict(prepared.datasets[name], verbose=0), getattr(data, name)["label"].to_numpy(),
+                             len(data.class_names))
 
 
 def _calibrated(config: RunConfig, model: keras.Model, val: dict, test: dict, data: splits.Splits,
@@ -253,8 +264,9 @@ def _top_tokens(run_dir: Path, serving_model: keras.Model, config: RunConfig, da
 
 def _train_and_report(family: families.Family, config: RunConfig, data: splits.Splits,
                       eval_sets: list[EvalSet], strategy: tf.distribute.Strategy, policy: str,
-                      run_dir: Path, command: str) -> Path:
-    """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report."""
+                      run_dir: Path, command: str, trial: bool) -> Path:
+    """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report; a tuning
+    trial's on validation alone."""
     (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     (run_dir / "command.txt").write_text(command + "\n")
     replicas = strategy.num_replicas_in_sync
@@ -264,7 +276,17 @@ def _train_and_report(family: families.Family, config: RunConfig, data: splits.S
     fitted = _fit(model, config, prepared, data, run_dir, weights)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         logger.info(f"weights digest {multi_worker.weights_digest(classifier)} (equal on every worker)")
-    val, test = _evaluate(classifier, prepared, data)
+    val = _evaluate(classifier, prepared, data, "val")
+    if trial:
+        export_model(run_dir, family.serving_model(config, prepared, classifier), data.class_names)
+        row = _row(config, data, fitted, val, None, setup={**setup, "dtype_policy": policy},
+                   extra={**prepared.report, **_weights_column(weights, data.class_names)}, run_dir=run_dir,
+                   command=command)
+        _training_curves(run_dir, row, fitted)
+        path = report.write_report(row, run_dir)
+        logger.info(f"validation accuracy {val['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
+        return path
+    test = _evaluate(classifier, prepared, data, "test")
     model, val, test, calibrated = _calibrated(config, classifier, val, test, data, run_dir)
     serving_model = family.serving_model(config, prepared, model)
     export_model(run_dir, serving_model, data.class_names)
@@ -272,6 +294,7 @@ def _train_and_report(family: families.Family, config: RunConfig, data: splits.S
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
                extra={**prepared.report, **_weights_column(weights, data.class_names), **calibrated,
                       **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
-    path = _write_outputs(run_dir, row, data, fitted, test)
+    _training_curves(run_dir, row, fitted)
+    path = write_test_outputs(run_dir, row, data, test)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
     return path

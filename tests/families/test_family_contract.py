@@ -34,7 +34,22 @@ def test_every_registered_family_has_a_representative_of_its_own():
     assert REPRESENTATIVES.keys() == families.FAMILIES.keys()
     assert {name: family_of(model) for name, (model, _, _) in REPRESENTATIVES.items()} == {
         name: name for name in families.FAMILIES}
-    assert CONTRACT == ["check", "resolve", "prepare", "build", "compile_model", "serving_model"]
+    assert CONTRACT == ["check", "model_settings", "resolve", "prepare", "build", "compile_model", "serving_model"]
+
+
+@pytest.mark.parametrize("model, settings", [
+    ("gru", {"embedding_dim": 128, "units": 128, "dropout": 0.3, "l2": 0.0}),
+    ("nbsvm", {"ngrams": 3, "alpha": 1.0, "offset": 0.0, "l2": 0.0}),
+    ("bert", {"pooling": None, "dropout": None}),
+    ("llm", {"dropout": None}),  # the MLP head's; --head label_words takes none
+])
+def test_model_settings_are_what_model_args_takes(model, settings):
+    from textclf.config import RunConfig
+
+    config = RunConfig(model=model)
+    assert families.family(family_of(model)).model_settings(config) == settings
+    if model == "llm":
+        assert families.family("decoder").model_settings(RunConfig(model=model, head="label_words")) == {}
 
 
 def _parameters(function) -> list[tuple[str, object]]:

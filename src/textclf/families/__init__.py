@@ -41,6 +41,10 @@ class Family(Protocol):
         the builder does not take). Called on the unresolved config, before any data is read, so a None
         field is one the user left unset."""
 
+    def model_settings(self, config: RunConfig) -> dict:
+        """The settings the model takes through model_args, each with its default (None where the model has no one
+        default), for `--tune`'s search space (`textclf.tuning`)."""
+
     def resolve(self, config: RunConfig, data: Splits) -> RunConfig:
         """The config with what the family decides from the data (scratch: `--tokenizer auto` becomes jieba for
         Chinese, word otherwise). Called after the model's and the dataset's defaults are filled in and before
@@ -69,17 +73,33 @@ class Declared(NamedTuple):
 
     module: str  # the module that meets `Family`, imported on use (it loads Keras)
     settings: tuple[str, ...]  # the RunConfig fields this family takes beyond those every run takes
+    # `--tune`'s default search space: a RunConfig field, or `model_args.<name>`, -> its range (`textclf.tuning`).
+    # A model_args name that a model does not take is left out for it; `with` keeps a range to runs that set a field.
+    space: dict
 
 
 # What every pretrained family (keras-hub encoders and decoders) takes.
 PRETRAINED = ("preset", "lora_rank", "lora_alpha", "weight_decay", "remat")
+LORA_SPACE = {"lora_rank": {"choice": [4, 8, 16], "with": "lora_rank"},
+              "lora_alpha": {"choice": [8, 16, 32], "with": "lora_rank"}}
 # family name -> its declaration. A RunConfig field that no family names here is one every run takes (the data, the
 # training loop, evaluation, serving); one that some family names is refused by the others (`check_settings`).
 FAMILIES = {
-    "scratch": Declared("textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings")),
-    "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size")),
-    "encoder": Declared("textclf.families.encoder.family", (*PRETRAINED, "peft", "virtual_tokens", "prompt_init")),
-    "decoder": Declared("textclf.families.decoder.family", (*PRETRAINED, "prompt_template", "head")),
+    "scratch": Declared(
+        "textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings"),
+        {"learning_rate": {"float": [3e-4, 3e-2], "log": True}, "max_len": {"times": [0.5, 1, 2]},
+         "vocab_size": {"times": [0.5, 1, 2]}, "model_args.embedding_dim": {"times": [0.5, 1, 2]},
+         "model_args.units": {"times": [0.5, 1, 2]}, "model_args.dropout": {"float": [0.1, 0.5], "step": 0.1}}),
+    "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size"),
+                      {"model_args.ngrams": {"choice": [1, 2, 3]}, "vocab_size": {"times": [0.5, 1, 2]}}),
+    "encoder": Declared(
+        "textclf.families.encoder.family", (*PRETRAINED, "peft", "virtual_tokens", "prompt_init"),
+        {"learning_rate": {"float": [1e-5, 2e-4], "log": True}, "epochs": {"int": [1, 4]},
+         "warmup_ratio": {"float": [0.05, 0.25], "step": 0.05},
+         "model_args.dropout": {"float": [0.0, 0.3], "step": 0.1},
+         **LORA_SPACE}),
+    "decoder": Declared("textclf.families.decoder.family", (*PRETRAINED, "prompt_template", "head"),
+                        {"learning_rate": {"float": [1e-5, 1e-3], "log": True}, **LORA_SPACE}),
 }
 
 

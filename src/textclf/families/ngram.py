@@ -45,6 +45,9 @@ def check(config: RunConfig):
         raise InputError(f"model_args ngrams: expected at least 1, got {config.model_args['ngrams']}")
 
 
+model_settings = scratch.model_settings  # nbsvm's `Settings`, as a from-scratch model's
+
+
 def _train_rows(vectorizer, texts: list[str], config: RunConfig):
     """Each training text's ids, cut as the model sees them."""
     for start in range(0, len(texts), pipeline.VECTORIZE_CHUNK):

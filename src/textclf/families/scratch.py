@@ -40,7 +40,7 @@ def _fits(default, value) -> bool:
 def check_model_args(config: RunConfig):
     """Refuses a model_args key that is a run setting (a RunConfig field: the run gives it to every builder, or
     it is no model's) or not a field of the model's `Settings`, or a value unlike that field's default."""
-    defaults = {field.name: field.default for field in dataclasses.fields(settings_for(config.model))}
+    defaults = model_settings(config)
     run_settings = {field.name for field in dataclasses.fields(RunConfig)}
     for key, value in config.model_args.items():
         if key in run_settings:
@@ -49,6 +49,11 @@ def check_model_args(config: RunConfig):
             raise InputError(f"model {config.model} has no setting {key!r}; its settings are {', '.join(defaults)}")
         if not _fits(defaults[key], value):
             raise InputError(f"model_args {key}: {value!r} is not like its default {defaults[key]!r}")
+
+
+def model_settings(config: RunConfig) -> dict:
+    """The fields of the model's `Settings`, with their defaults."""
+    return {field.name: field.default for field in dataclasses.fields(settings_for(config.model))}
 
 
 def settings_of(config: RunConfig):

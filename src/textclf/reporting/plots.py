@@ -160,3 +160,20 @@ def top_tokens_png(table: pd.DataFrame, path: Path, title: str) -> Figure:
             ax.set_xlabel("mean score (texts)")
         fig.suptitle(title)
         return _save(fig, path)
+
+
+def trials_png(trials: pd.DataFrame, score: str, direction: str, path: Path, title: str) -> Figure:
+    """Each trial's validation `score` in the order the trials ran, and the best so far (`direction`: max or min);
+    failed trials (no score) are left out."""
+    scored = trials.dropna(subset=[score]) if score in trials else pd.DataFrame({"trial": [], score: []})
+    numbers, scores = scored["trial"].astype(int).to_numpy(), scored[score].astype(float).to_numpy()
+    best = (np.maximum if direction == "max" else np.minimum).accumulate(scores)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(numbers, scores, "o", label="trial")
+    ax.step(numbers, best, where="post", color="grey", label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel(score)
+    ax.legend()
+    ax.set_title(title)
+    return _save(fig, path)

@@ -28,6 +28,11 @@ def check(config: RunConfig):
     check_preset(config.preset)
 
 
+def model_settings(config: RunConfig) -> dict:
+    """The --head's settings (`head.SETTINGS`)."""
+    return dict.fromkeys(head.SETTINGS[config.head or run_defaults(config.model)["head"]])
+
+
 def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
     """The subword cut as the encoders read it (the template and the head are llm's run defaults, already filled in).
     A hub's preset is fetched here, before the run claims a folder."""

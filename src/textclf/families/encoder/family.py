@@ -30,6 +30,11 @@ def check(config: RunConfig):
     presets.check_preset(ARCHITECTURE[config.model], config.preset)  # before any run of a matrix starts
 
 
+def model_settings(config: RunConfig) -> dict:
+    """The head's settings (`head.SETTINGS`)."""
+    return dict.fromkeys(head.SETTINGS)
+
+
 def _check_prompt(config: RunConfig):
     """A soft prompt's settings only with --peft, --prompt-init only for prompt tuning, and one method at a time."""
     if config.peft is None:

@@ -1,0 +1,194 @@
+"""The search: KerasTuner's oracle chooses each trial's settings; a trial is a run of its own (`run.run` with
+`trial=True`: scored on validation, the test split never read) in `tune_<stamp>/trial_<id>/`; then the best settings
+train over the seeds, as matrix cells in the same folder.
+
+    tune_<stamp>/search.json        what is searched (a second run of the same command finds the folder and resumes)
+    tune_<stamp>/search/            KerasTuner's state: the oracle and each trial's settings and score
+    tune_<stamp>/trial_<id>/        the trial's run folder and report (validation columns only)
+    tune_<stamp>/trials.csv         one row per trial: its settings, score, epochs, seconds, run folder
+    tune_<stamp>/best.yaml          an experiment file that trains the best settings over the seeds
+    tune_<stamp>/trials.png         the score of each trial, and the best so far
+    tune_<stamp>/run_*, matrix_*/   the best settings' runs (recipe `tuned`) and their leaderboard
+
+A killed search run again resumes: KerasTuner reloads its state, finished trials are kept, and the trial that was
+running starts again with the same settings, its run folder resuming from its last finished epoch.
+"""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import keras_tuner
+import pandas as pd
+import yaml
+from loguru import logger
+
+from textclf import families, matrix, run, run_folders
+from textclf.config import MONITORS, Command, RunConfig, as_command
+from textclf.errors import InputError
+from textclf.reporting import plots
+from textclf.training import devices
+from textclf.tuning import Dimension, apply, dimensions, read_space
+
+ORACLES = {"random": keras_tuner.oracles.RandomSearchOracle,
+           "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
+           "hyperband": keras_tuner.oracles.HyperbandOracle}
+HYPERBAND = "tuner/"  # the settings Hyperband adds to each trial: its epochs and its bracket
+TUNED = "tuned"  # the recipe of the best settings' runs: the leaderboard shows it beside the model
+
+
+def hyperparameters(found: list[Dimension]) -> keras_tuner.HyperParameters:
+    """The search space as KerasTuner declares it."""
+    space = keras_tuner.HyperParameters()
+    for dimension in found:
+        if dimension.kind == "choice":
+            space.Choice(dimension.name, list(dimension.values))
+        elif dimension.kind == "float":
+            space.Float(dimension.name, dimension.low, dimension.high, step=dimension.step,
+                        sampling="log" if dimension.log else "linear")
+        else:
+            space.Int(dimension.name, dimension.low, dimension.high, step=dimension.step or 1)
+    return space
+
+
+def objective(config: RunConfig) -> keras_tuner.Objective:
+    """The report column a trial is scored by: the validation metric that picks its best epoch (--monitor)."""
+    return keras_tuner.Objective(f"best_{config.monitor}", MONITORS[config.monitor])
+
+
+class Trials(keras_tuner.engine.base_tuner.BaseTuner):
+    """Runs each trial the oracle creates as a run of `base` with the trial's settings."""
+
+    def __init__(self, oracle, folder: Path, base: RunConfig, strategy, on_gpu: bool):
+        super().__init__(oracle, directory=str(folder), project_name="search")
+        self.folder, self.base, self.strategy, self.on_gpu = folder, base, strategy, on_gpu
+
+    def trial_config(self, trial) -> RunConfig:
+        values = trial.hyperparameters.values
+        config = apply(self.base, {name: value for name, value in values.items() if not name.startswith(HYPERBAND)})
+        if "tuner/epochs" in values:
+            config = dataclasses.replace(config, epochs=values["tuner/epochs"])
+        return dataclasses.replace(config, output_dir=str(self.folder / f"trial_{trial.trial_id}"))
+
+    def run_trial(self, trial, *args, **kwargs) -> dict:
+        config = self.trial_config(trial)
+        logger.info(f"trial {trial.trial_id}: {_settings_text(trial.hyperparameters.values)}")
+        try:
+            path = run.run(config, as_command(config), self.strategy, self.on_gpu, reuse_finished=True, trial=True)
+        except Exception as err:  # noqa: BLE001 - a trial that fails is recorded and the search goes on
+            logger.error(f"trial {trial.trial_id} failed: {type(err).__name__}: {err}")
+            raise keras_tuner.errors.FailedTrialError(f"{type(err).__name__}: {err}") from err
+        name = self.oracle.objective.name
+        score = float(pd.read_csv(path).iloc[0][name])
+        logger.info(f"trial {trial.trial_id}: {name} {score:.4f}")
+        return {name: score}
+
+
+def _settings_text(values: dict) -> str:
+    return ", ".join(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+                     for name, value in values.items() if not name.startswith(HYPERBAND))
+
+
+def _fingerprint(base: RunConfig, found: list[Dimension], command: Command) -> str:
+    decisive = {"config": base.fingerprint(), "space": [list(d) for d in found], "tuner": command.tuner,
+                "trials": command.tune}
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _folder(output_dir: Path, fingerprint: str, line: str) -> Path:
+    """The search's folder: the one an earlier run of the same search made, or a new `tune_<stamp>`."""
+    for marker in sorted(output_dir.glob("tune_*/search.json")):
+        try:
+            if json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
+                logger.info(f"resuming the search in {marker.parent}")
+                return marker.parent
+        except (OSError, ValueError):
+            continue
+    folder = run_folders.reserve_run_dir(output_dir, prefix="tune")
+    (folder / "search.json").write_text(json.dumps({"fingerprint": fingerprint, "command": line}, indent=2))
+    return folder
+
+
+def oracle(command: Command, base: RunConfig, found: list[Dimension]):
+    """The KerasTuner oracle of `--tuner`, over `found`, scored by `objective(base)`, at most `--tune` trials; `base`
+    is resolved (Hyperband's longest trial is its epochs)."""
+    common = {"objective": objective(base), "hyperparameters": hyperparameters(found), "allow_new_entries": False,
+              "tune_new_entries": False, "seed": base.seed}
+    if command.tuner == "hyperband":
+        made = ORACLES["hyperband"](max_epochs=base.epochs, **common)
+        made.max_trials = command.tune  # Hyperband's brackets decide how many trials; --tune caps them
+        return made
+    return ORACLES[command.tuner](max_trials=command.tune, **common)
+
+
+def trials_table(tuner: Trials) -> pd.DataFrame:
+    """One row per trial: its id, status, settings, score and, from its report, epochs, seconds and run folder."""
+    rows = []
+    name = tuner.oracle.objective.name
+    for trial_id, trial in sorted(tuner.oracle.trials.items()):
+        values = {key: value for key, value in trial.hyperparameters.values.items() if not key.startswith(HYPERBAND)}
+        row = {"trial": trial_id, "status": trial.status, **values, name: trial.score}
+        try:
+            done = pd.read_csv(run_folders.report_path(run_folders.newest_run(
+                Path(tuner.trial_config(trial).output_dir)))).iloc[0]
+            row.update(epochs_run=done["epochs_run"], train_seconds=done["train_seconds"], run_dir=done["run_dir"])
+        except InputError:  # a trial that failed before its run finished
+            pass
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_experiment(best: RunConfig, seeds: tuple[int, ...], description: str) -> dict:
+    """An experiment file (experiments/README.md) that trains `best` over `seeds` as the recipe `tuned`, written
+    wherever it is run."""
+    default = RunConfig()
+    settings = {field.name: getattr(best, field.name) for field in dataclasses.fields(best)
+                if field.name not in ("dataset", "model", "seed", "recipe", "output_dir", "cache_dir")
+                and getattr(best, field.name) != getattr(default, field.name)}
+    return {"description": description, "matrix": {"dataset": [best.dataset], "model": [best.model],
+                                                   "recipe": [TUNED], "seed": list(seeds)},
+            "recipes": {TUNED: settings}}
+
+
+def tune(command: Command, line: str) -> Path:
+    """Searches `command.config`'s settings, then trains the best over the seeds; returns the search's folder."""
+    base, resolved = command.config, run.resolved(command.config)
+    family = families.family(families.family_of(base.model))
+    given = read_space(command.tune_space) if command.tune_space else {}
+    found = dimensions(base, resolved, given, command.tune_space or "the default search space",
+                       family.model_settings(resolved), run.check)
+    if not found:
+        raise InputError(f"nothing to search for --model {base.model}: its search space is empty")
+    if command.tuner == "hyperband" and any(d.name == "epochs" for d in found):
+        raise InputError("--tuner hyperband decides each trial's epochs: leave epochs out of the search space")
+    strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once the search is known to be good
+    folder = _folder(Path(base.output_dir), _fingerprint(base, found, command), line)
+    sink = logger.add(folder / "search.log")
+    try:
+        tuner = Trials(oracle(command, resolved, found), folder, base, strategy, on_gpu)
+        tuner.search(verbose=0)
+        table = trials_table(tuner)
+        table.to_csv(folder / "trials.csv", index=False)
+        plots.trials_png(table, tuner.oracle.objective.name, tuner.oracle.objective.direction, folder / "trials.png",
+                         f"{base.model} on {base.dataset}: {command.tuner} search")
+        best_trials = tuner.oracle.get_best_trials(1)
+        if not best_trials:
+            raise InputError(f"every trial failed; {folder / 'search.log'} says why")
+        best = dataclasses.replace(tuner.trial_config(best_trials[0]), output_dir=str(folder), recipe=TUNED)
+        seeds = command.seeds or (base.seed,)
+        name = tuner.oracle.objective.name
+        experiment = best_experiment(best, seeds, f"The best of {len(table)} trials ({command.tuner} search) of "
+                                     f"{base.model} on {base.dataset} by {name} {best_trials[0].score:.4f} "
+                                     f"(trial {best_trials[0].trial_id}); made by: {line}")
+        (folder / "best.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True))
+        logger.info(f"best: trial {best_trials[0].trial_id}, {name} {best_trials[0].score:.4f}; training it over "
+                    f"seeds {', '.join(map(str, seeds))}")
+        configs = [dataclasses.replace(best, seed=seed) for seed in seeds]
+        out_dir, failed = matrix.run_matrix(configs, lambda config: run.run(
+            config, as_command(config), strategy, on_gpu, reuse_finished=True), line)
+    finally:
+        logger.remove(sink)
+    if failed:
+        raise InputError(f"{failed} of the best settings' runs failed; {out_dir} names them")
+    return folder

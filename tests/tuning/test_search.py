@@ -1,0 +1,176 @@
+"""--tune: trials as runs scored on validation (the test split never touched), trials.csv, best.yaml and the best
+settings' runs, a killed search resumed without repeating a trial, and one error line for a bad search."""
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from textclf import cli, run
+
+ROOT = Path(__file__).resolve().parents[2]
+IMDB = ["--dataset", "imdb", "--data-dir", str(ROOT / "tests" / "fixtures" / "imdb_tiny")]
+
+
+class Unreadable:
+    """Stands for the test split during a search: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the search read the test split ({name})")
+
+    def __len__(self):
+        raise AssertionError("the search read the test split (len)")
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[tuple[str, bool]]:
+    """Every run.run of the search, as (output folder, trial); a trial's data has an `Unreadable` test split."""
+    made, read_data, real_run = [], run.read_data, run.run
+    trial = {"now": False}
+
+    def reading(config):
+        data, eval_sets = read_data(config)
+        return (dataclasses.replace(data, test=Unreadable()) if trial["now"] else data), eval_sets
+
+    def running(config, *args, **kwargs):
+        trial["now"] = kwargs.get("trial", False)
+        made.append((Path(config.output_dir).name, trial["now"]))
+        try:
+            return real_run(config, *args, **kwargs)
+        finally:
+            trial["now"] = False
+
+    monkeypatch.setattr(run, "read_data", reading)
+    monkeypatch.setattr(run, "run", running)
+    return made
+
+
+def _main(*args) -> int:
+    return cli.main([str(arg) for arg in args])
+
+
+def _folder(out: Path) -> Path:
+    (folder,) = out.glob("tune_*")
+    return folder
+
+
+@pytest.mark.large
+def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_the_seeds(tmp_path, calls, capsys):
+    assert _main(*IMDB, "--model", "fasttext", "--epochs", "2", "--tune", "3", "--seeds", "0,42",
+                 "--output-dir", tmp_path) == 0
+    folder = _folder(tmp_path)
+    assert capsys.readouterr().out.strip() == str(folder)
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
+    assert {"learning_rate", "max_len", "vocab_size", "model_args.embedding_dim", "model_args.dropout",
+            "best_val_accuracy", "epochs_run", "train_seconds", "run_dir"} <= set(trials.columns)
+    assert trials[["learning_rate", "max_len", "vocab_size"]].drop_duplicates().shape[0] == 3  # three settings
+    assert calls == [("trial_0", True), ("trial_1", True), ("trial_2", True), (folder.name, False),
+                     (folder.name, False)]
+    for row in trials.itertuples():  # each trial's report: validation, no test column, test unread
+        report = pd.read_csv(next(Path(row.run_dir).parent.glob("training_report_*.csv"))).iloc[0]
+        assert report["best_val_accuracy"] == row.best_val_accuracy and report["test_size"] == 0
+        assert not [column for column in report.index if column.startswith(("final_test", "report_"))]
+    assert (folder / "trials.png").stat().st_size > 0
+
+    leaderboard = pd.read_csv(next(folder.glob("matrix_*/leaderboard.csv")))
+    assert list(leaderboard["model"]) == ["fasttext / tuned"] and leaderboard["seeds"].iloc[0] == 2
+    finals = [pd.read_csv(path).iloc[0] for path in sorted(folder.glob("training_report_*.csv"))]
+    assert sorted(report["seed"] for report in finals) == [0, 42] and all(r["config_recipe"] == "tuned" for r in finals)
+    best = trials.loc[trials["best_val_accuracy"].idxmax()]
+    best_report = pd.read_csv(next(Path(best["run_dir"]).parent.glob("training_report_*.csv"))).iloc[0]
+    same_seed = next(report for report in finals if report["seed"] == 42)  # the trials' seed
+    # the best settings trained again: the same validation loss as their trial (before calibration)
+    assert same_seed["uncalibrated_val_loss"] == pytest.approx(best_report["best_val_loss"], abs=1e-6)
+
+    experiment = yaml.safe_load((folder / "best.yaml").read_text())
+    assert experiment["matrix"] == {"dataset": ["imdb"], "model": ["fasttext"], "recipe": ["tuned"], "seed": [0, 42]}
+    calls.clear()  # best.yaml, run as any experiment, trains the best trial's settings again: the same score
+    assert _main("--experiment", folder / "best.yaml", "--seeds", "42", "--output-dir", tmp_path / "again") == 0
+    again = pd.read_csv(next((tmp_path / "again").glob("training_report_*.csv"))).iloc[0]
+    assert again["uncalibrated_val_loss"] == pytest.approx(best_report["best_val_loss"], abs=1e-6)
+    assert again["fingerprint"] == same_seed["fingerprint"] and calls == [("again", False)]
+
+
+@pytest.mark.large
+def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path, calls, monkeypatch):
+    args = [*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "3", "--output-dir", tmp_path]
+    real = run.run
+
+    def killed_at_the_third(config, *rest, **kwargs):
+        if Path(config.output_dir).name == "trial_2":
+            raise KeyboardInterrupt
+        return real(config, *rest, **kwargs)
+
+    monkeypatch.setattr(run, "run", killed_at_the_third)
+    assert _main(*args) == 130
+    assert [name for name, _ in calls] == ["trial_0", "trial_1"]
+    monkeypatch.setattr(run, "run", real)
+    calls.clear()
+    assert _main(*args) == 0
+    folder = _folder(tmp_path)
+    assert calls == [("trial_2", True), (folder.name, False)]  # trials 0 and 1 are not run again
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
+    assert all(len(list((folder / f"trial_{n}").glob("run_*"))) == 1 for n in range(3))
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
+def test_bayesian_and_hyperband_searches(tmp_path, tuner):
+    assert _main(*IMDB, "--model", "nbsvm", "--epochs", "2", "--tune", "2", "--tuner", tuner,
+                 "--output-dir", tmp_path) == 0
+    trials = pd.read_csv(_folder(tmp_path) / "trials.csv")
+    assert len(trials) == 2 and (trials["status"] == "COMPLETED").all() and "model_args.ngrams" in trials
+    if tuner == "hyperband":  # Hyperband gives each trial its epochs, at most --epochs
+        assert trials["epochs_run"].max() <= 2
+
+
+def _refused(capsys, tmp_path, *args) -> str:
+    """The one line server_main writes for a refused command, which leaves the output folder empty."""
+    code = _main(*IMDB, *args, "--output-dir", tmp_path / "out")
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    return err
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"nosuch": {"choice": [1]}}, "nosuch: not a setting"),
+    ({"model_args.kernel_size": {"choice": [3]}}, "model fasttext has no setting 'kernel_size'"),
+    ({"seed": {"choice": [1, 2]}}, "seed: a search does not move it"),
+    ({"learning_rate": {"float": [0.1]}}, "learning_rate: float takes [low, high]"),
+    ({"learning_rate": {"float": [0.1, 0.01]}}, "low 0.1 must be below high 0.01"),
+    ({"learning_rate": {"float": [-1, 0.01]}}, "learning_rate: must be above 0"),
+    ({"max_len": {"int": [1, 8], "log": True}}, "int takes no log"),
+    ({"batch_size": {"choice": ["big"]}}, "expected a whole number, got 'big'"),
+    ({"model_args.dropout": {"choice": ["high"]}}, "is not like its default 0.2"),
+    ({"learning_rate": [0.1, 0.2]}, "expected one of choice, float, int, times"),
+    ("just text", "expected a mapping of settings to ranges"),
+])
+def test_a_bad_search_space_is_one_line_and_writes_nothing(tmp_path, capsys, space, message):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    assert message in _refused(capsys, tmp_path, "--model", "fasttext", "--tune", "2", "--tune-space", path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "fasttext", "--tuner", "bayesian"], "--tuner and --tune-space go with --tune"),
+    (["--model", "fasttext", "--tune", "0"], "must be at least 1"),
+    (["--model", "fasttext,gru", "--tune", "2"], "one model on one dataset at a time"),
+    (["--model", "fasttext+nbsvm", "--tune", "2"], "tune each member of fasttext+nbsvm on its own"),
+    (["--model", "fasttext", "--tune", "2", "--tune-space", "no/such.yaml"], "--tune-space no/such.yaml: cannot be"),
+    (["--model", "fasttext", "--tune", "2", "--tuner", "hyperband", "--tune-space", "EPOCHS"],
+     "leave epochs out of the search space"),
+])
+def test_bad_tune_flags_are_one_line(tmp_path, capsys, args, message):
+    space = tmp_path / "epochs.yaml"
+    space.write_text("epochs: {int: [1, 3]}\n")
+    try:
+        err = _refused(capsys, tmp_path, *[space if arg == "EPOCHS" else arg for arg in args])
+    except SystemExit as done:  # argparse's own refusals
+        err = capsys.readouterr().err
+        assert done.code == 2 and len(err.strip().splitlines()) == 1
+    assert message in err
