@@ -98,6 +98,9 @@ def _check_tune(command: Command, configs: list) -> None:
         raise InputError(f"--tune searches one model's settings; tune each member of {configs[0].model} on its own")
     if command.emit_jobs:
         raise InputError("--tune runs its trials on this machine; --emit-jobs does not take it")
+    if command.tune_parallel > 1 and (configs[0].devices or configs[0].strategy == "multi_worker"):
+        raise InputError("--tune-parallel gives each trial its share of the GPUs; it takes neither --devices nor "
+                         "--strategy multi_worker")
     if command.tune_space:
         from textclf.tuning import read_space  # a file that cannot be read: one line before TensorFlow starts
 

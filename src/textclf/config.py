@@ -400,6 +400,8 @@ class Command:
     tune: int | None = None  # --tune: search the settings in this many trials first (`textclf.tuning`)
     tuner: str = "random"  # --tuner: the search's oracle
     tune_space: str | None = None  # --tune-space: a YAML file that changes the model's default search space
+    tune_parallel: int = 1  # --tune-parallel: trials at once, each in a process of its own on its own GPUs
+    tune_budget: float | None = None  # --tune-budget: minutes after which no trial starts
 
 
 def _each_once(seeds: tuple[int, ...]) -> tuple[int, ...]:
@@ -443,14 +445,19 @@ def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None
                         "hyperband (many short trials, the best trained longer) (default: random)")
     parser.add_argument("--tune-space", metavar="YAML", help="--tune: ranges that replace, add to or (null) remove "
                         "the model's default ones (docs/tuning.md)")
+    parser.add_argument("--tune-parallel", type=_positive_int, metavar="K", help="--tune: K trials at once, each "
+                        "in a worker process on its own share of the GPUs (default: 1)")
+    parser.add_argument("--tune-budget", type=_positive_float, metavar="MINUTES", help="--tune: start no trial "
+                        "after this many minutes (default: none)")
     args = vars(parser.parse_args(argv))
     seeds, experiment = args.pop("seeds", None), args.pop("experiment", None)
     emit_jobs, job_template = args.pop("emit_jobs", None), args.pop("job_template", None)
     tune, tuner, tune_space = args.pop("tune", None), args.pop("tuner", None), args.pop("tune_space", None)
+    tune_parallel, tune_budget = args.pop("tune_parallel", None), args.pop("tune_budget", None)
     if job_template is not None and emit_jobs is None:
         parser.error("--job-template goes with --emit-jobs")
-    if (tuner or tune_space) and tune is None:
-        parser.error("--tuner and --tune-space go with --tune")
+    if (tuner or tune_space or tune_parallel or tune_budget) and tune is None:
+        parser.error("--tuner, --tune-space, --tune-parallel and --tune-budget go with --tune")
     if "model_args" in args:
         args["model_args"] = dict(args["model_args"])  # a key given twice: the last one wins
     try:
@@ -458,4 +465,4 @@ def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None
     except InputError as err:
         parser.error(str(err))
     return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template or Command.job_template, tune,
-                   tuner or Command.tuner, tune_space)
+                   tuner or Command.tuner, tune_space, tune_parallel or Command.tune_parallel, tune_budget)

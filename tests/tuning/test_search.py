@@ -2,6 +2,7 @@
 settings' runs, a killed search resumed without repeating a trial, and one error line for a bad search."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -157,7 +158,10 @@ def test_a_bad_search_space_is_one_line_and_writes_nothing(tmp_path, capsys, spa
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "fasttext", "--tuner", "bayesian"], "--tuner and --tune-space go with --tune"),
+    (["--model", "fasttext", "--tuner", "bayesian"], "--tune-parallel and --tune-budget go with --tune"),
+    (["--model", "fasttext", "--tune-budget", "5"], "go with --tune"),
+    (["--model", "fasttext", "--tune", "2", "--tune-parallel", "2", "--devices", "2"], "takes neither --devices"),
+    (["--model", "fasttext", "--tune", "2", "--tune-budget", "0"], "must be above 0"),
     (["--model", "fasttext", "--tune", "0"], "must be at least 1"),
     (["--model", "fasttext,gru", "--tune", "2"], "one model on one dataset at a time"),
     (["--model", "fasttext+nbsvm", "--tune", "2"], "tune each member of fasttext+nbsvm on its own"),
@@ -174,3 +178,27 @@ def test_bad_tune_flags_are_one_line(tmp_path, capsys, args, message):
         err = capsys.readouterr().err
         assert done.code == 2 and len(err.strip().splitlines()) == 1
     assert message in err
+
+
+@pytest.mark.large
+def test_a_parallel_search_runs_every_trial_once_in_two_worker_processes(tmp_path, calls):
+    assert _main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "4", "--tune-parallel", "2",
+                 "--output-dir", tmp_path) == 0
+    folder = _folder(tmp_path)
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials["trial"]) == [0, 1, 2, 3] and (trials["status"] == "COMPLETED").all()
+    assert all(len(list((folder / f"trial_{n}").glob("run_*"))) == 1 for n in range(4))
+    assert calls == [(folder.name, False)]  # the chief ran no trial: its workers did
+    done = {}
+    for worker in ("worker0", "worker1"):
+        for trial in map(int, re.findall(r"trial (\d+): best_val_accuracy", (folder / f"{worker}.log").read_text())):
+            assert trial not in done, f"trial {trial} ran in {done.get(trial)} and {worker}"
+            done[trial] = worker
+    assert sorted(done) == [0, 1, 2, 3]
+
+
+@pytest.mark.large
+def test_no_trial_starts_after_the_budget(tmp_path):
+    assert _main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "20", "--tune-budget", "0.05",
+                 "--output-dir", tmp_path) == 0
+    assert 1 <= len(pd.read_csv(_folder(tmp_path) / "trials.csv")) <= 2  # a trial here takes more than 3 s

@@ -62,3 +62,13 @@ def test_a_decoders_default_space(tiny_decoder_preset):
     assert set(_space(model="llm", preset=str(tiny_decoder_preset))) == {"learning_rate"}
     assert set(_space(model="llm", preset=str(tiny_decoder_preset), lora_rank=4)) == {
         "learning_rate", "lora_rank", "lora_alpha"}
+
+
+def test_parallel_workers_share_the_gpus_as_evenly_as_can_be():
+    from textclf.tuning.parallel import gpu_groups
+
+    assert gpu_groups(7, 7) == [str(i) for i in range(7)]
+    assert gpu_groups(3, 7) == ["0,1", "2,3,4", "5,6"]
+    assert gpu_groups(2, 0) == [None, None]  # no GPU: the workers share the CPU
+    with pytest.raises(InputError, match="--tune-parallel 8: one GPU or more per trial, and this machine has 7"):
+        gpu_groups(8, 7)

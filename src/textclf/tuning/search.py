@@ -14,9 +14,12 @@ A killed search run again resumes: KerasTuner reloads its state, finished trials
 running starts again with the same settings, its run folder resuming from its last finished epoch.
 """
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
+import threading
 from pathlib import Path
 
 import keras_tuner
@@ -29,7 +32,7 @@ from textclf.config import MONITORS, Command, RunConfig, as_command
 from textclf.errors import InputError
 from textclf.reporting import plots
 from textclf.training import devices
-from textclf.tuning import Dimension, apply, dimensions, read_space
+from textclf.tuning import MODEL_ARGS, Dimension, apply, dimensions, parallel, read_space
 
 ORACLES = {"random": keras_tuner.oracles.RandomSearchOracle,
            "bayesian": keras_tuner.oracles.BayesianOptimizationOracle,
@@ -61,12 +64,15 @@ class Trials(keras_tuner.engine.base_tuner.BaseTuner):
     """Runs each trial the oracle creates as a run of `base` with the trial's settings."""
 
     def __init__(self, oracle, folder: Path, base: RunConfig, strategy, on_gpu: bool):
-        super().__init__(oracle, directory=str(folder), project_name="search")
+        oracle.verbose = 0  # its tables on stdout: the log says what each trial is and scores
+        with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from ...": _folder logs the resume
+            super().__init__(oracle, directory=str(folder), project_name="search")
         self.folder, self.base, self.strategy, self.on_gpu = folder, base, strategy, on_gpu
 
     def trial_config(self, trial) -> RunConfig:
         values = trial.hyperparameters.values
-        config = apply(self.base, {name: value for name, value in values.items() if not name.startswith(HYPERBAND)})
+        config = apply(self.base, {name: round(value, 12) if isinstance(value, float) else value  # 0.1 * 3, not
+                                   for name, value in values.items() if not name.startswith(HYPERBAND)})  # 0.300...04
         if "tuner/epochs" in values:
             config = dataclasses.replace(config, epochs=values["tuner/epochs"])
         return dataclasses.replace(config, output_dir=str(self.folder / f"trial_{trial.trial_id}"))
@@ -127,11 +133,12 @@ def trials_table(tuner: Trials) -> pd.DataFrame:
     rows = []
     name = tuner.oracle.objective.name
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
-        values = {key: value for key, value in trial.hyperparameters.values.items() if not key.startswith(HYPERBAND)}
+        config = tuner.trial_config(trial)
+        values = {key: getattr(config, key) if hasattr(config, key) else config.model_args[key.removeprefix(
+            MODEL_ARGS)] for key in trial.hyperparameters.values if not key.startswith(HYPERBAND)}
         row = {"trial": trial_id, "status": trial.status, **values, name: trial.score}
         try:
-            done = pd.read_csv(run_folders.report_path(run_folders.newest_run(
-                Path(tuner.trial_config(trial).output_dir)))).iloc[0]
+            done = pd.read_csv(run_folders.report_path(run_folders.newest_run(Path(config.output_dir)))).iloc[0]
             row.update(epochs_run=done["epochs_run"], train_seconds=done["train_seconds"], run_dir=done["run_dir"])
         except InputError:  # a trial that failed before its run finished
             pass
@@ -151,8 +158,8 @@ def best_experiment(best: RunConfig, seeds: tuple[int, ...], description: str) -
             "recipes": {TUNED: settings}}
 
 
-def tune(command: Command, line: str) -> Path:
-    """Searches `command.config`'s settings, then trains the best over the seeds; returns the search's folder."""
+def _space(command: Command) -> tuple[RunConfig, list[Dimension]]:
+    """The command's config resolved, and its search space, checked."""
     base, resolved = command.config, run.resolved(command.config)
     family = families.family(families.family_of(base.model))
     given = read_space(command.tune_space) if command.tune_space else {}
@@ -162,33 +169,71 @@ def tune(command: Command, line: str) -> Path:
         raise InputError(f"nothing to search for --model {base.model}: its search space is empty")
     if command.tuner == "hyperband" and any(d.name == "epochs" for d in found):
         raise InputError("--tuner hyperband decides each trial's epochs: leave epochs out of the search space")
+    return resolved, found
+
+
+def _search(tuner: Trials, command: Command, line: str) -> None:
+    """Runs the trials here, or in `--tune-parallel` worker processes; stops starting trials after --tune-budget."""
+    budget = None
+    if command.tune_budget:  # the oracle answers STOPPED once it holds max_trials (0 would mean no limit)
+        budget = threading.Timer(60 * command.tune_budget, lambda: setattr(tuner.oracle, "max_trials",
+                                                                          max(1, len(tuner.oracle.trials))))
+        budget.daemon = True
+        budget.start()
+    try:
+        if command.tune_parallel > 1:
+            tuner.save()  # as KerasTuner's chief does: a search run again reloads the oracle from it
+            parallel.search(tuner.oracle, command.tune_parallel, line, tuner.folder)
+        else:
+            tuner.search()
+    except RuntimeError as err:  # KerasTuner's: too many trials in a row failed
+        raise InputError(f"the search stopped: {err} ({tuner.folder / 'search.log'} says why each failed)") from None
+    finally:
+        if budget:
+            budget.cancel()
+
+
+def tune(command: Command, line: str) -> Path:
+    """Searches `command.config`'s settings, then trains the best over the seeds; returns the search's folder. In a
+    `--tune-parallel` worker process, runs trials until the chief's oracle has none left."""
+    resolved, found = _space(command)
+    base = command.config
     strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once the search is known to be good
-    folder = _folder(Path(base.output_dir), _fingerprint(base, found, command), line)
-    sink = logger.add(folder / "search.log")
+    worker = parallel.worker_folder()
+    folder = worker or _folder(Path(base.output_dir), _fingerprint(base, found, command), line)
+    sink = logger.add(folder / (f"{parallel.worker_name()}.log" if worker else "search.log"))
     try:
         tuner = Trials(oracle(command, resolved, found), folder, base, strategy, on_gpu)
-        tuner.search(verbose=0)
-        table = trials_table(tuner)
-        table.to_csv(folder / "trials.csv", index=False)
-        plots.trials_png(table, tuner.oracle.objective.name, tuner.oracle.objective.direction, folder / "trials.png",
-                         f"{base.model} on {base.dataset}: {command.tuner} search")
-        best_trials = tuner.oracle.get_best_trials(1)
-        if not best_trials:
-            raise InputError(f"every trial failed; {folder / 'search.log'} says why")
-        best = dataclasses.replace(tuner.trial_config(best_trials[0]), output_dir=str(folder), recipe=TUNED)
-        seeds = command.seeds or (base.seed,)
-        name = tuner.oracle.objective.name
-        experiment = best_experiment(best, seeds, f"The best of {len(table)} trials ({command.tuner} search) of "
-                                     f"{base.model} on {base.dataset} by {name} {best_trials[0].score:.4f} "
-                                     f"(trial {best_trials[0].trial_id}); made by: {line}")
-        (folder / "best.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True))
-        logger.info(f"best: trial {best_trials[0].trial_id}, {name} {best_trials[0].score:.4f}; training it over "
-                    f"seeds {', '.join(map(str, seeds))}")
-        configs = [dataclasses.replace(best, seed=seed) for seed in seeds]
-        out_dir, failed = matrix.run_matrix(configs, lambda config: run.run(
-            config, as_command(config), strategy, on_gpu, reuse_finished=True), line)
+        if worker:
+            tuner.search()
+            return folder
+        _search(tuner, command, line)
+        out_dir, failed = _train_the_best(tuner, command, line, strategy, on_gpu)
     finally:
         logger.remove(sink)
     if failed:
         raise InputError(f"{failed} of the best settings' runs failed; {out_dir} names them")
     return folder
+
+
+def _train_the_best(tuner: Trials, command: Command, line: str, strategy, on_gpu: bool) -> tuple[Path, int]:
+    """trials.csv, trials.png and best.yaml, then the best settings over the seeds, as a matrix in the folder."""
+    base, folder, name = command.config, tuner.folder, tuner.oracle.objective.name
+    table = trials_table(tuner)
+    table.to_csv(folder / "trials.csv", index=False)
+    plots.trials_png(table, name, tuner.oracle.objective.direction, folder / "trials.png",
+                     f"{base.model} on {base.dataset}: {command.tuner} search")
+    best_trials = tuner.oracle.get_best_trials(1)
+    if not best_trials:
+        raise InputError(f"every trial failed; {folder / 'search.log'} says why")
+    best = dataclasses.replace(tuner.trial_config(best_trials[0]), output_dir=str(folder), recipe=TUNED)
+    seeds = command.seeds or (base.seed,)
+    experiment = best_experiment(best, seeds, f"The best of {len(table)} trials ({command.tuner} search) of "
+                                 f"{base.model} on {base.dataset} by {name} {best_trials[0].score:.4f} "
+                                 f"(trial {best_trials[0].trial_id}); made by: {line}")
+    (folder / "best.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True))
+    logger.info(f"best: trial {best_trials[0].trial_id}, {name} {best_trials[0].score:.4f}; training it over "
+                f"seeds {', '.join(map(str, seeds))}")
+    configs = [dataclasses.replace(best, seed=seed) for seed in seeds]
+    return matrix.run_matrix(configs, lambda config: run.run(
+        config, as_command(config), strategy, on_gpu, reuse_finished=True), line)
