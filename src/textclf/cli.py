@@ -90,12 +90,9 @@ def _main(command: Command, line: str) -> int:
 
 
 def _check_tune(command: Command, configs: list) -> None:
-    """--tune searches one model on one dataset, here: its trials and then the best over --seeds."""
-    if len({(config.dataset, config.model, config.recipe) for config in configs}) > 1:
-        raise InputError("--tune searches one model on one dataset at a time: give one --dataset and one --model "
-                         "(--seeds are the best settings' seeds)")
-    if members(configs[0].model):
-        raise InputError(f"--tune searches one model's settings; tune each member of {configs[0].model} on its own")
+    """--tune searches each model of the matrix on each dataset, here, then trains the best over the seeds."""
+    if ensembles := sorted({config.model for config in configs if members(config.model)}):
+        raise InputError(f"--tune searches one model's settings; tune each member of {ensembles[0]} on its own")
     if command.emit_jobs:
         raise InputError("--tune runs its trials on this machine; --emit-jobs does not take it")
     if command.tune_parallel > 1 and (configs[0].devices or configs[0].strategy == "multi_worker"):

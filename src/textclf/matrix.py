@@ -28,7 +28,7 @@ from textclf.errors import InputError
 from textclf.models.registry import members
 
 AXES = ("dataset", "model", "recipe", "seed")
-FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes"}
+FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes", "tune"}  # tune: --tune's ranges
 
 
 def _named_settings(spec: dict, key: str, path: str) -> dict[str, dict]:
@@ -148,15 +148,17 @@ def _check_report_names(eval_datasets: list[str]):
                          "rename one of the files")
 
 
-def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str) -> tuple[Path, int]:
+def run_matrix(configs: list[RunConfig], run_one: Callable[[RunConfig], Path], command: str,
+               folder: Path | None = None) -> tuple[Path, int]:
     """Runs every config with `run_one` (which returns its report's path).
 
-    Returns the matrix folder (leaderboard, matrix.log, command.txt) and the number of failed runs.
+    Returns the matrix folder (leaderboard, matrix.log, command.txt), made in `folder` (default: the first config's
+    output folder), and the number of failed runs.
     """
     from textclf.reporting.leaderboard import write_leaderboard  # matplotlib and sklearn: 2 s the checks skip
     from textclf.run_folders import reserve_run_dir
 
-    out_dir = reserve_run_dir(Path(configs[0].output_dir), prefix="matrix")
+    out_dir = reserve_run_dir(folder or Path(configs[0].output_dir), prefix="matrix")
     (out_dir / "command.txt").write_text(command + "\n", encoding="utf-8")
     sink = logger.add(out_dir / "matrix.log")
     rows, failures = [], []

@@ -62,7 +62,8 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
     assert _main(*IMDB, "--model", "fasttext", "--epochs", "2", "--tune", "3", "--seeds", "0,42",
                  "--output-dir", tmp_path) == 0
     folder = _folder(tmp_path)
-    assert capsys.readouterr().out.strip() == str(folder)
+    (leaderboard_folder,) = tmp_path.glob("matrix_*")
+    assert capsys.readouterr().out.strip() == str(leaderboard_folder)
     trials = pd.read_csv(folder / "trials.csv")
     assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
     assert {"learning_rate", "max_len", "vocab_size", "model_args.embedding_dim", "model_args.dropout",
@@ -76,20 +77,20 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
         assert not [column for column in report.index if column.startswith(("final_test", "report_"))]
     assert (folder / "trials.png").stat().st_size > 0
 
-    leaderboard = pd.read_csv(next(folder.glob("matrix_*/leaderboard.csv")))
+    leaderboard = pd.read_csv(leaderboard_folder / "leaderboard.csv")
     assert list(leaderboard["model"]) == ["fasttext / tuned"] and leaderboard["seeds"].iloc[0] == 2
     finals = [pd.read_csv(path).iloc[0] for path in sorted(folder.glob("training_report_*.csv"))]
     assert sorted(report["seed"] for report in finals) == [0, 42] and all(r["config_recipe"] == "tuned" for r in finals)
     best = trials.loc[trials["best_val_accuracy"].idxmax()]
     best_report = pd.read_csv(next(Path(best["run_dir"]).parent.glob("training_report_*.csv"))).iloc[0]
-    same_seed = next(report for report in finals if report["seed"] == 42)  # the trials' seed
+    same_seed = next(report for report in finals if report["seed"] == 0)  # the trials': the first of --seeds
     # the best settings trained again: the same validation loss as their trial (before calibration)
     assert same_seed["uncalibrated_val_loss"] == pytest.approx(best_report["best_val_loss"], abs=1e-6)
 
     experiment = yaml.safe_load((folder / "best.yaml").read_text())
     assert experiment["matrix"] == {"dataset": ["imdb"], "model": ["fasttext"], "recipe": ["tuned"], "seed": [0, 42]}
     calls.clear()  # best.yaml, run as any experiment, trains the best trial's settings again: the same score
-    assert _main("--experiment", folder / "best.yaml", "--seeds", "42", "--output-dir", tmp_path / "again") == 0
+    assert _main("--experiment", folder / "best.yaml", "--seeds", "0", "--output-dir", tmp_path / "again") == 0
     again = pd.read_csv(next((tmp_path / "again").glob("training_report_*.csv"))).iloc[0]
     assert again["uncalibrated_val_loss"] == pytest.approx(best_report["best_val_loss"], abs=1e-6)
     assert again["fingerprint"] == same_seed["fingerprint"] and calls == [("again", False)]
@@ -163,17 +164,18 @@ def test_a_bad_search_space_is_one_line_and_writes_nothing(tmp_path, capsys, spa
     (["--model", "fasttext", "--tune", "2", "--tune-parallel", "2", "--devices", "2"], "takes neither --devices"),
     (["--model", "fasttext", "--tune", "2", "--tune-budget", "0"], "must be above 0"),
     (["--model", "fasttext", "--tune", "0"], "must be at least 1"),
-    (["--model", "fasttext,gru", "--tune", "2"], "one model on one dataset at a time"),
+    (["--model", "fasttext,gru", "--tune", "2", "--tune-space", "UNITS"], "no model of the matrix has the setting"),
     (["--model", "fasttext+nbsvm", "--tune", "2"], "tune each member of fasttext+nbsvm on its own"),
     (["--model", "fasttext", "--tune", "2", "--tune-space", "no/such.yaml"], "--tune-space no/such.yaml: cannot be"),
     (["--model", "fasttext", "--tune", "2", "--tuner", "hyperband", "--tune-space", "EPOCHS"],
      "leave epochs out of the search space"),
 ])
 def test_bad_tune_flags_are_one_line(tmp_path, capsys, args, message):
-    space = tmp_path / "epochs.yaml"
-    space.write_text("epochs: {int: [1, 3]}\n")
+    spaces = {"EPOCHS": "epochs: {int: [1, 3]}\n", "UNITS": "model_args.kernel_size: {choice: [3]}\n"}
+    for name, text in spaces.items():
+        (tmp_path / name).write_text(text)
     try:
-        err = _refused(capsys, tmp_path, *[space if arg == "EPOCHS" else arg for arg in args])
+        err = _refused(capsys, tmp_path, *[tmp_path / arg if arg in spaces else arg for arg in args])
     except SystemExit as done:  # argparse's own refusals
         err = capsys.readouterr().err
         assert done.code == 2 and len(err.strip().splitlines()) == 1
@@ -202,3 +204,21 @@ def test_no_trial_starts_after_the_budget(tmp_path):
     assert _main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "20", "--tune-budget", "0.05",
                  "--output-dir", tmp_path) == 0
     assert 1 <= len(pd.read_csv(_folder(tmp_path) / "trials.csv")) <= 2  # a trial here takes more than 3 s
+
+
+@pytest.mark.large
+def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(tmp_path, calls):
+    experiment = tmp_path / "both.yaml"
+    experiment.write_text(yaml.safe_dump({
+        "matrix": {"dataset": ["imdb"], "model": ["fasttext", "nbsvm"], "seed": [0, 1]},
+        "config": {"data_dir": str(ROOT / "tests" / "fixtures" / "imdb_tiny"), "epochs": 1},
+        "tune": {"model_args.ngrams": {"choice": [1, 2]}, "learning_rate": {"choice": [0.001, 0.01]},
+                 "vocab_size": None, "max_len": None, "model_args.embedding_dim": None, "model_args.units": None}}))
+    assert _main("--experiment", experiment, "--tune", "2", "--output-dir", tmp_path / "out") == 0
+    folders = sorted((tmp_path / "out").glob("tune_*"))
+    spaces = [set(pd.read_csv(folder / "trials.csv").columns) for folder in folders]
+    assert len(folders) == 2 and "model_args.ngrams" in spaces[1] and "model_args.ngrams" not in spaces[0]
+    assert all({"learning_rate"} <= space and not {"vocab_size", "max_len"} & space for space in spaces)
+    leaderboard = pd.read_csv(next((tmp_path / "out").glob("matrix_*/leaderboard.csv")))
+    assert sorted(leaderboard["model"]) == ["fasttext / tuned", "nbsvm / tuned"] and (leaderboard["seeds"] == 2).all()
+    assert [trial for _, trial in calls].count(True) == 4 and [trial for _, trial in calls].count(False) == 4

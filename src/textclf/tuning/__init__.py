@@ -118,7 +118,7 @@ def dimensions(config: RunConfig, resolved: RunConfig, given: dict, source: str,
     default = FAMILIES[family_of(config.model)].space
     for name, spec in given.items():
         own = name.removeprefix(MODEL_ARGS)
-        if name.startswith(MODEL_ARGS) and own not in model_settings:
+        if name.startswith(MODEL_ARGS) and own not in model_settings and spec is not None:  # null: nothing to remove
             raise InputError(f"{source}: {name}: model {config.model} has no setting {own!r}; its settings are "
                              f"{', '.join(model_settings) or 'none'}")
         if not name.startswith(MODEL_ARGS) and name not in fields:

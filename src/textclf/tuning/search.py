@@ -96,8 +96,8 @@ def _settings_text(values: dict) -> str:
                      for name, value in values.items() if not name.startswith(HYPERBAND))
 
 
-def _fingerprint(base: RunConfig, found: list[Dimension], command: Command) -> str:
-    decisive = {"config": base.fingerprint(), "space": [list(d) for d in found], "tuner": command.tuner,
+def _fingerprint(search: "Search", command: Command) -> str:
+    decisive = {"config": search.base.fingerprint(), "space": [list(d) for d in search.found], "tuner": command.tuner,
                 "trials": command.tune}
     return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -116,13 +116,13 @@ def _folder(output_dir: Path, fingerprint: str, line: str) -> Path:
     return folder
 
 
-def oracle(command: Command, base: RunConfig, found: list[Dimension]):
-    """The KerasTuner oracle of `--tuner`, over `found`, scored by `objective(base)`, at most `--tune` trials; `base`
-    is resolved (Hyperband's longest trial is its epochs)."""
-    common = {"objective": objective(base), "hyperparameters": hyperparameters(found), "allow_new_entries": False,
-              "tune_new_entries": False, "seed": base.seed}
+def oracle(command: Command, search: "Search"):
+    """The KerasTuner oracle of `--tuner` over the search's space, scored by `objective`, at most `--tune` trials."""
+    config = search.resolved
+    common = {"objective": objective(config), "hyperparameters": hyperparameters(search.found),
+              "allow_new_entries": False, "tune_new_entries": False, "seed": config.seed}
     if command.tuner == "hyperband":
-        made = ORACLES["hyperband"](max_epochs=base.epochs, **common)
+        made = ORACLES["hyperband"](max_epochs=config.epochs, **common)  # the longest trial: the run's epochs
         made.max_trials = command.tune  # Hyperband's brackets decide how many trials; --tune caps them
         return made
     return ORACLES[command.tuner](max_trials=command.tune, **common)
@@ -147,29 +147,64 @@ def trials_table(tuner: Trials) -> pd.DataFrame:
 
 
 def best_experiment(best: RunConfig, seeds: tuple[int, ...], description: str) -> dict:
-    """An experiment file (experiments/README.md) that trains `best` over `seeds` as the recipe `tuned`, written
-    wherever it is run."""
+    """An experiment file (experiments/README.md) that trains `best` over `seeds` as its recipe, written wherever it
+    is run."""
     default = RunConfig()
     settings = {field.name: getattr(best, field.name) for field in dataclasses.fields(best)
                 if field.name not in ("dataset", "model", "seed", "recipe", "output_dir", "cache_dir")
                 and getattr(best, field.name) != getattr(default, field.name)}
     return {"description": description, "matrix": {"dataset": [best.dataset], "model": [best.model],
-                                                   "recipe": [TUNED], "seed": list(seeds)},
-            "recipes": {TUNED: settings}}
+                                                   "recipe": [best.recipe], "seed": list(seeds)},
+            "recipes": {best.recipe: settings}}
 
 
-def _space(command: Command) -> tuple[RunConfig, list[Dimension]]:
-    """The command's config resolved, and its search space, checked."""
-    base, resolved = command.config, run.resolved(command.config)
-    family = families.family(families.family_of(base.model))
-    given = read_space(command.tune_space) if command.tune_space else {}
-    found = dimensions(base, resolved, given, command.tune_space or "the default search space",
-                       family.model_settings(resolved), run.check)
-    if not found:
-        raise InputError(f"nothing to search for --model {base.model}: its search space is empty")
-    if command.tuner == "hyperband" and any(d.name == "epochs" for d in found):
-        raise InputError("--tuner hyperband decides each trial's epochs: leave epochs out of the search space")
-    return resolved, found
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """One model on one dataset (and recipe) to search: its trials run `base` (at the first of its seeds) with the
+    settings of `found`; its best trains over `seeds`."""
+
+    base: RunConfig
+    seeds: tuple[int, ...]
+    resolved: RunConfig  # base with its defaults: what `times` multiplies, and Hyperband's longest trial
+    found: list[Dimension]
+
+
+def experiment_space(path: str | None) -> dict:
+    """An experiment file's `tune:` section: ranges as --tune-space gives them (the file is read and checked as an
+    experiment already)."""
+    if not path:
+        return {}
+    section = yaml.safe_load(Path(path).read_text(encoding="utf-8")).get("tune") or {}
+    if not isinstance(section, dict):
+        raise InputError(f"{path}: tune: expected a mapping of settings to ranges")
+    return section
+
+
+def searches(command: Command) -> list[Search]:
+    """The searches of the command: one per dataset, model and recipe of its matrix, each space checked."""
+    groups: dict[tuple, list[RunConfig]] = {}
+    for config in matrix.cells(command):
+        groups.setdefault((config.dataset, config.model, config.recipe), []).append(config)
+    given = {**experiment_space(command.experiment), **(read_space(command.tune_space) if command.tune_space else {})}
+    source = command.tune_space or command.experiment or "the default search space"
+    found, unused = [], {name for name, spec in given.items() if name.startswith(MODEL_ARGS) and spec is not None}
+    for cells in groups.values():
+        base, resolved = cells[0], run.resolved(cells[0])
+        settings = families.family(families.family_of(base.model)).model_settings(resolved)
+        if len(groups) > 1:  # a model's own range goes to the models of the matrix that have the setting
+            unused -= {MODEL_ARGS + name for name in settings}
+            mine = {name: spec for name, spec in given.items()
+                    if not name.startswith(MODEL_ARGS) or name.removeprefix(MODEL_ARGS) in settings}
+        dims = dimensions(base, resolved, mine if len(groups) > 1 else given, source, settings, run.check)
+        if not dims:
+            raise InputError(f"nothing to search for --model {base.model}: its search space is empty")
+        if command.tuner == "hyperband" and any(d.name == "epochs" for d in dims):
+            raise InputError("--tuner hyperband decides each trial's epochs: leave epochs out of the search space")
+        found.append(Search(base, tuple(config.seed for config in cells), resolved, dims))
+    if len(groups) > 1 and unused:
+        raise InputError(f"{source}: {sorted(unused)[0]}: no model of the matrix has the setting "
+                         f"{sorted(unused)[0].removeprefix(MODEL_ARGS)!r}")
+    return found
 
 
 def _search(tuner: Trials, command: Command, line: str) -> None:
@@ -194,46 +229,55 @@ def _search(tuner: Trials, command: Command, line: str) -> None:
 
 
 def tune(command: Command, line: str) -> Path:
-    """Searches `command.config`'s settings, then trains the best over the seeds; returns the search's folder. In a
-    `--tune-parallel` worker process, runs trials until the chief's oracle has none left."""
-    resolved, found = _space(command)
+    """Runs each search of the command (`searches`), then trains each best over its seeds as the cells of one
+    matrix; returns the matrix's folder (its leaderboard). In a `--tune-parallel` worker process, runs the trials
+    of its chief's search until the oracle has none left, and returns the search's folder."""
+    found = searches(command)
     base = command.config
-    strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once the search is known to be good
+    strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once every search is known to be good
     worker = parallel.worker_folder()
-    folder = worker or _folder(Path(base.output_dir), _fingerprint(base, found, command), line)
-    sink = logger.add(folder / (f"{parallel.worker_name()}.log" if worker else "search.log"))
-    try:
-        tuner = Trials(oracle(command, resolved, found), folder, base, strategy, on_gpu)
-        if worker:
-            tuner.search()
-            return folder
-        _search(tuner, command, line)
-        out_dir, failed = _train_the_best(tuner, command, line, strategy, on_gpu)
-    finally:
-        logger.remove(sink)
+    if worker:
+        search = next(s for s in found if _fingerprint(s, command) == json.loads(
+            (worker / "search.json").read_text(encoding="utf-8"))["fingerprint"])
+        sink = logger.add(worker / f"{parallel.worker_name()}.log")
+        try:
+            Trials(oracle(command, search), worker, search.base, strategy, on_gpu).search()
+        finally:
+            logger.remove(sink)
+        return worker
+    best = [_best(search, command, line, strategy, on_gpu) for search in found]
+    out_dir, failed = matrix.run_matrix([config for configs in best for config in configs], lambda config: run.run(
+        config, as_command(config), strategy, on_gpu, reuse_finished=True), line, folder=Path(base.output_dir))
     if failed:
         raise InputError(f"{failed} of the best settings' runs failed; {out_dir} names them")
-    return folder
+    return out_dir
 
 
-def _train_the_best(tuner: Trials, command: Command, line: str, strategy, on_gpu: bool) -> tuple[Path, int]:
-    """trials.csv, trials.png and best.yaml, then the best settings over the seeds, as a matrix in the folder."""
-    base, folder, name = command.config, tuner.folder, tuner.oracle.objective.name
-    table = trials_table(tuner)
-    table.to_csv(folder / "trials.csv", index=False)
-    plots.trials_png(table, name, tuner.oracle.objective.direction, folder / "trials.png",
-                     f"{base.model} on {base.dataset}: {command.tuner} search")
-    best_trials = tuner.oracle.get_best_trials(1)
-    if not best_trials:
-        raise InputError(f"every trial failed; {folder / 'search.log'} says why")
-    best = dataclasses.replace(tuner.trial_config(best_trials[0]), output_dir=str(folder), recipe=TUNED)
-    seeds = command.seeds or (base.seed,)
-    experiment = best_experiment(best, seeds, f"The best of {len(table)} trials ({command.tuner} search) of "
-                                 f"{base.model} on {base.dataset} by {name} {best_trials[0].score:.4f} "
-                                 f"(trial {best_trials[0].trial_id}); made by: {line}")
-    (folder / "best.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True))
-    logger.info(f"best: trial {best_trials[0].trial_id}, {name} {best_trials[0].score:.4f}; training it over "
-                f"seeds {', '.join(map(str, seeds))}")
-    configs = [dataclasses.replace(best, seed=seed) for seed in seeds]
-    return matrix.run_matrix(configs, lambda config: run.run(
-        config, as_command(config), strategy, on_gpu, reuse_finished=True), line)
+def _best(search: Search, command: Command, line: str, strategy, on_gpu: bool) -> list[RunConfig]:
+    """Runs `search` in its folder, writes trials.csv, trials.png and best.yaml, and returns the best settings'
+    runs, one per seed, in the same folder."""
+    base = search.base
+    folder = _folder(Path(base.output_dir), _fingerprint(search, command), line)
+    sink = logger.add(folder / "search.log")
+    try:
+        tuner = Trials(oracle(command, search), folder, base, strategy, on_gpu)
+        _search(tuner, command, line)
+        name = tuner.oracle.objective.name
+        table = trials_table(tuner)
+        table.to_csv(folder / "trials.csv", index=False)
+        plots.trials_png(table, name, tuner.oracle.objective.direction, folder / "trials.png",
+                         f"{base.model} on {base.dataset}: {command.tuner} search")
+        best_trials = tuner.oracle.get_best_trials(1)
+        if not best_trials:
+            raise InputError(f"every trial failed; {folder / 'search.log'} says why")
+        best = dataclasses.replace(tuner.trial_config(best_trials[0]), output_dir=str(folder),
+                                   recipe=f"{base.recipe}_{TUNED}" if base.recipe else TUNED)
+        experiment = best_experiment(best, search.seeds, f"The best of {len(table)} trials ({command.tuner} search) "
+                                     f"of {base.model} on {base.dataset} by {name} {best_trials[0].score:.4f} (trial "
+                                     f"{best_trials[0].trial_id}); made by: {line}")
+        (folder / "best.yaml").write_text(yaml.safe_dump(experiment, sort_keys=False, allow_unicode=True))
+        logger.info(f"{folder.name}: the best is trial {best_trials[0].trial_id}, {name} {best_trials[0].score:.4f}; "
+                    f"trained over seeds {', '.join(map(str, search.seeds))}")
+    finally:
+        logger.remove(sink)
+    return [dataclasses.replace(best, seed=seed) for seed in search.seeds]
