@@ -122,7 +122,8 @@ def resolved(config: RunConfig) -> RunConfig:
     return config.resolve(OBJECTIVES[config.objective])
 
 
-def _load(family: families.Family, config: RunConfig, trial: bool) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
+def _load(family: families.Family, config: RunConfig,
+          trial: bool = False) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
     """The config resolved (`resolved`, then the family's), its data and its eval sets; a tuning trial's data
     without its test rows and without eval sets, so that nothing it does can read them."""
     config = resolved(config)

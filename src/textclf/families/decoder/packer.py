@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from textclf.errors import InputError
-from textclf.families.pretrained.packing import keep_tokens
+from textclf.families.pretrained.packing import TracedPacking, keep_tokens
 from textclf.models.saving import Composite
 
 
@@ -16,7 +16,7 @@ def check_template(template: str) -> None:
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class PromptPacker(Composite, keras.layers.Layer):
+class PromptPacker(TracedPacking, Composite, keras.layers.Layer):
     """Raw strings -> {"token_ids", "padding_mask"} of the prompt `template` around each text, right-padded.
 
     Only the text is cut (by `truncate`, to what `max_len` leaves after the start token and the template): the
@@ -75,9 +75,6 @@ class PromptPacker(Composite, keras.layers.Layer):
     def text_start(self) -> int:
         """The position of the text's first token: after the start token and the template's part before it."""
         return len(self.prefix)
-
-    def call(self, texts):
-        return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
 
     def _pack(self, texts):
         ids = keep_tokens(self.tokenizer(texts), self.text_budget, self.truncate)

@@ -4,12 +4,12 @@ import keras
 import tensorflow as tf
 
 from textclf.families.encoder.presets import SEGMENTED
-from textclf.families.pretrained.packing import keep_tokens
+from textclf.families.pretrained.packing import TracedPacking, keep_tokens
 from textclf.models.saving import Composite
 
 
 @keras.saving.register_keras_serializable(package="textclf")
-class TextPacker(Composite, keras.layers.Layer):
+class TextPacker(TracedPacking, Composite, keras.layers.Layer):
     """Raw strings -> the backbone's input dict, cut by `truncate` before the special tokens are added.
 
     keras-hub's packer only truncates at the end, so tail and head_tail cut the token ids first.
@@ -62,10 +62,6 @@ class TextPacker(Composite, keras.layers.Layer):
     def text_start(self) -> int:
         """The position of the text's first token: after the start token and the soft prompt's places."""
         return 1 + self.virtual_tokens
-
-    def call(self, texts):
-        # keras-hub's layers run a pure-Python path when called eagerly (lists out); traced, they run tf-text.
-        return self._pack(texts) if tf.inside_function() else tf.function(self._pack)(texts)
 
     def _pack(self, texts):
         tokenizer, packer = self.preprocessor.tokenizer, self.preprocessor.packer
