@@ -150,6 +150,11 @@ def _refused(capsys, tmp_path, *args) -> str:
     ({"batch_size": {"choice": ["big"]}}, "expected a whole number, got 'big'"),
     ({"model_args.dropout": {"choice": ["high"]}}, "is not like its default 0.2"),
     ({"learning_rate": [0.1, 0.2]}, "expected one of choice, float, int, times"),
+    ({"model_args.dropout": {"choice": [0.1, "x"]}}, "choice takes values of one kind"),
+    ({"model_args.dropout": {"float": [0.1, 0.5], "step": -1}}, "step must be a number above 0"),
+    ({"max_len": {"int": [8, 64], "step": 0.5}}, "step must be a whole number above 0"),
+    ({"learning_rate": {"float": [0, 0.1], "log": True}}, "a low above 0"),
+    ({"learning_rate": {"float": [0.001, 0.1], "log": "yes"}}, "log takes true or false"),
     ("just text", "expected a mapping of settings to ranges"),
 ])
 def test_a_bad_search_space_is_one_line_and_writes_nothing(tmp_path, capsys, space, message):
@@ -163,6 +168,7 @@ def test_a_bad_search_space_is_one_line_and_writes_nothing(tmp_path, capsys, spa
     (["--model", "fasttext", "--tune-budget", "5"], "go with --tune"),
     (["--model", "fasttext", "--tune", "2", "--tune-parallel", "2", "--devices", "2"], "takes neither --devices"),
     (["--model", "fasttext", "--tune", "2", "--tune-budget", "0"], "must be above 0"),
+    (["--model", "fasttext", "--tune", "2", "--strategy", "multi_worker"], "not as a multi-worker job"),
     (["--model", "fasttext", "--tune", "0"], "must be at least 1"),
     (["--model", "fasttext,gru", "--tune", "2", "--tune-space", "UNITS"], "no model of the matrix has the setting"),
     (["--model", "fasttext+nbsvm", "--tune", "2"], "tune each member of fasttext+nbsvm on its own"),

@@ -72,3 +72,7 @@ def test_parallel_workers_share_the_gpus_as_evenly_as_can_be():
     assert gpu_groups(2, 0) == [None, None]  # no GPU: the workers share the CPU
     with pytest.raises(InputError, match="--tune-parallel 8: one GPU or more per trial, and this machine has 7"):
         gpu_groups(8, 7)
+
+
+def test_numbers_of_a_choice_are_of_one_kind_for_kerastuner():
+    assert _space({"model_args.dropout": {"choice": [0, 0.5]}}, model="gru")["model_args.dropout"].values == (0.0, 0.5)

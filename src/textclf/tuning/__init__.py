@@ -80,6 +80,17 @@ def _check_range(name: str, spec, source: str) -> None:
         raise InputError(f"{source}: {name}: low {values[0]} must be below high {values[1]}")
     if kind == "int" and not all(isinstance(v, int) for v in values):
         raise InputError(f"{source}: {name}: int takes whole numbers, got {values!r}")
+    step = spec.get("step")
+    if step is not None and not (isinstance(step, int if kind == "int" else (int, float)) and not isinstance(step, bool)
+                                 and 0 < step < math.inf):
+        raise InputError(f"{source}: {name}: step must be a {'whole ' if kind == 'int' else ''}number above 0, "
+                         f"got {step!r}")
+    if "log" in spec and (not isinstance(spec["log"], bool) or (spec["log"] and values[0] <= 0)):
+        raise InputError(f"{source}: {name}: log takes true or false, and a low above 0")
+    kinds = {float if isinstance(v, int) and not isinstance(v, bool) else type(v) for v in values}
+    if kind == "choice" and len(kinds) > 1:
+        raise InputError(f"{source}: {name}: choice takes values of one kind (numbers, or words, or true/false), "
+                         f"got {values!r}")
 
 
 def _base_values(config: RunConfig, model_settings: dict) -> dict:
@@ -147,6 +158,8 @@ def dimensions(config: RunConfig, resolved: RunConfig, given: dict, source: str,
             spec, kind = {"choice": list(dict.fromkeys(values))}, "choice"
         if kind == "choice":
             values = tuple(_checked_value(name, value, config, source, check) for value in spec["choice"])
+            if any(isinstance(value, float) for value in values):  # KerasTuner takes one type: 1 and 0.5 as floats
+                values = tuple(float(value) for value in values)
             found.append(Dimension(name, "choice", values))
         else:
             low, high = (_checked_value(name, value, config, source, check) for value in spec[kind])

@@ -234,6 +234,9 @@ def tune(command: Command, line: str) -> Path:
     of its chief's search until the oracle has none left, and returns the search's folder."""
     found = searches(command)
     base = command.config
+    if devices.resolve_strategy(base.strategy) == "multi_worker":
+        raise InputError("--tune runs each trial in one process (--tune-parallel runs several at once), not as a "
+                         "multi-worker job: leave out --strategy multi_worker and TF_CONFIG")
     strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once every search is known to be good
     worker = parallel.worker_folder()
     if worker:
