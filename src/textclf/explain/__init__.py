@@ -2,7 +2,8 @@
 one class; above 0, the word made the class more likely.
 
 - `integrated_gradients` (`gradients.py`): on the token embeddings, for the differentiable families (scratch,
-  encoders, decoders); the default where it applies.
+  encoders, decoders); the default where it applies: the most faithful on every run measured (ERASER
+  comprehensiveness, `benchmarks/faithfulness.py`; docs/benchmarks/issue-32-explanations.md).
 - `occlusion` (`occlusion.py`): leave one word out, through the exported raw-text model, for any run (nbsvm and
   ensembles included).
 
