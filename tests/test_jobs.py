@@ -75,3 +75,32 @@ def test_a_cell_that_would_fail_its_check_writes_no_job(tmp_path, capsys):
     assert main(argv) == 2  # not jobs that the cluster would run only to fail them
     assert capsys.readouterr().err == "error: model_args buckets: 'abc' is not like its default 2000000\n"
     assert not (tmp_path / "jobs").exists()
+
+
+def test_a_search_becomes_one_jobset_of_a_chief_and_its_worker_pods(tmp_path, capsys):
+    argv = ["--dataset", "sst2", "--model", "gru", "--seeds", "0,42", "--tune", "30", "--tuner", "bayesian",
+            "--tune-parallel", "3", "--tune-budget", "90", "--emit-jobs", str(tmp_path / "jobs")]
+    assert main(argv) == 0
+    (path,) = [Path(line) for line in capsys.readouterr().out.split()]
+    job = yaml.safe_load(path.read_text())
+    name = job["metadata"]["name"]
+    assert job["kind"] == "JobSet" and path.stem == name and name.startswith("textclf-tune-")
+    chief, worker = (replicated["template"]["spec"] for replicated in job["spec"]["replicatedJobs"])
+    assert worker["parallelism"] == worker["completions"] == 3 and chief["parallelism"] == 1
+    for container in containers(job):  # every pod runs the command, on the template's storage
+        command = parse_args(container["args"])
+        assert (command.tune, command.tuner, command.tune_parallel, command.tune_budget, command.seeds) == (
+            30, "bayesian", 3, 90.0, (0, 42))
+        assert (command.config.model, command.config.data_dir, command.config.output_dir) == (
+            "gru", "/data/input", "/data/output")
+    roles = {spec["template"]["spec"]["containers"][0]["env"][0]["value"] for spec in (chief, worker)}
+    oracle = {v["name"]: v["value"] for v in worker["template"]["spec"]["containers"][0]["env"]}
+    assert roles == {"chief", "worker"} and oracle["KERASTUNER_ORACLE_IP"] == f"{name}-chief-0-0.{name}"
+
+
+def test_a_search_needs_a_template_of_a_chief_and_workers(tmp_path, capsys):
+    argv = ["--model", "gru", "--tune", "3", "--emit-jobs", str(tmp_path / "jobs"), "--job-template",
+            str(ROOT / "deploy" / "tfjob.yaml")]
+    assert main(argv) == 2
+    assert "a search's template is a JobSet of a chief and a worker" in capsys.readouterr().err
+    assert not (tmp_path / "jobs").exists()

@@ -53,9 +53,12 @@ def _main(command: Command, line: str) -> int:
         for cell in matrix.member_cells(command, config) if members(config.model) else [config]:
             run.check(cell)
     if command.emit_jobs:  # a cluster runs them: nothing trains here
-        from textclf.jobs import emit_jobs
+        from textclf import jobs
 
-        for path in emit_jobs(configs, Path(command.emit_jobs), Path(command.job_template)):
+        template = Path(command.job_template or jobs.TEMPLATES["tune" if command.tune else "runs"])
+        paths = (jobs.emit_tuning_job(command, Path(command.emit_jobs), template) if command.tune
+                 else jobs.emit_jobs(configs, Path(command.emit_jobs), template))
+        for path in paths:
             print(path)
         return 0
 
@@ -93,8 +96,6 @@ def _check_tune(command: Command, configs: list) -> None:
     """--tune searches each model of the matrix on each dataset, here, then trains the best over the seeds."""
     if ensembles := sorted({config.model for config in configs if members(config.model)}):
         raise InputError(f"--tune searches one model's settings; tune each member of {ensembles[0]} on its own")
-    if command.emit_jobs:
-        raise InputError("--tune runs its trials on this machine; --emit-jobs does not take it")
     if command.tune_parallel > 1 and (configs[0].devices or configs[0].strategy == "multi_worker"):
         raise InputError("--tune-parallel gives each trial its share of the GPUs; it takes neither --devices nor "
                          "--strategy multi_worker")

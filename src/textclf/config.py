@@ -396,7 +396,7 @@ class Command:
     experiment: str | None  # --experiment: a matrix file (experiments/*.yaml)
     given: frozenset[str]  # RunConfig fields set on the command line: they win over the file's
     emit_jobs: str | None = None  # --emit-jobs: write a job manifest per run into this folder instead of training
-    job_template: str = "deploy/tfjob.yaml"  # --job-template: the manifest each job is written from
+    job_template: str | None = None  # --job-template: the manifest each job is written from (None: `jobs.TEMPLATES`)
     tune: int | None = None  # --tune: search the settings in this many trials first (`textclf.tuning`)
     tuner: str = "random"  # --tuner: the search's oracle
     tune_space: str | None = None  # --tune-space: a YAML file that changes the model's default search space
@@ -437,7 +437,7 @@ def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None
                         "run (each cell of a matrix) into DIR, for a cluster to run")
     parser.add_argument("--job-template", metavar="YAML", help="--emit-jobs: the manifest each job is written from, "
                         "a TFJob or a JobSet whose containers' --data-dir and --output-dir every job keeps "
-                        "(default deploy/tfjob.yaml)")
+                        "(default deploy/tfjob.yaml; with --tune, deploy/tune_jobset.yaml)")
     parser.add_argument("--tune", type=_positive_int, metavar="N", help="first search the model's settings in N "
                         "trials scored on validation (the test split unread), then train the best over --seeds; all "
                         "in one tune_<stamp> folder (docs/tuning.md)")
@@ -464,5 +464,5 @@ def parse_args(argv: list[str] | None = None, defaults: Mapping[str, str] | None
         config = RunConfig(**args)
     except InputError as err:
         parser.error(str(err))
-    return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template or Command.job_template, tune,
+    return Command(config, seeds, experiment, frozenset(args), emit_jobs, job_template, tune,
                    tuner or Command.tuner, tune_space, tune_parallel or Command.tune_parallel, tune_budget)

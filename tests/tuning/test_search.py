@@ -2,7 +2,10 @@
 settings' runs, a killed search resumed without repeating a trial, and one error line for a bad search."""
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -228,3 +231,34 @@ def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(t
     leaderboard = pd.read_csv(next((tmp_path / "out").glob("matrix_*/leaderboard.csv")))
     assert sorted(leaderboard["model"]) == ["fasttext / tuned", "nbsvm / tuned"] and (leaderboard["seeds"] == 2).all()
     assert [trial for _, trial in calls].count(True) == 4 and [trial for _, trial in calls].count(False) == 4
+
+
+@pytest.mark.large
+def test_pods_a_chief_serves_the_oracle_and_worker_pods_find_its_folder(tmp_path, calls, monkeypatch):
+    """As deploy/tune_jobset.yaml runs a search: every pod the same command, its role and the chief's address in
+    its environment. The worker pods start first and wait for the chief's search folder."""
+    from textclf.tuning import parallel
+
+    args = [*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "3", "--tune-parallel", "2",
+            "--output-dir", str(tmp_path)]
+    port = str(parallel._free_port())
+    workers = [subprocess.Popen([sys.executable, str(ROOT / "src" / "server_main.py"), *args], env={
+        **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TEXTCLF_TUNE_ROLE": "worker", "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": port, "JOB_COMPLETION_INDEX": str(index)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True) for index in range(2)]
+    try:
+        monkeypatch.setenv("TEXTCLF_TUNE_ROLE", "chief")
+        monkeypatch.setenv("KERASTUNER_ORACLE_PORT", port)
+        assert _main(*args) == 0
+        for worker in workers:
+            assert worker.wait(timeout=120) == 0, worker.stderr.read()[-2000:]
+    finally:
+        for worker in workers:
+            worker.kill()
+    folder = _folder(tmp_path)
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
+    assert all(len(list((folder / f"trial_{n}").glob("run_*"))) == 1 for n in range(3))
+    assert calls == [(folder.name, False)]  # the chief ran no trial, and trained the best
+    ran = [re.findall(r"trial (\d+): best_val", (folder / f"worker{i}.log").read_text()) for i in range(2)]
+    assert sorted(int(trial) for trials_of in ran for trial in trials_of) == [0, 1, 2]

@@ -102,15 +102,22 @@ def _fingerprint(search: "Search", command: Command) -> str:
     return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _folder(output_dir: Path, fingerprint: str, line: str) -> Path:
-    """The search's folder: the one an earlier run of the same search made, or a new `tune_<stamp>`."""
+def _existing(output_dir: Path, fingerprint: str) -> Path | None:
+    """The folder an earlier run of the same search made, if any."""
     for marker in sorted(output_dir.glob("tune_*/search.json")):
         try:
             if json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
-                logger.info(f"resuming the search in {marker.parent}")
                 return marker.parent
         except (OSError, ValueError):
             continue
+    return None
+
+
+def _folder(output_dir: Path, fingerprint: str, line: str) -> Path:
+    """The search's folder: the one an earlier run of the same search made, or a new `tune_<stamp>`."""
+    if folder := _existing(output_dir, fingerprint):
+        logger.info(f"resuming the search in {folder}")
+        return folder
     folder = run_folders.reserve_run_dir(output_dir, prefix="tune")
     (folder / "search.json").write_text(json.dumps({"fingerprint": fingerprint, "command": line}, indent=2))
     return folder
@@ -216,8 +223,11 @@ def _search(tuner: Trials, command: Command, line: str) -> None:
         budget.daemon = True
         budget.start()
     try:
-        if command.tune_parallel > 1:
+        if parallel.role() == "chief":  # a chief pod: its workers are pods of their own
             tuner.save()  # as KerasTuner's chief does: a search run again reloads the oracle from it
+            parallel.serve_pods(tuner.oracle)
+        elif command.tune_parallel > 1:
+            tuner.save()
             parallel.search(tuner.oracle, command.tune_parallel, line, tuner.folder)
         else:
             tuner.search()
@@ -238,22 +248,31 @@ def tune(command: Command, line: str) -> Path:
         raise InputError("--tune runs each trial in one process (--tune-parallel runs several at once), not as a "
                          "multi-worker job: leave out --strategy multi_worker and TF_CONFIG")
     strategy, on_gpu = devices.setup_strategy(base.devices, base.strategy)  # once every search is known to be good
-    worker = parallel.worker_folder()
-    if worker:
-        search = next(s for s in found if _fingerprint(s, command) == json.loads(
-            (worker / "search.json").read_text(encoding="utf-8"))["fingerprint"])
-        sink = logger.add(worker / f"{parallel.worker_name()}.log")
-        try:
-            Trials(oracle(command, search), worker, search.base, strategy, on_gpu).search()
-        finally:
-            logger.remove(sink)
-        return worker
+    if parallel.role() == "worker":
+        return _work(found, command, strategy, on_gpu)
     best = [_best(search, command, line, strategy, on_gpu) for search in found]
     out_dir, failed = matrix.run_matrix([config for configs in best for config in configs], lambda config: run.run(
         config, as_command(config), strategy, on_gpu, reuse_finished=True), line, folder=Path(base.output_dir))
     if failed:
         raise InputError(f"{failed} of the best settings' runs failed; {out_dir} names them")
     return out_dir
+
+
+def _work(found: list[Search], command: Command, strategy, on_gpu: bool) -> Path:
+    """A worker's part: the trials its chief's oracle gives it, search after search; returns the last folder."""
+    chosen = parallel.worker_folder()  # a worker process of this machine's chief: one search, its folder given
+    folder = chosen
+    for search in found:
+        fingerprint = _fingerprint(search, command)
+        if chosen and json.loads((chosen / "search.json").read_text(encoding="utf-8"))["fingerprint"] != fingerprint:
+            continue
+        folder = chosen or parallel.pod_folder(lambda f: _existing(Path(search.base.output_dir), f), fingerprint)
+        sink = logger.add(folder / f"{parallel.worker_name()}.log")
+        try:
+            Trials(oracle(command, search), folder, search.base, strategy, on_gpu).search()
+        finally:
+            logger.remove(sink)
+    return folder
 
 
 def _best(search: Search, command: Command, line: str, strategy, on_gpu: bool) -> list[RunConfig]:
