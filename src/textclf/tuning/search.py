@@ -1,6 +1,7 @@
 """The search: KerasTuner's oracle chooses each trial's settings; a trial is a run of its own (`run.run` with
 `trial=True`: scored on validation, the test split never read) in `tune_<stamp>/trial_<id>/`; then the best settings
-train over the seeds, as matrix cells in the same folder.
+train over the seeds in the same folder, as the cells of a matrix whose leaderboard is `<output-dir>/matrix_<stamp>/`
+(one for every search of the command: each dataset, model and recipe of a matrix is searched on its own).
 
     tune_<stamp>/search.json        what is searched (a second run of the same command finds the folder and resumes)
     tune_<stamp>/search/            KerasTuner's state: the oracle and each trial's settings and score
@@ -8,7 +9,7 @@ train over the seeds, as matrix cells in the same folder.
     tune_<stamp>/trials.csv         one row per trial: its settings, score, epochs, seconds, run folder
     tune_<stamp>/best.yaml          an experiment file that trains the best settings over the seeds
     tune_<stamp>/trials.png         the score of each trial, and the best so far
-    tune_<stamp>/run_*, matrix_*/   the best settings' runs (recipe `tuned`) and their leaderboard
+    tune_<stamp>/run_*              the best settings' runs (recipe `tuned`), one per seed
 
 A killed search run again resumes: KerasTuner reloads its state, finished trials are kept, and the trial that was
 running starts again with the same settings, its run folder resuming from its last finished epoch.
