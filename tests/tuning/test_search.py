@@ -1,70 +1,21 @@
 """--tune: trials as runs scored on validation (the test split never touched), trials.csv, best.yaml and the best
 settings' runs, a killed search resumed without repeating a trial, and one error line for a bad search."""
 
-import dataclasses
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from searching import IMDB, ROOT, main, tune_folder
 
-from textclf import cli, run
-
-ROOT = Path(__file__).resolve().parents[2]
-IMDB = ["--dataset", "imdb", "--data-dir", str(ROOT / "tests" / "fixtures" / "imdb_tiny")]
-
-
-class Unreadable:
-    """Stands for the test split during a search: any use of it fails the test."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"the search read the test split ({name})")
-
-    def __len__(self):
-        raise AssertionError("the search read the test split (len)")
-
-
-@pytest.fixture
-def calls(monkeypatch) -> list[tuple[str, bool]]:
-    """Every run.run of the search, as (output folder, trial); a trial's data has an `Unreadable` test split."""
-    made, read_data, real_run = [], run.read_data, run.run
-    trial = {"now": False}
-
-    def reading(config):
-        data, eval_sets = read_data(config)
-        return (dataclasses.replace(data, test=Unreadable()) if trial["now"] else data), eval_sets
-
-    def running(config, *args, **kwargs):
-        trial["now"] = kwargs.get("trial", False)
-        made.append((Path(config.output_dir).name, trial["now"]))
-        try:
-            return real_run(config, *args, **kwargs)
-        finally:
-            trial["now"] = False
-
-    monkeypatch.setattr(run, "read_data", reading)
-    monkeypatch.setattr(run, "run", running)
-    return made
-
-
-def _main(*args) -> int:
-    return cli.main([str(arg) for arg in args])
-
-
-def _folder(out: Path) -> Path:
-    (folder,) = out.glob("tune_*")
-    return folder
+from textclf import run
 
 
 @pytest.mark.large
 def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_the_seeds(tmp_path, calls, capsys):
-    assert _main(*IMDB, "--model", "fasttext", "--epochs", "2", "--tune", "3", "--seeds", "0,42",
+    assert main(*IMDB, "--model", "fasttext", "--epochs", "2", "--tune", "3", "--seeds", "0,42",
                  "--output-dir", tmp_path) == 0
-    folder = _folder(tmp_path)
+    folder = tune_folder(tmp_path)
     (leaderboard_folder,) = tmp_path.glob("matrix_*")
     assert capsys.readouterr().out.strip() == str(leaderboard_folder)
     trials = pd.read_csv(folder / "trials.csv")
@@ -93,7 +44,7 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
     experiment = yaml.safe_load((folder / "best.yaml").read_text())
     assert experiment["matrix"] == {"dataset": ["imdb"], "model": ["fasttext"], "recipe": ["tuned"], "seed": [0, 42]}
     calls.clear()  # best.yaml, run as any experiment, trains the best trial's settings again: the same score
-    assert _main("--experiment", folder / "best.yaml", "--seeds", "0", "--output-dir", tmp_path / "again") == 0
+    assert main("--experiment", folder / "best.yaml", "--seeds", "0", "--output-dir", tmp_path / "again") == 0
     again = pd.read_csv(next((tmp_path / "again").glob("training_report_*.csv"))).iloc[0]
     assert again["uncalibrated_val_loss"] == pytest.approx(best_report["best_val_loss"], abs=1e-6)
     assert again["fingerprint"] == same_seed["fingerprint"] and calls == [("again", False)]
@@ -110,12 +61,12 @@ def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path, ca
         return real(config, *rest, **kwargs)
 
     monkeypatch.setattr(run, "run", killed_at_the_third)
-    assert _main(*args) == 130
+    assert main(*args) == 130
     assert [name for name, _ in calls] == ["trial_0", "trial_1"]
     monkeypatch.setattr(run, "run", real)
     calls.clear()
-    assert _main(*args) == 0
-    folder = _folder(tmp_path)
+    assert main(*args) == 0
+    folder = tune_folder(tmp_path)
     assert calls == [("trial_2", True), (folder.name, False)]  # trials 0 and 1 are not run again
     trials = pd.read_csv(folder / "trials.csv")
     assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
@@ -125,9 +76,9 @@ def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path, ca
 @pytest.mark.large
 @pytest.mark.parametrize("tuner", ["bayesian", "hyperband"])
 def test_bayesian_and_hyperband_searches(tmp_path, tuner):
-    assert _main(*IMDB, "--model", "nbsvm", "--epochs", "2", "--tune", "2", "--tuner", tuner,
+    assert main(*IMDB, "--model", "nbsvm", "--epochs", "2", "--tune", "2", "--tuner", tuner,
                  "--output-dir", tmp_path) == 0
-    trials = pd.read_csv(_folder(tmp_path) / "trials.csv")
+    trials = pd.read_csv(tune_folder(tmp_path) / "trials.csv")
     assert len(trials) == 2 and (trials["status"] == "COMPLETED").all() and "model_args.ngrams" in trials
     if tuner == "hyperband":  # Hyperband gives each trial its epochs, at most --epochs
         assert trials["epochs_run"].max() <= 2
@@ -135,7 +86,7 @@ def test_bayesian_and_hyperband_searches(tmp_path, tuner):
 
 def _refused(capsys, tmp_path, *args) -> str:
     """The one line server_main writes for a refused command, which leaves the output folder empty."""
-    code = _main(*IMDB, *args, "--output-dir", tmp_path / "out")
+    code = main(*IMDB, *args, "--output-dir", tmp_path / "out")
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -192,30 +143,6 @@ def test_bad_tune_flags_are_one_line(tmp_path, capsys, args, message):
 
 
 @pytest.mark.large
-def test_a_parallel_search_runs_every_trial_once_in_two_worker_processes(tmp_path, calls):
-    assert _main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "4", "--tune-parallel", "2",
-                 "--output-dir", tmp_path) == 0
-    folder = _folder(tmp_path)
-    trials = pd.read_csv(folder / "trials.csv")
-    assert list(trials["trial"]) == [0, 1, 2, 3] and (trials["status"] == "COMPLETED").all()
-    assert all(len(list((folder / f"trial_{n}").glob("run_*"))) == 1 for n in range(4))
-    assert calls == [(folder.name, False)]  # the chief ran no trial: its workers did
-    done = {}
-    for worker in ("worker0", "worker1"):
-        for trial in map(int, re.findall(r"trial (\d+): best_val_accuracy", (folder / f"{worker}.log").read_text())):
-            assert trial not in done, f"trial {trial} ran in {done.get(trial)} and {worker}"
-            done[trial] = worker
-    assert sorted(done) == [0, 1, 2, 3]
-
-
-@pytest.mark.large
-def test_no_trial_starts_after_the_budget(tmp_path):
-    assert _main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "20", "--tune-budget", "0.05",
-                 "--output-dir", tmp_path) == 0
-    assert 1 <= len(pd.read_csv(_folder(tmp_path) / "trials.csv")) <= 2  # a trial here takes more than 3 s
-
-
-@pytest.mark.large
 def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(tmp_path, calls):
     experiment = tmp_path / "both.yaml"
     experiment.write_text(yaml.safe_dump({
@@ -223,7 +150,7 @@ def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(t
         "config": {"data_dir": str(ROOT / "tests" / "fixtures" / "imdb_tiny"), "epochs": 1},
         "tune": {"model_args.ngrams": {"choice": [1, 2]}, "learning_rate": {"choice": [0.001, 0.01]},
                  "vocab_size": None, "max_len": None, "model_args.embedding_dim": None, "model_args.units": None}}))
-    assert _main("--experiment", experiment, "--tune", "2", "--output-dir", tmp_path / "out") == 0
+    assert main("--experiment", experiment, "--tune", "2", "--output-dir", tmp_path / "out") == 0
     folders = sorted((tmp_path / "out").glob("tune_*"))
     spaces = [set(pd.read_csv(folder / "trials.csv").columns) for folder in folders]
     assert len(folders) == 2 and "model_args.ngrams" in spaces[1] and "model_args.ngrams" not in spaces[0]
@@ -231,34 +158,3 @@ def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(t
     leaderboard = pd.read_csv(next((tmp_path / "out").glob("matrix_*/leaderboard.csv")))
     assert sorted(leaderboard["model"]) == ["fasttext / tuned", "nbsvm / tuned"] and (leaderboard["seeds"] == 2).all()
     assert [trial for _, trial in calls].count(True) == 4 and [trial for _, trial in calls].count(False) == 4
-
-
-@pytest.mark.large
-def test_pods_a_chief_serves_the_oracle_and_worker_pods_find_its_folder(tmp_path, calls, monkeypatch):
-    """As deploy/tune_jobset.yaml runs a search: every pod the same command, its role and the chief's address in
-    its environment. The worker pods start first and wait for the chief's search folder."""
-    from textclf.tuning import parallel
-
-    args = [*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "3", "--tune-parallel", "2",
-            "--output-dir", str(tmp_path)]
-    port = str(parallel._free_port())
-    workers = [subprocess.Popen([sys.executable, str(ROOT / "src" / "server_main.py"), *args], env={
-        **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TEXTCLF_TUNE_ROLE": "worker", "KERASTUNER_ORACLE_IP": "127.0.0.1",
-        "KERASTUNER_ORACLE_PORT": port, "JOB_COMPLETION_INDEX": str(index)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True) for index in range(2)]
-    try:
-        monkeypatch.setenv("TEXTCLF_TUNE_ROLE", "chief")
-        monkeypatch.setenv("KERASTUNER_ORACLE_PORT", port)
-        assert _main(*args) == 0
-        for worker in workers:
-            assert worker.wait(timeout=120) == 0, worker.stderr.read()[-2000:]
-    finally:
-        for worker in workers:
-            worker.kill()
-    folder = _folder(tmp_path)
-    trials = pd.read_csv(folder / "trials.csv")
-    assert list(trials["trial"]) == [0, 1, 2] and (trials["status"] == "COMPLETED").all()
-    assert all(len(list((folder / f"trial_{n}").glob("run_*"))) == 1 for n in range(3))
-    assert calls == [(folder.name, False)]  # the chief ran no trial, and trained the best
-    ran = [re.findall(r"trial (\d+): best_val", (folder / f"worker{i}.log").read_text()) for i in range(2)]
-    assert sorted(int(trial) for trials_of in ran for trial in trials_of) == [0, 1, 2]
