@@ -158,3 +158,12 @@ def test_a_matrix_is_searched_model_by_model_with_the_experiments_tune_section(t
     leaderboard = pd.read_csv(next((tmp_path / "out").glob("matrix_*/leaderboard.csv")))
     assert sorted(leaderboard["model"]) == ["fasttext / tuned", "nbsvm / tuned"] and (leaderboard["seeds"] == 2).all()
     assert [trial for _, trial in calls].count(True) == 4 and [trial for _, trial in calls].count(False) == 4
+
+
+def test_a_search_whose_trials_all_fail_stops_with_one_line(tmp_path, capsys):
+    assert main(*IMDB, "--model", "fasttext", "--max-samples", "1", "--tune", "5", "--output-dir", tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("error: ") == 1
+    assert "error: the search stopped: Number of consecutive failures exceeded the limit of 3, the last with " \
+           "InputError: --max-samples 1: too few" in err
+    assert (tune_folder(tmp_path) / "search.log").read_text().count("failed: InputError: --max-samples 1") == 3

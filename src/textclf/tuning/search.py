@@ -40,6 +40,7 @@ ORACLES = {"random": keras_tuner.oracles.RandomSearchOracle,
            "hyperband": keras_tuner.oracles.HyperbandOracle}
 HYPERBAND = "tuner/"  # the settings Hyperband adds to each trial: its epochs and its bracket
 TUNED = "tuned"  # the recipe of the best settings' runs: the leaderboard shows it beside the model
+keras_tuner.src.config.DEBUG = False  # a failed trial's traceback on stderr: run_trial logs its error in a line
 
 
 def hyperparameters(found: list[Dimension]) -> keras_tuner.HyperParameters:
@@ -232,8 +233,11 @@ def _search(tuner: Trials, command: Command, line: str) -> None:
             parallel.search(tuner.oracle, command.tune_parallel, line, tuner.folder)
         else:
             tuner.search()
-    except RuntimeError as err:  # KerasTuner's: too many trials in a row failed
-        raise InputError(f"the search stopped: {err} ({tuner.folder / 'search.log'} says why each failed)") from None
+    except RuntimeError as err:  # KerasTuner's: too many trials in a row failed; the last one's traceback follows
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        last = lines[-1].removeprefix(f"{keras_tuner.errors.FailedTrialError.__module__}.FailedTrialError: ")
+        raise InputError(f"the search stopped: {lines[0].rstrip('.')}, the last with {last} "
+                         f"({tuner.folder / 'search.log'} says why each failed)") from None
     finally:
         if budget:
             budget.cancel()
