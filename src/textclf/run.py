@@ -256,11 +256,9 @@ def _top_tokens(run_dir: Path, serving_model: keras.Model, config: RunConfig, da
     explainer = Explainer(serving_model, config.tokenizer, data.class_names,
                           lambda texts: keras.ops.convert_to_numpy(serving_model(tf.constant(texts, dtype=tf.string))))
     texts = text.prepare(data.test["text"].tolist(), config.tokenizer, config.cache_dir)
-    table, explained = top_tokens.top_tokens(lambda i: explainer.explain(texts[i], int(predicted[i])), len(texts),
-                                             data.class_names, SHARE_OF_TRAINING * train_seconds,
-                                             config.seed)
-    top_tokens.write(table, run_dir, f"{config.model} on {config.dataset}: words by mean score ({explained} texts)")
-    logger.info(f"top_tokens.csv: {explainer.methods[0]} over {explained} of {len(texts)} test texts")
+    top_tokens.explain_and_write(lambda i: explainer.explain(texts[i], int(predicted[i])), len(texts),
+                                 data.class_names, SHARE_OF_TRAINING * train_seconds, config.seed, run_dir,
+                                 f"{config.model} on {config.dataset}: words by mean score", explainer.methods[0])
 
 
 def _train_and_report(family: families.Family, config: RunConfig, data: splits.Splits,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from loguru import logger
 
 from textclf.explain.explainer import Explanation
 from textclf.reporting import plots
@@ -42,9 +43,19 @@ def top_tokens(explain: Callable[[int], Explanation], count: int, class_names: l
     return table.reset_index(drop=True), explained
 
 
-def write(table: pd.DataFrame, folder: Path, title: str, name: str = "top_tokens") -> Path:
-    """`<name>.csv` and `<name>.png` in `folder`; returns the CSV's path."""
-    path = folder / f"{name}.csv"
+def write(table: pd.DataFrame, folder: Path, title: str) -> Path:
+    """`top_tokens.csv` and `top_tokens.png` in `folder`; returns the CSV's path."""
+    path = folder / "top_tokens.csv"
     table.to_csv(path, index=False)
-    plots.top_tokens_png(table, folder / f"{name}.png", title)
+    plots.top_tokens_png(table, folder / "top_tokens.png", title)
     return path
+
+
+def explain_and_write(explain: Callable[[int], Explanation], count: int, class_names: list[str], seconds: float,
+                      seed: int, folder: Path, title: str, method: str) -> int:
+    """`top_tokens` over `count` texts, written into `folder` (`write`) and logged with `method`, the explanations'
+    method; returns how many texts were explained. A run, its ensemble and evaluate.py write theirs here."""
+    table, explained = top_tokens(explain, count, class_names, seconds, seed)
+    write(table, folder, f"{title} ({explained} texts)")
+    logger.info(f"top_tokens.csv: {method} over {explained} of {count} texts")
+    return explained

@@ -12,7 +12,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from loguru import logger
 
 from textclf.data import text, union
 from textclf.errors import InputError
@@ -108,11 +107,8 @@ class Predictor:
     def top_tokens(self, texts: list[str], predicted, seconds: float, seed: int, folder: Path, title: str) -> int:
         """`top_tokens.csv` and `.png` in `folder` over `texts`, each explained towards its class index in
         `predicted`, within `seconds` (`explain.top_tokens`); returns how many texts were explained."""
-        table, explained = top_tokens.top_tokens(lambda i: self.explain([texts[i]], [int(predicted[i])])[0],
-                                                 len(texts), self.class_names, seconds, seed)
-        top_tokens.write(table, folder, f"{title} ({explained} texts)")
-        logger.info(f"top_tokens.csv: {self.explainer.methods[0]} over {explained} of {len(texts)} texts")
-        return explained
+        return top_tokens.explain_and_write(lambda i: self.explain([texts[i]], [int(predicted[i])])[0], len(texts),
+                                            self.class_names, seconds, seed, folder, title, self.explainer.methods[0])
 
     def describe(self) -> dict:
         """What is loaded, for the web page and /healthz: names, not this machine's paths."""
