@@ -277,12 +277,14 @@ def _train_and_report(family: families.Family, config: RunConfig, data: splits.S
         logger.info(f"weights digest {multi_worker.weights_digest(classifier)} (equal on every worker)")
     val = _evaluate(classifier, prepared, data, "val")
     if trial:
-        export_model(run_dir, family.serving_model(config, prepared, classifier), data.class_names)
         row = _row(config, data, fitted, val, None, setup={**setup, "dtype_policy": policy},
                    extra={**prepared.report, **_weights_column(weights, data.class_names)}, run_dir=run_dir,
                    command=command)
         _training_curves(run_dir, row, fitted)
         path = report.write_report(row, run_dir)
+        # Scored, not kept: the search's finals train the best settings again. Its weights (hundreds of MB for a
+        # fastText's bigram table) go once its report is written, so a search of many trials fits on a disk.
+        (run_dir / "best.weights.h5").unlink()
         logger.info(f"validation accuracy {val['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")
         return path
     test = _evaluate(classifier, prepared, data, "test")

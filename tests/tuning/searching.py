@@ -1,4 +1,4 @@
-"""What the tuning tests share: the tiny IMDB fixture's flags and server_main in this process."""
+"""What the tuning tests share: the tiny IMDB fixture's flags, fastText's, and server_main in this process."""
 
 from pathlib import Path
 
@@ -6,6 +6,8 @@ from textclf import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 IMDB = ["--dataset", "imdb", "--data-dir", str(ROOT / "tests" / "fixtures" / "imdb_tiny")]
+# fastText with a small bigram table: its default 2,000,000 rows make every run's weights and export 600 MB.
+FASTTEXT = ["--model", "fasttext", "--model-arg", "buckets=1024"]
 
 
 def main(*args) -> int:

@@ -8,12 +8,12 @@ import sys
 
 import pandas as pd
 import pytest
-from searching import IMDB, ROOT, main, tune_folder
+from searching import FASTTEXT, IMDB, ROOT, main, tune_folder
 
 
 @pytest.mark.large
 def test_a_parallel_search_runs_every_trial_once_in_two_worker_processes(tmp_path, calls):
-    assert main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "4", "--tune-parallel", "2",
+    assert main(*IMDB, *FASTTEXT, "--epochs", "1", "--tune", "4", "--tune-parallel", "2",
                  "--output-dir", tmp_path) == 0
     folder = tune_folder(tmp_path)
     trials = pd.read_csv(folder / "trials.csv")
@@ -29,7 +29,7 @@ def test_a_parallel_search_runs_every_trial_once_in_two_worker_processes(tmp_pat
 
 @pytest.mark.large
 def test_no_trial_starts_after_the_budget(tmp_path):
-    assert main(*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "20", "--tune-budget", "0.05",
+    assert main(*IMDB, *FASTTEXT, "--epochs", "1", "--tune", "20", "--tune-budget", "0.05",
                  "--output-dir", tmp_path) == 0
     assert 1 <= len(pd.read_csv(tune_folder(tmp_path) / "trials.csv")) <= 2  # a trial here takes more than 3 s
 
@@ -39,7 +39,7 @@ def test_pods_a_chief_serves_the_oracle_and_worker_pods_find_its_folder(tmp_path
     its environment. The worker pods start first and wait for the chief's search folder."""
     from textclf.tuning import parallel
 
-    args = [*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "3", "--tune-parallel", "2",
+    args = [*IMDB, *FASTTEXT, "--epochs", "1", "--tune", "3", "--tune-parallel", "2",
             "--output-dir", str(tmp_path)]
     port = str(parallel._free_port())
     workers = [subprocess.Popen([sys.executable, str(ROOT / "src" / "server_main.py"), *args], env={

@@ -6,14 +6,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from searching import IMDB, ROOT, main, tune_folder
+from searching import FASTTEXT, IMDB, ROOT, main, tune_folder
 
 from textclf import run
 
 
 @pytest.mark.large
 def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_the_seeds(tmp_path, calls, capsys):
-    assert main(*IMDB, "--model", "fasttext", "--epochs", "2", "--tune", "3", "--seeds", "0,42",
+    assert main(*IMDB, *FASTTEXT, "--epochs", "2", "--tune", "3", "--seeds", "0,42",
                  "--output-dir", tmp_path) == 0
     folder = tune_folder(tmp_path)
     (leaderboard_folder,) = tmp_path.glob("matrix_*")
@@ -29,6 +29,7 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
         report = pd.read_csv(next(Path(row.run_dir).parent.glob("training_report_*.csv"))).iloc[0]
         assert report["best_val_accuracy"] == row.best_val_accuracy and report["test_size"] == 0
         assert not [column for column in report.index if column.startswith(("final_test", "report_"))]
+        assert not {"best.weights.h5", "model.keras", "saved_model"} & {p.name for p in Path(row.run_dir).iterdir()}
     assert (folder / "trials.png").stat().st_size > 0
 
     leaderboard = pd.read_csv(leaderboard_folder / "leaderboard.csv")
@@ -52,7 +53,7 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
 
 @pytest.mark.large
 def test_a_killed_search_resumes_without_repeating_a_finished_trial(tmp_path, calls, monkeypatch):
-    args = [*IMDB, "--model", "fasttext", "--epochs", "1", "--tune", "3", "--output-dir", tmp_path]
+    args = [*IMDB, *FASTTEXT, "--epochs", "1", "--tune", "3", "--output-dir", tmp_path]
     real = run.run
 
     def killed_at_the_third(config, *rest, **kwargs):

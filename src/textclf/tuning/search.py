@@ -146,11 +146,10 @@ def trials_table(tuner: Trials) -> pd.DataFrame:
         values = {key: getattr(config, key) if hasattr(config, key) else config.model_args[key.removeprefix(
             MODEL_ARGS)] for key in trial.hyperparameters.values if not key.startswith(HYPERBAND)}
         row = {"trial": trial_id, "status": trial.status, **values, name: trial.score}
-        try:
-            done = pd.read_csv(run_folders.report_path(run_folders.newest_run(Path(config.output_dir)))).iloc[0]
+        # A trial's one report: a killed trial's run resumed in its folder, a failed trial's wrote none.
+        if reports := sorted(Path(config.output_dir).glob("training_report_*.csv")):
+            done = pd.read_csv(reports[-1]).iloc[0]
             row.update(epochs_run=done["epochs_run"], train_seconds=done["train_seconds"], run_dir=done["run_dir"])
-        except InputError:  # a trial that failed before its run finished
-            pass
         rows.append(row)
     return pd.DataFrame(rows)
 
