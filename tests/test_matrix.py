@@ -47,6 +47,20 @@ def test_per_model_settings_override_the_config_and_flags_win(tmp_path):
     assert [(c.model, c.epochs, c.max_len) for c in configs] == [("lstm", 1, 7), ("gru", 2, 7), ("text_cnn", 3, 7)]
 
 
+def test_per_dataset_settings_give_each_dataset_its_teacher_under_per_model_and_flags(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text("matrix:\n  dataset: [sst2, imdb]\n  model: [gru, fasttext]\nconfig:\n  augment: 2\n"
+                    "per_dataset:\n  sst2: {teacher: runs/a, epochs: 3}\n  imdb: {teacher: runs/b, epochs: 4}\n"
+                    "per_model:\n  fasttext: {epochs: 9}\n")
+    configs = matrix.cells(parse_args(["--experiment", str(path), "--augment", "1"]))
+    assert [(c.dataset, c.model, c.teacher, c.epochs, c.augment) for c in configs] == [
+        ("sst2", "gru", "runs/a", 3, 1), ("sst2", "fasttext", "runs/a", 9, 1),
+        ("imdb", "gru", "runs/b", 4, 1), ("imdb", "fasttext", "runs/b", 9, 1)]
+    path.write_text("matrix:\n  dataset: [sst2]\nper_dataset:\n  sst2: {augment: -1}\n")
+    with pytest.raises(InputError, match="per_dataset sst2"):
+        matrix.cells(parse_args(["--experiment", str(path)]))
+
+
 def test_a_flag_given_at_its_default_still_wins_over_the_file(tmp_path):
     path = tmp_path / "e.yaml"
     path.write_text("matrix:\n  model: [lstm, gru]\nconfig:\n  batch_size: 32\n  tokenizer: char\n"

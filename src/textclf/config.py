@@ -28,6 +28,10 @@ PEFT_METHODS = ("prompt", "ptuning")  # families/encoder/prompts.py; LoRA is --l
 # --objective -> its own settings and the values they take unset (training/objectives.py). 4: the R-Drop paper's
 # GLUE value; 0.07 and 0.2: the original IMDB project's.
 OBJECTIVES = {"ce": {}, "rdrop": {"rdrop_alpha": 4.0}, "supcon": {"supcon_temperature": 0.07, "supcon_alpha": 0.2}}
+# --teacher's loss settings, when unset (training/distillation.py).
+DISTILLATION = {"distil_alpha": 0.5, "distil_temperature": 2.0}
+# The settings of a distillation, which a run without --teacher refuses.
+DISTILLATION_SETTINGS = ("distil_alpha", "distil_temperature", "unlabeled", "augment")
 TEXT_FILTERS = ("emoticons", "html")  # data/filters.py
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multi_worker", "one_device")
@@ -45,7 +49,8 @@ MIN_VOCAB_SIZE = 3
 LATER_FIELDS = ("model_args", "preset", "lora_rank", "lora_alpha", "weight_decay", "eval_datasets", "text_filter",
                 "class_weight", "calibrate", "grad_accum", "remat", "objective", "rdrop_alpha", "supcon_alpha",
                 "supcon_temperature", "peft", "virtual_tokens", "prompt_init", "recipe", "prompt_template", "head",
-                "keep_best", "strategy", "deterministic")
+                "keep_best", "strategy", "deterministic", "teacher", "distil_alpha", "distil_temperature", "unlabeled",
+                "augment")
 
 
 def at_least(minimum: int):
@@ -83,6 +88,13 @@ def _non_negative_float(text: str) -> float:
     value = _float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
 
 
@@ -240,6 +252,19 @@ class RunConfig:
     # not --temperature: the report's `temperature` column is calibration's
     supcon_temperature: float | None = _setting(None, "--objective supcon: temperature of the contrastive loss",
                                                 type=_positive_float)
+    teacher: str | None = _setting(
+        None, "knowledge distillation: a finished run folder (any model) whose probabilities this from-scratch model "
+        "learns beside the gold labels; its classes are the dataset's and it never trained on this run's test texts")
+    distil_alpha: float | None = _setting(
+        None, "--teacher: the gold labels' share of the loss; the rest is the KL divergence from the teacher's "
+        "softened probabilities", type=_share)
+    distil_temperature: float | None = _setting(None, "--teacher: the temperature both models' probabilities are "
+                                                "softened at in the loss", type=_positive_float)
+    unlabeled: str | None = _setting(
+        None, "--teacher: texts without labels that the teacher labels for the student: a .txt file (a text a line) "
+        "or a CSV/TSV/JSONL/Parquet file with a text column")
+    augment: int = _setting(0, "--teacher: K augmented copies of each training text (words masked or replaced, "
+                            "texts cut to an n-gram) that the teacher labels for the student", type=at_least(0))
     calibrate: str | None = _setting(
         None, "temperature: divide the logits by one temperature fitted on the validation split, so that the "
         "probabilities match how often the model is right; predictions never change (default); none",
@@ -325,8 +350,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def objective_defaults() -> dict[str, str]:
-    """Each objective's setting -> what it takes unset, as --help says it."""
-    return {name: f"{value:g}" for settings in OBJECTIVES.values() for name, value in settings.items()}
+    """Each objective's and distillation's loss setting -> what it takes unset, as --help says it."""
+    return {name: f"{value:g}" for settings in (*OBJECTIVES.values(), DISTILLATION) for name, value in settings.items()}
 
 
 def build_parser(defaults: Mapping[str, str] | None = None) -> argparse.ArgumentParser:

@@ -15,7 +15,6 @@ user's file can rename its labels (`--label-map 0=negative,1=positive`). A label
 """
 
 import argparse
-import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -24,9 +23,9 @@ import numpy as np
 import pandas as pd
 from loguru import logger
 
-from textclf.config import OneLineParser, RunConfig, at_least
+from textclf.config import OneLineParser, at_least
 from textclf.data import registry
-from textclf.data.run_data import EvalSet, class_indices, default_split, load_set, read_data, seen_in_training
+from textclf.data.run_data import EvalSet, class_indices, default_split, load_set, seen_in_training, training_texts
 from textclf.errors import InputError, exit_code
 from textclf.explain import SHARE_OF_TRAINING
 from textclf.files import check_writable
@@ -92,15 +91,13 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[st
 
 
 def _training_texts(config: dict) -> set[str] | None:
-    """The texts the run trained and selected on, read and split as it read them, or None (logged) when its data
-    cannot be read here."""
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    """The texts the run trained and selected on (`run_data.training_texts`), or None (logged) when its data cannot
+    be read here."""
     try:
-        data, _ = read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
+        return training_texts(config)
     except InputError as err:
         logger.warning(f"cannot count the texts the run trained on: {err}")
         return None
-    return set(data.train["text"]) | set(data.val["text"])
 
 
 def _run_report(run_dir: Path) -> dict:

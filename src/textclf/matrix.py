@@ -28,19 +28,23 @@ from textclf.errors import InputError
 from textclf.models.registry import members
 
 AXES = ("dataset", "model", "recipe", "seed")
-FILE_KEYS = {"description", "matrix", "config", "per_model", "recipes", "tune"}  # tune: --tune's ranges
+# Settings by the name of a dataset, a model or a recipe, weakest first: a cell takes those of its dataset, then its
+# model's, then its recipe's (a per_dataset --teacher, a per_model --max-len, a recipe's --lora-rank).
+NAMED = ("per_dataset", "per_model", "recipes")
+FILE_KEYS = {"description", "matrix", "config", *NAMED, "tune"}  # tune: --tune's ranges
 
 
 def _named_settings(spec: dict, key: str, path: str) -> dict[str, dict]:
-    """The file's `per_model` or `recipes`: names -> settings, checked as their flags check them."""
+    """One of the file's `NAMED` sections: names -> settings."""
     named = spec.get(key) or {}
     if not isinstance(named, dict) or not all(isinstance(v, dict) for v in named.values()):
         raise InputError(f"{path}: '{key}' must map names to settings")
     return named
 
 
-def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
-    """The (axes, fixed config, per-model config, recipes) of an experiment file; unknown keys fail loudly."""
+def read_experiment(path: str) -> tuple[dict, dict, dict[str, dict]]:
+    """The (axes, fixed config, `NAMED` sections) of an experiment file, every setting checked as its flag checks it;
+    unknown keys fail loudly."""
     try:
         spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -49,20 +53,19 @@ def read_experiment(path: str) -> tuple[dict, dict, dict, dict]:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("matrix"), dict):
         raise InputError(f"{path}: expected a mapping with a 'matrix' section")
-    per_model, recipes = _named_settings(spec, "per_model", path), _named_settings(spec, "recipes", path)
+    named = {key: _named_settings(spec, key, path) for key in NAMED}
     fields = {f.name for f in dataclasses.fields(RunConfig)}
-    settings = set(spec.get("config") or {}).union(*per_model.values(), *recipes.values())
+    settings = set(spec.get("config") or {}).union(*(s for section in named.values() for s in section.values()))
     unknown = (set(spec) - FILE_KEYS) | (set(spec["matrix"]) - set(AXES)) | (settings - fields)
     if unknown:
         raise InputError(f"{path}: unknown keys {sorted(unknown)}")
     axes = _checked_axes(spec["matrix"], path)
-    if missing := [name for name in axes.get("recipe", []) if name not in recipes]:
+    if missing := [name for name in axes.get("recipe", []) if name not in named["recipes"]]:
         raise InputError(f"{path}: the matrix names recipe {missing[0]!r}, which 'recipes' does not define")
     fixed = {k: checked_setting(k, v, path) for k, v in (spec.get("config") or {}).items()}
-    per_model, recipes = ({name: {k: checked_setting(k, v, f"{path}: {key} {name}") for k, v in settings.items()}
-                           for name, settings in named.items()}
-                          for key, named in (("per_model", per_model), ("recipes", recipes)))
-    return axes, fixed, per_model, recipes
+    named = {key: {name: {k: checked_setting(k, v, f"{path}: {key} {name}") for k, v in settings.items()}
+                   for name, settings in section.items()} for key, section in named.items()}
+    return axes, fixed, named
 
 
 def _checked_axes(matrix: dict, path: str) -> dict[str, list]:
@@ -78,21 +81,24 @@ def _checked_axes(matrix: dict, path: str) -> dict[str, list]:
     return axes
 
 
-def _layers(command: Command) -> tuple[dict, dict, dict, dict]:
-    """The matrix's axes and the experiment's `config`, `per_model` and `recipes` (empty without a file)."""
+def _layers(command: Command) -> tuple[dict, dict, dict[str, dict]]:
+    """The matrix's axes and the experiment's `config` and `NAMED` sections (empty without a file)."""
     base = command.config
     axes = {"dataset": split_names(base.dataset), "model": split_names(base.model), "recipe": [base.recipe],
             "seed": list(command.seeds or [base.seed])}
     if not command.experiment:
-        return axes, {}, {}, {}
-    file_axes, fixed, per_model, recipes = read_experiment(command.experiment)
+        return axes, {}, dict.fromkeys(NAMED, {})
+    file_axes, fixed, named = read_experiment(command.experiment)
     given = command.given | ({"seed"} if command.seeds else set())
     axes.update({axis: values for axis, values in file_axes.items() if axis not in given})
-    return axes, fixed, per_model, recipes
+    return axes, fixed, named
 
 
-def _cell(command: Command, layers: list[dict], **axes) -> RunConfig:
-    """The command's config with the layers' settings (weakest first) and the cell's axes; flags win."""
+def _cell(command: Command, fixed: dict, named: dict[str, dict], **axes) -> RunConfig:
+    """The command's config with the experiment's settings for the cell (`fixed`, then its dataset's, model's and
+    recipe's, in `NAMED`) and the cell's axes; flags win."""
+    names = (axes["dataset"], axes["model"], axes["recipe"])
+    layers = [fixed, *(named[key].get(name, {}) for key, name in zip(NAMED, names))]
     settings = {k: v for layer in layers for k, v in layer.items()}
     model_args = {k: v for layer in layers for k, v in layer.get("model_args", {}).items()} | command.config.model_args
     settings = {k: v for k, v in settings.items() if k not in command.given and k != "model_args"}
@@ -102,21 +108,20 @@ def _cell(command: Command, layers: list[dict], **axes) -> RunConfig:
 def cells(command: Command) -> list[RunConfig]:
     """Every run the command asks for, datasets outermost, seeds innermost.
 
-    Settings come from, weakest first: the defaults, the experiment's `config`, its `per_model`
-    entry for the cell's model, its `recipes` entry for the cell's recipe, and the command line's flags.
-    `model_args` merge key by key in the same order.
+    Settings come from, weakest first: the defaults, the experiment's `config`, its `per_dataset` entry for the
+    cell's dataset, its `per_model` entry for the cell's model, its `recipes` entry for the cell's recipe, and the
+    command line's flags. `model_args` merge key by key in the same order.
     """
-    axes, fixed, per_model, recipes = _layers(command)
-    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(r, {})], dataset=d, model=m, recipe=r, seed=s)
+    axes, fixed, named = _layers(command)
+    return [_cell(command, fixed, named, dataset=d, model=m, recipe=r, seed=s)
             for d, m, r, s in itertools.product(*axes.values())]
 
 
 def member_cells(command: Command, cell: RunConfig) -> list[RunConfig]:
     """The runs an ensemble cell (`--model a+b`) combines: each member as the cell of its own model, with the same
     dataset, recipe and seed (so a matrix that lists the member too trains it once)."""
-    _, fixed, per_model, recipes = _layers(command)
-    return [_cell(command, [fixed, per_model.get(m, {}), recipes.get(cell.recipe, {})], dataset=cell.dataset,
-                  model=m, recipe=cell.recipe, seed=cell.seed)
+    _, fixed, named = _layers(command)
+    return [_cell(command, fixed, named, dataset=cell.dataset, model=m, recipe=cell.recipe, seed=cell.seed)
             for m in members(cell.model)]
 
 

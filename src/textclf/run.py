@@ -14,8 +14,8 @@ import keras
 import tensorflow as tf
 from loguru import logger
 
-from textclf import evaluation, families, run_folders
-from textclf.config import OBJECTIVES, RunConfig
+from textclf import distillation, evaluation, families, run_folders
+from textclf.config import DISTILLATION, OBJECTIVES, RunConfig
 from textclf.data import registry, splits, text
 from textclf.data.run_data import EvalSet, read_data
 from textclf.errors import InputError
@@ -37,6 +37,7 @@ def check(config: RunConfig):
     families.check_settings(config)
     family_for(config.model).check(config)
     objectives.check(config)
+    distillation.check(config)
     _check_zero_shot(config)
 
 
@@ -117,15 +118,18 @@ def _training_curves(run_dir: Path, row: dict, fitted: trainer.FitResult) -> Non
 
 
 def resolved(config: RunConfig) -> RunConfig:
-    """The config with the model's defaults, then the dataset's and the objective's, in its unset fields."""
+    """The config with the model's defaults, then the dataset's and the objective's (a --teacher's loss settings), in
+    its unset fields."""
     config = config.resolve(run_defaults(config.model)).resolve(registry.spec_for(config.dataset).defaults)
-    return config.resolve(OBJECTIVES[config.objective])
+    config = config.resolve(OBJECTIVES[config.objective])
+    return config if config.teacher is None else config.resolve(DISTILLATION)
 
 
 def _load(family: families.Family, config: RunConfig,
-          trial: bool = False) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
-    """The config resolved (`resolved`, then the family's), its data and its eval sets; a tuning trial's data
-    without its test rows and without eval sets, so that nothing it does can read them."""
+          trial: bool = False) -> tuple[RunConfig, splits.Splits, list[EvalSet], distillation.Teacher | None]:
+    """The config resolved (`resolved`, then the family's), its data (with a --teacher's transfer set and
+    probabilities), its eval sets and its teacher; a tuning trial's data without its test rows and without eval
+    sets, so that nothing it does can read them."""
     config = resolved(config)
     keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
     keras.utils.set_random_seed(config.seed)
@@ -133,7 +137,8 @@ def _load(family: families.Family, config: RunConfig,
     data, eval_sets = read_data(config)
     if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
         data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
-    return family.resolve(config, data), data, eval_sets
+    data, teacher = distillation.attach(config, data)
+    return family.resolve(config, data), data, eval_sets, teacher
 
 
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
@@ -153,7 +158,7 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     family = family_for(config.model)
     check(config)
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
-    config, data, eval_sets = _load(family, config, trial)
+    config, data, eval_sets, teacher = _load(family, config, trial)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), splits.data_fingerprint(data)
     if reuse_finished and (done := run_folders.finished_report(output_dir, *fingerprints)):
@@ -170,7 +175,8 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
         try:
             logger.info(f"{'resuming' if resumed else 'starting'} run {run_dir}: {data.sizes()} rows, "
                         f"classes {data.class_names}")
-            path = _train_and_report(family, config, data, eval_sets, strategy, policy, run_dir, command, trial)
+            path = _train_and_report(family, config, data, eval_sets, teacher, strategy, policy, run_dir, command,
+                                     trial)
         finally:
             logger.remove(sink)
     if task is not None:
@@ -215,7 +221,8 @@ def _weights_column(weights: dict[int, float] | None, class_names: list[str]) ->
 def _fit(model: keras.Model, config: RunConfig, prepared: families.Prepared, data: splits.Splits,
          run_dir: Path, class_weight: dict[int, float] | None) -> trainer.FitResult:
     return trainer.fit(model, prepared.datasets["train"], prepared.datasets["val"], epochs=config.epochs,
-                       monitor=config.monitor, patience=config.patience, run_dir=run_dir, train_size=len(data.train),
+                       monitor=config.monitor, patience=config.patience, run_dir=run_dir,
+                       train_size=len(data.train) + len(data.transfer),
                        callbacks=prepared.callbacks, class_weight=class_weight, keep_best=config.keep_best)
 
 
@@ -261,8 +268,8 @@ def _top_tokens(run_dir: Path, serving_model: keras.Model, config: RunConfig, da
                                  f"{config.model} on {config.dataset}: words by mean score", explainer.methods[0])
 
 
-def _train_and_report(family: families.Family, config: RunConfig, data: splits.Splits,
-                      eval_sets: list[EvalSet], strategy: tf.distribute.Strategy, policy: str,
+def _train_and_report(family: families.Family, config: RunConfig, data: splits.Splits, eval_sets: list[EvalSet],
+                      teacher: distillation.Teacher | None, strategy: tf.distribute.Strategy, policy: str,
                       run_dir: Path, command: str, trial: bool) -> Path:
     """Fills the claimed `run_dir`: config, fit (or what is left of it), evaluation, exports and report; a tuning
     trial's on validation alone."""
@@ -278,8 +285,8 @@ def _train_and_report(family: families.Family, config: RunConfig, data: splits.S
     val = _evaluate(classifier, prepared, data, "val")
     if trial:
         row = _row(config, data, fitted, val, None, setup={**setup, "dtype_policy": policy},
-                   extra={**prepared.report, **_weights_column(weights, data.class_names)}, run_dir=run_dir,
-                   command=command)
+                   extra={**prepared.report, **_weights_column(weights, data.class_names),
+                          **(teacher.columns(config, data, None) if teacher else {})}, run_dir=run_dir, command=command)
         _training_curves(run_dir, row, fitted)
         path = report.write_report(row, run_dir)
         # Scored, not kept: the search's finals train the best settings again. Its weights (hundreds of MB for a
@@ -294,7 +301,9 @@ def _train_and_report(family: families.Family, config: RunConfig, data: splits.S
     _top_tokens(run_dir, serving_model, config, data, test["y_pred"], fitted.train_seconds)
     row = _row(config, data, fitted, val, test, setup={**setup, "dtype_policy": policy},
                extra={**prepared.report, **_weights_column(weights, data.class_names), **calibrated,
-                      **_transfer(run_dir, data, eval_sets)}, run_dir=run_dir, command=command)
+                      **_transfer(run_dir, data, eval_sets),
+                      **(teacher.columns(config, data, test["y_pred"]) if teacher else {})}, run_dir=run_dir,
+               command=command)
     _training_curves(run_dir, row, fitted)
     path = write_test_outputs(run_dir, row, data, test)
     logger.info(f"test accuracy {test['accuracy']:.4f} (best epoch {fitted.best_epoch}); report {path}")

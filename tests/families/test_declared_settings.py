@@ -13,7 +13,8 @@ from textclf.models.registry import MODELS
 GIVEN = {
     "tokenizer": "word", "vocab_size": 100, "embeddings": "glove.txt", "freeze_embeddings": True, "preset": "x",
     "lora_rank": 4, "lora_alpha": 8.0, "weight_decay": 0.1, "remat": True, "peft": "prompt", "virtual_tokens": 4,
-    "prompt_init": "a film", "prompt_template": "{text}", "head": "mlp",
+    "prompt_init": "a film", "prompt_template": "{text}", "head": "mlp", "teacher": "runs/run_1", "distil_alpha": 0.2,
+    "distil_temperature": 4.0, "unlabeled": "texts.csv", "augment": 2,
 }
 DECLARED = sorted({name for declared in families.FAMILIES.values() for name in declared.settings})
 # One model of each family.

@@ -81,7 +81,7 @@ def test_a_family_trains_exports_and_serves_through_the_contract(name, request, 
                        batch_size=8, output_dir=str(tmp_path), **settings,
                        preset=str(request.getfixturevalue(preset)) if preset else None)
     module.check(config)
-    config, data, _ = run._load(module, config)  # the model's, the dataset's and the family's defaults; the data
+    config, data, *_ = run._load(module, config)  # the model's, the dataset's and the family's defaults; the data
     prepared = module.prepare(config, data, global_batch=config.batch_size, replicas=1)
     assert isinstance(prepared, families.Prepared) and prepared.datasets.keys() == {"train", "val", "test"}
     num_classes = len(data.class_names)

@@ -47,6 +47,16 @@ def load_vectors(path: str | Path, vocabulary: list[str], *, seed: int = 0) -> t
     return matrix, coverage
 
 
+def vectors_of(path: str | Path, words: list[str]) -> tuple[list[str], np.ndarray]:
+    """The words of `words` that the vectors file at `path` holds, in their order, and their (found, dim) vectors."""
+    path = Path(path)
+    check_file(path)
+    with _readable(path):
+        found, dim = _read_vectors(path, {word: i for i, word in enumerate(words)})
+    kept = sorted(found)
+    return [words[i] for i in kept], np.array([found[i] for i in kept], dtype="float32").reshape(len(kept), dim)
+
+
 def check_file(path: str | Path):
     """Fails with one line unless `path` opens as a vectors file whose first line gives a width.
 

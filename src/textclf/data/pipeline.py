@@ -108,7 +108,8 @@ def make_dataset(
     shuffle: EpochShuffle | None = None,
     replicas: int = 1,
 ) -> tf.data.Dataset:
-    """A batched dataset of (ids, label). Evaluation (no `shuffle`) keeps the input order.
+    """A batched dataset of (ids, label). Evaluation (no `shuffle`) keeps the input order. `labels` are class
+    indices, or a float matrix of a row's targets (a distillation's: `training.distillation.targets`).
 
     Training batches come from `shuffle`'s order and length buckets; their number, which bucketing
     makes a few more than rows / batch, is counted once and set as the dataset's cardinality. Over several
@@ -116,7 +117,8 @@ def make_dataset(
     epoch (at most replicas - 1 rows a bucket, other rows each epoch): a replica's training step on no
     rows gives BatchNormalization NaN statistics and gradients.
     """
-    ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")))
+    labels = np.asarray(labels, dtype="float32" if np.ndim(labels) == 2 else "int32")
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(texts, dtype=object), labels))
     ds = ds.batch(VECTORIZE_CHUNK).map(
         lambda t, y: (*_padded_with_lengths(clip_tokens(vectorizer(t), max_len, truncate)), y),
         num_parallel_calls=AUTOTUNE,

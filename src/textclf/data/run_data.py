@@ -6,6 +6,7 @@ the run read them.
 """
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -85,6 +86,26 @@ def class_indices(eval_set: EvalSet, class_names: list[str], label_map: dict[str
 def seen_in_training(texts: list[str], training_texts: set[str]) -> int:
     """How many of `texts` also occur among `training_texts` (train and validation of the run)."""
     return sum(text in training_texts for text in texts)
+
+
+def training_texts(config: dict) -> set[str]:
+    """The texts a run trained and selected on (train and validation), read and split as it read them, from its
+    config.json's `config`; an ensemble's are its members' (`members`: their run folders).
+
+    Raises:
+        InputError: its data (or a member's config) cannot be read here.
+    """
+    if "members" in config:
+        texts = set()
+        for member in config["members"]:
+            try:
+                texts |= training_texts(json.loads((Path(member) / "config.json").read_text(encoding="utf-8")))
+            except (OSError, ValueError) as err:
+                raise InputError(f"{member}/config.json: cannot be read ({err})") from err
+        return texts
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    data, _ = read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
+    return set(data.train["text"]) | set(data.val["text"])
 
 
 def read_data(config: RunConfig) -> tuple[splits.Splits, list[EvalSet]]:

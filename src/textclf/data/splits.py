@@ -10,6 +10,7 @@ import itertools
 import math
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
 import pandas as pd
 from loguru import logger
 
@@ -19,16 +20,20 @@ from textclf.errors import InputError
 
 @dataclasses.dataclass
 class Splits:
-    """Three frames with columns `text` (str) and `label` (int index into `class_names`)."""
+    """Three frames with columns `text` (str) and `label` (int index into `class_names`); with --teacher, the
+    transfer set and the teacher's probabilities (`textclf.distillation`)."""
 
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
     class_names: list[str]
     language: str  # "en" or "zh": picks the tokenizer when --tokenizer auto
+    transfer: list[str] = dataclasses.field(default_factory=list)  # texts without labels, trained on beside train
+    teacher: np.ndarray | None = None  # (train + transfer rows, classes): the teacher's probabilities, in that order
 
     def sizes(self) -> dict[str, int]:
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test),
+                **({"transfer": len(self.transfer)} if self.transfer else {})}
 
 
 def carve(frame: pd.DataFrame, size: float | int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -229,4 +234,7 @@ def data_fingerprint(data: Splits) -> str:
         frame = getattr(data, name)[["text", "label"]]
         digest.update(f"{name}:{len(frame)}".encode())  # a row moved from one split to the next changes it
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    if data.transfer:  # only then: the runs before transfer sets keep their fingerprint
+        digest.update(f"transfer:{len(data.transfer)}".encode())
+        digest.update(pd.util.hash_pandas_object(pd.Series(data.transfer), index=False).to_numpy().tobytes())
     return digest.hexdigest()[:12]

@@ -139,6 +139,20 @@ def clean_rows(frame: pd.DataFrame, source: Path) -> pd.DataFrame:
     return frame.loc[keep].reset_index(drop=True)
 
 
+def load_texts(path: Path) -> list[str]:
+    """The non-empty texts of a table without labels: its column named as `TEXT_COLUMNS` names them."""
+    frame = read_table(path)
+    column = next((name for name in TEXT_COLUMNS if name in frame.columns), None)
+    if column is None:
+        raise InputError(f"{path}: no text column (one named {', '.join(TEXT_COLUMNS)}); columns are "
+                         f"{list(frame.columns)}")
+    texts = frame[column].dropna().astype(str)
+    texts = texts[texts.str.strip() != ""].tolist()
+    if not texts:
+        raise InputError(f"{path}: no row has a text")
+    return texts
+
+
 def load_labelled(
     path: Path, text_column: str | None = None, label_column: str | None = None, **read_options
 ) -> pd.DataFrame:

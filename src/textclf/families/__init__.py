@@ -13,7 +13,7 @@ import dataclasses
 import importlib
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from textclf.config import RunConfig
+from textclf.config import DISTILLATION_SETTINGS, RunConfig
 from textclf.errors import InputError
 from textclf.models.registry import MODELS, family_of
 
@@ -78,6 +78,8 @@ class Declared(NamedTuple):
     space: dict
 
 
+# What the students of a distillation (`textclf.distillation`) take: the from-scratch families.
+STUDENT = ("teacher", *DISTILLATION_SETTINGS)
 # What every pretrained family (keras-hub encoders and decoders) takes.
 PRETRAINED = ("preset", "lora_rank", "lora_alpha", "weight_decay", "remat")
 LORA_SPACE = {"lora_rank": {"choice": [4, 8, 16], "with": "lora_rank"},
@@ -86,11 +88,11 @@ LORA_SPACE = {"lora_rank": {"choice": [4, 8, 16], "with": "lora_rank"},
 # training loop, evaluation, serving); one that some family names is refused by the others (`check_settings`).
 FAMILIES = {
     "scratch": Declared(
-        "textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings"),
+        "textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings", *STUDENT),
         {"learning_rate": {"float": [3e-4, 3e-2], "log": True}, "max_len": {"times": [0.5, 1, 2]},
          "vocab_size": {"times": [0.5, 1, 2]}, "model_args.embedding_dim": {"times": [0.5, 1, 2]},
          "model_args.units": {"times": [0.5, 1, 2]}, "model_args.dropout": {"float": [0.1, 0.5], "step": 0.1}}),
-    "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size"),
+    "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size", *STUDENT),
                       {"model_args.ngrams": {"choice": [1, 2, 3]}, "vocab_size": {"times": [0.5, 1, 2]}}),
     "encoder": Declared(
         "textclf.families.encoder.family", (*PRETRAINED, "peft", "virtual_tokens", "prompt_init"),

@@ -2,9 +2,9 @@
 naive-Bayes ratios counted on the training split.
 
 Texts go through jieba and the --text-filter as in `scratch`, then a TextVectorization of 1- to n-grams
-adapted on train only; its ids are a text's unigrams, then its bigrams, then its trigrams, cut to --max-len
-from the start (`--truncate post`) so the unigrams are the last to go. Batches, training order and the
-raw-text export are `scratch`'s. The family contract is in `textclf.families`.
+adapted on train (and a --teacher's transfer set); its ids are a text's unigrams, then its bigrams, then its
+trigrams, cut to --max-len from the start (`--truncate post`) so the unigrams are the last to go. Batches,
+training order and the raw-text export are `scratch`'s. The family contract is in `textclf.families`.
 """
 
 import dataclasses
@@ -57,14 +57,15 @@ def _train_rows(vectorizer, texts: list[str], config: RunConfig):
 
 
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
-    """The n-gram vocabulary and the ratios (from train only), the three batched datasets and the training
-    order."""
+    """The n-gram vocabulary (from train and a --teacher's transfer set), the ratios (from train only), the three
+    batched datasets and the training order."""
     settings = scratch.settings_of(config)  # its n-grams and the ratios' smoothing
     texts = scratch.prepared_texts(config, data)
     vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size, ngrams=settings.ngrams)
     vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)
     num_classes = len(data.class_names)
-    ratios = nbsvm.log_count_ratios(_train_rows(vectorizer, texts["train"], config), data.train["label"].to_numpy(),
+    labelled = texts["train"][:len(data.train)]  # not a --teacher's transfer set: the ratios count gold labels
+    ratios = nbsvm.log_count_ratios(_train_rows(vectorizer, labelled, config), data.train["label"].to_numpy(),
                                     vectorizer.vocabulary_size(), num_classes, alpha=settings.alpha)
     logger.info(f"nbsvm: {vectorizer.vocabulary_size():,} 1- to {settings.ngrams}-grams")
     datasets, shuffle = scratch.batched(config, data, texts, vectorizer, global_batch=global_batch,

@@ -20,7 +20,7 @@ from textclf.families import Prepared
 from textclf.models.blocks import RunInputs
 from textclf.models.raw_text import RawTextClassifier
 from textclf.models.registry import builder_for, settings_for
-from textclf.training import trainer
+from textclf.training import distillation, trainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,21 +79,27 @@ def resolve(config: RunConfig, data: splits.Splits) -> RunConfig:
 
 def prepared_texts(config: RunConfig, data: splits.Splits) -> dict[str, list[str]]:
     """Each split's texts as the vectorizer takes them: through jieba for `--tokenizer jieba`, then the
-    --text-filter."""
-    return {name: text.filtered(text.prepare(getattr(data, name)["text"].tolist(), config.tokenizer, config.cache_dir),
-                                config.text_filter)
-            for name in ("train", "val", "test")}
+    --text-filter. With --teacher, train's are followed by the transfer set's."""
+    texts = {name: getattr(data, name)["text"].tolist() for name in ("train", "val", "test")}
+    texts["train"] += data.transfer
+    return {name: text.filtered(text.prepare(split, config.tokenizer, config.cache_dir), config.text_filter)
+            for name, split in texts.items()}
 
 
 def batched(config: RunConfig, data: splits.Splits, texts: dict[str, list[str]], vectorizer, *, global_batch: int,
             replicas: int) -> tuple[dict, pipeline.EpochShuffle]:
-    """The three batched datasets of (ids, label), train in the order of the returned EpochShuffle."""
+    """The three batched datasets of (ids, label), train in the order of the returned EpochShuffle. With --teacher,
+    train's rows are train's and the transfer set's, and their labels the distillation targets (`training.
+    distillation.targets`: no gold label for the transfer set's)."""
+    labels = {name: getattr(data, name)["label"].to_numpy() for name in ("train", "val", "test")}
+    if data.teacher is not None:
+        gold = np.concatenate([labels["train"], np.full(len(data.transfer), -1)])
+        labels["train"] = distillation.targets(gold, data.teacher)
     shuffle = pipeline.EpochShuffle(config.seed)
     datasets = {
         name: pipeline.make_dataset(
-            texts[name], getattr(data, name)["label"].to_numpy(), vectorizer, max_len=config.max_len,
-            truncate=config.truncate, global_batch=global_batch, shuffle=shuffle if name == "train" else None,
-            replicas=replicas,
+            texts[name], labels[name], vectorizer, max_len=config.max_len, truncate=config.truncate,
+            global_batch=global_batch, shuffle=shuffle if name == "train" else None, replicas=replicas,
         )
         for name in texts
     }
@@ -101,7 +107,8 @@ def batched(config: RunConfig, data: splits.Splits, texts: dict[str, list[str]],
 
 
 def prepare(config: RunConfig, data: splits.Splits, *, global_batch: int, replicas: int) -> Prepared:
-    """The vocabulary (from train only), the three batched datasets, the training order and the vectors."""
+    """The vocabulary (from train and a --teacher's transfer set, never validation or test), the three batched
+    datasets, the training order and the vectors."""
     texts = prepared_texts(config, data)
     vectorizer = text.make_vectorizer(config.tokenizer, config.vocab_size)
     vectorizer.adapt(texts["train"], batch_size=pipeline.VECTORIZE_CHUNK)

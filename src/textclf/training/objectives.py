@@ -21,6 +21,7 @@ from keras import ops
 
 from textclf.config import OBJECTIVES, RunConfig
 from textclf.errors import InputError
+from textclf.training import distillation
 
 
 def check(config: RunConfig):
@@ -114,11 +115,14 @@ class ObjectiveModel(keras.Model):
 
 
 def training_model(classifier: keras.Model, config: RunConfig) -> keras.Model:
-    """`classifier` itself for cross-entropy; else the ObjectiveModel that trains it with `config.objective`.
+    """`classifier` itself for cross-entropy; the DistillationModel that trains it with a --teacher's probabilities;
+    else the ObjectiveModel that trains it with `config.objective`.
 
     Raises:
         InputError: R-Drop on a model without dropout (its two passes would be the same).
     """
+    if config.teacher is not None:
+        return distillation.DistillationModel(classifier, config.distil_alpha, config.distil_temperature)
     if config.objective == "ce":
         return classifier
     if config.objective == "rdrop":

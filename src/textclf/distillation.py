@@ -1,0 +1,172 @@
+"""Knowledge distillation (`--teacher RUN`): a from-scratch student learns a finished run's probabilities.
+
+Before the student's run claims its folder, `attach`:
+
+1. checks the teacher: a finished run folder of any model (an encoder, a decoder, an ensemble, a from-scratch
+   model) whose classes are the dataset's, in the same order, and which never trained or selected on the student's
+   test texts (read from its config as it read them);
+2. makes the transfer set: `--unlabeled`'s texts and `--augment`'s copies of the training texts (`data.augment`),
+   without any text of validation or test;
+3. has the teacher's exported model (calibrated if the run is) label train's texts, the transfer set's and test's
+   (test only for the report's `teacher_agreement`), once: cached in --cache-dir, keyed on the teacher's model
+   file and the texts.
+
+The loss is `training.distillation`'s; the families batch its targets (`families.scratch.batched`).
+"""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+
+from textclf.config import DISTILLATION_SETTINGS, RunConfig
+from textclf.data import augment, splits, tables
+from textclf.data.run_data import training_texts
+from textclf.errors import InputError
+from textclf.files import replacing
+from textclf.run_folders import checked_run, report_path
+
+
+@dataclasses.dataclass(frozen=True)
+class Teacher:
+    """What a student's report says of its teacher."""
+
+    run_dir: Path
+    model: str
+    test_accuracy: float | None  # as the teacher's own report gives it
+    test_predicted: np.ndarray  # the teacher's class for each of the student's test texts
+
+    def columns(self, config: RunConfig, data: splits.Splits, predicted: np.ndarray | None) -> dict:
+        """The report's distillation columns; `predicted`: the student's classes over test (None in a trial)."""
+        agreement = None if predicted is None else float(np.mean(np.asarray(predicted) == self.test_predicted))
+        return {"teacher_run": str(self.run_dir), "teacher_model": self.model,
+                "teacher_test_accuracy": self.test_accuracy, "teacher_agreement": agreement,
+                "distil_alpha": config.distil_alpha, "distil_temperature": config.distil_temperature,
+                "transfer_rows": len(data.transfer)}
+
+
+def check(config: RunConfig):
+    """Before any data is read: a distillation setting without --teacher, a teacher that is not a finished run
+    folder, a loss or class weighting besides the distillation's, and an --unlabeled file that is not there."""
+    if config.teacher is None:
+        for name in DISTILLATION_SETTINGS:
+            if getattr(config, name) not in (None, 0):
+                raise InputError(f"--{name.replace('_', '-')} is a setting of --teacher (a run folder to distil "
+                                 "from), which this run does not give")
+        return
+    try:
+        checked_run(Path(config.teacher))
+    except InputError as err:
+        raise InputError(f"--teacher {err}") from None
+    if config.objective != "ce":
+        raise InputError(f"--teacher trains with the distillation loss; --objective {config.objective} is another "
+                         "loss, leave it out")
+    if config.class_weight == "balanced":
+        raise InputError("--class-weight balanced weighs rows by their gold class, and a distilled student also "
+                         "learns rows without one (the transfer set); leave it out with --teacher")
+    if config.unlabeled is not None and not Path(config.unlabeled).is_file():
+        raise InputError(f"--unlabeled {config.unlabeled}: no such file")
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"--teacher {path}: cannot be read as JSON ({err})") from None
+
+
+def _check_teacher(run_dir: Path, config: dict, class_names: list[str], test_texts: list[str]):
+    """Refuses a teacher of other classes, or one that trained or selected on any of `test_texts`."""
+    classes = _json(run_dir / "classes.json")
+    if classes != class_names:
+        raise InputError(f"--teacher {run_dir}: its classes {classes} are not this dataset's {class_names}; a "
+                         "teacher's probabilities must be over the same classes, in the same order")
+    try:
+        seen = training_texts(config)
+    except InputError as err:
+        raise InputError(f"--teacher {run_dir}: cannot check that it never trained on this run's test texts, as its "
+                         f"data cannot be read here: {err}") from None
+    if overlap := sum(text in seen for text in test_texts):
+        raise InputError(f"--teacher {run_dir} trained or selected on {overlap} of this run's {len(test_texts)} test "
+                         "texts, so the student would be scored on texts its teacher saw; use a teacher of the same "
+                         "dataset and seed, or one that never saw this test split")
+
+
+def transfer_set(config: RunConfig, data: splits.Splits) -> list[str]:
+    """--unlabeled's texts (at most --max-samples of them, seeded) and --augment's copies of train's, each once and
+    none of them a validation or test text."""
+    texts = []
+    if config.unlabeled is not None:
+        unlabeled = tables.load_texts(Path(config.unlabeled))
+        if config.max_samples is not None and len(unlabeled) > config.max_samples:
+            unlabeled = pd.Series(unlabeled).sample(config.max_samples, random_state=config.seed).tolist()
+        texts += unlabeled
+    if config.augment:
+        texts += augment.augment(data.train["text"].tolist(), config.augment, config.seed,
+                                 chinese=data.language == "zh", embeddings=config.embeddings)
+    held_out = set(data.val["text"]) | set(data.test["text"])
+    kept = [text for text in dict.fromkeys(texts) if text not in held_out]
+    if len(kept) < len(texts):
+        logger.info(f"transfer set: {len(texts) - len(kept)} of its {len(texts)} texts left out (repeated, or a "
+                    "validation or test text)")
+    return kept
+
+
+def teacher_probabilities(run_dir: Path, texts: list[str], cache_dir: str) -> np.ndarray:
+    """The teacher's probabilities over `texts` from its exported model, cached in `cache_dir` under a key of the
+    model file (its path, size and time) and the texts."""
+    model_file = (run_dir / "model.keras").resolve()
+    stat = model_file.stat()
+    digest = hashlib.sha256(f"{model_file}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    for text in texts:  # each length-prefixed: no two lists of texts feed the hash the same bytes
+        raw = text.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "big") + raw)
+    path = Path(cache_dir) / f"teacher_{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path)
+        except (OSError, ValueError):
+            cached = None
+        if cached is not None and cached.shape[0] == len(texts):
+            logger.info(f"the teacher's probabilities of {len(texts):,} texts from the cache {path}")
+            return cached
+    from textclf.serving.batch import predict_by_length  # TensorFlow starts here
+    from textclf.serving.predictor import Predictor
+
+    logger.info(f"the teacher {run_dir} labels {len(texts):,} texts")
+    probabilities = predict_by_length(Predictor(run_dir), texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp, tmp.open("wb") as file:
+        np.save(file, probabilities)
+    return probabilities
+
+
+def _test_accuracy(run_dir: Path) -> float | None:
+    try:
+        value = pd.read_csv(report_path(run_dir)).iloc[0].get("final_test_accuracy")
+    except (InputError, OSError, ValueError, IndexError):
+        return None
+    return None if pd.isna(value) else float(value)
+
+
+def attach(config: RunConfig, data: splits.Splits) -> tuple[splits.Splits, Teacher | None]:
+    """`data` with the transfer set and the teacher's probabilities over train's and its texts, and the teacher as
+    the report names it; `data` itself and None without --teacher."""
+    if config.teacher is None:
+        return data, None
+    run_dir = Path(config.teacher)
+    teacher_config = _json(run_dir / "config.json")
+    test_texts = data.test["text"].tolist()
+    _check_teacher(run_dir, teacher_config, data.class_names, test_texts)
+    transfer = transfer_set(config, data)
+    trained = data.train["text"].tolist() + transfer
+    probabilities = teacher_probabilities(run_dir, trained + test_texts, config.cache_dir)
+    teacher = Teacher(run_dir, str(teacher_config.get("model")), _test_accuracy(run_dir),
+                      probabilities[len(trained):].argmax(axis=1))
+    logger.info(f"distilling {teacher.model} ({run_dir}): {len(data.train):,} training texts and {len(transfer):,} "
+                f"of the transfer set, alpha {config.distil_alpha}, temperature {config.distil_temperature}")
+    return dataclasses.replace(data, transfer=transfer, teacher=probabilities[:len(trained)]), teacher

@@ -1,0 +1,124 @@
+"""--teacher: a from-scratch student distilled from a tiny random BERT run reports its teacher, exports and serves what
+it tested, reuses the teacher's cached probabilities, and every teacher it cannot learn from is one error line."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from textclf import cli
+from textclf.config import RunConfig
+from textclf.run import run
+from textclf.run_folders import EVALUATION_PENDING
+from textclf.serving import predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+SST2 = ["--dataset", "sst2", "--data-dir", str(ROOT / "tests" / "fixtures" / "sst2_tiny")]
+STUDENT = [*SST2, "--model", "fasttext", "--model-arg", "buckets=1024", "--epochs", "2", "--batch-size", "8"]
+
+
+def main(*args) -> int:
+    return cli.main([str(arg) for arg in args])
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory, bert_preset) -> Path:
+    """A finished tiny BERT run on the SST-2 fixture, at the students' seed."""
+    config = RunConfig(dataset="sst2", data_dir=str(ROOT / "tests" / "fixtures" / "sst2_tiny"), model="bert",
+                       preset=str(bert_preset), epochs=1, batch_size=8, max_len=16,
+                       output_dir=str(tmp_path_factory.mktemp("teacher")))
+    return Path(pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False))["run_dir"].item())
+
+
+def _report(out: Path) -> pd.Series:
+    (path,) = out.glob("training_report_*.csv")
+    return pd.read_csv(path).iloc[0]
+
+
+@pytest.mark.large
+def test_a_distilled_student_reports_its_teacher_and_serves_what_it_tested(tmp_path, teacher, monkeypatch,
+                                                                           capsys):
+    args = [*STUDENT, "--teacher", teacher, "--augment", "2", "--cache-dir", tmp_path / "cache"]
+    assert main(*args, "--output-dir", tmp_path / "first") == 0
+    row = _report(tmp_path / "first")
+    assert (row["teacher_run"], row["teacher_model"]) == (str(teacher), "bert")
+    assert row["teacher_test_accuracy"] == pd.read_csv(next(teacher.parent.glob("training_report_*.csv"))
+                                                       )["final_test_accuracy"].item()
+    assert (row["distil_alpha"], row["distil_temperature"]) == (0.5, 2.0) and row["transfer_rows"] > row["train_size"]
+    tested = pd.read_csv(Path(row["run_dir"]) / "test_predictions.csv")
+    texts = tested["text"].fillna("").tolist()
+    by_teacher = predictor.Predictor(teacher).predict(texts).argmax(axis=1)
+    by_student = tested.filter(like="p_").to_numpy().argmax(axis=1)
+    assert row["teacher_agreement"] == pytest.approx(np.mean(by_teacher == by_student))
+    served = predictor.Predictor(Path(row["run_dir"])).predict(texts)
+    np.testing.assert_allclose(served, tested.filter(like="p_").to_numpy(), atol=1e-6)
+
+    class Unreachable:  # a second student with the same teacher and texts must not load the teacher
+        def __init__(self, run_dir):
+            raise AssertionError(f"the teacher {run_dir} was called again")
+
+    monkeypatch.setattr(predictor, "Predictor", Unreachable)
+    capsys.readouterr()
+    assert main(*args, "--output-dir", tmp_path / "second") == 0
+    again = _report(tmp_path / "second")
+    assert again["transfer_rows"] == row["transfer_rows"] and 0 <= again["teacher_agreement"] <= 1
+    assert "the teacher's probabilities of" in capsys.readouterr().err  # "... from the cache"
+
+
+def _refused(capsys, tmp_path, *args) -> str:
+    code = main(*args, "--output-dir", tmp_path / "out", "--cache-dir", tmp_path / "cache")
+    err = capsys.readouterr().err  # a refusal once the data is read follows the lines that logged its reading
+    assert code == 2 and err.count("error: ") == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("error: ")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    return err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "bert", "--teacher", "RUN"], "--teacher does not apply to --model bert"),
+    (["--model", "gru", "--augment", "2"], "--augment is a setting of --teacher"),
+    (["--model", "gru", "--distil-alpha", "0.2"], "--distil-alpha is a setting of --teacher"),
+    (["--model", "gru", "--teacher", "EMPTY"], "not a finished run folder (no model.keras)"),
+    (["--model", "gru", "--teacher", "RUN", "--objective", "rdrop"], "--objective rdrop is another loss"),
+    (["--model", "gru", "--teacher", "RUN", "--class-weight", "balanced"], "leave it out with --teacher"),
+    (["--model", "gru", "--teacher", "RUN", "--unlabeled", "no/such.csv"], "--unlabeled no/such.csv: no such file"),
+])
+def test_settings_a_distillation_cannot_take_are_refused_before_any_data_is_read(capsys, tmp_path, args, message):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("model.keras", "config.json", "classes.json"):
+        (run_dir / name).write_text("{}")
+    (tmp_path / "empty").mkdir()
+    given = [str(run_dir) if arg == "RUN" else str(tmp_path / "empty") if arg == "EMPTY" else arg for arg in args]
+    assert message in _refused(capsys, tmp_path, *SST2, *given)
+
+
+def _copy(teacher: Path, to: Path, **config) -> Path:
+    shutil.copytree(teacher, to)
+    (to / "config.json").write_text(json.dumps({**json.loads((teacher / "config.json").read_text()), **config}))
+    return to
+
+
+@pytest.mark.large
+def test_a_teacher_of_other_classes_or_that_saw_the_test_texts_is_refused(capsys, tmp_path, teacher):
+    r8 = ["--dataset", "r8", "--data-dir", ROOT / "tests" / "fixtures" / "r8_tiny", "--model", "gru"]
+    assert "are not this dataset's" in _refused(capsys, tmp_path, *r8, "--teacher", teacher)
+    # A teacher whose data (its config, read as it read it) holds the SST-2 fixture's test texts.
+    fixture = ROOT / "tests" / "fixtures" / "sst2_tiny"
+    both = pd.concat([pd.read_csv(fixture / name, sep="\t") for name in ("train.tsv", "test_labeled.tsv")])
+    seen = tmp_path / "seen.csv"
+    both.rename(columns={"sentence": "text"})[["text", "label"]].to_csv(seen, index=False)
+    saw = _copy(teacher, tmp_path / "saw", dataset=str(seen))
+    assert "trained or selected on" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher", saw)
+    gone = _copy(teacher, tmp_path / "gone", dataset=str(tmp_path / "moved.csv"))
+    assert "cannot check that it never trained" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher",
+                                                           gone)
+    (teacher / EVALUATION_PENDING).touch()
+    try:
+        assert "an unfinished run" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher", teacher)
+    finally:
+        (teacher / EVALUATION_PENDING).unlink()
