@@ -39,6 +39,16 @@ def test_lora_ranges_only_with_lora(bert_preset):
     assert lora["lora_rank"].values == (4, 8, 16) and lora["lora_alpha"].values == (8, 16, 32)
 
 
+def test_a_students_loss_settings_are_searched_only_with_a_teacher(tmp_path):
+    assert not {"distil_alpha", "distil_temperature"} & set(_space(model="gru"))
+    for name in ("model.keras", "config.json", "classes.json"):  # a finished run folder, as run.check sees one
+        (tmp_path / name).write_text("{}")
+    for model in ("gru", "nbsvm"):
+        student = _space(model=model, teacher=str(tmp_path))
+        assert student["distil_alpha"] == Dimension("distil_alpha", "float", low=0.1, high=0.9, step=0.2)
+        assert student["distil_temperature"].values == (1.0, 2.0, 4.0)
+
+
 def test_a_given_space_replaces_adds_and_removes():
     space = _space({"learning_rate": {"choice": [0.001, 0.01]}, "vocab_size": None, "batch_size": {"int": [16, 64],
                     "step": 16}}, model="fasttext")

@@ -80,6 +80,9 @@ class Declared(NamedTuple):
 
 # What the students of a distillation (`textclf.distillation`) take: the from-scratch families.
 STUDENT = ("teacher", *DISTILLATION_SETTINGS)
+# A student's loss settings, searched when it has a --teacher.
+STUDENT_SPACE = {"distil_alpha": {"float": [0.1, 0.9], "step": 0.2, "with": "teacher"},
+                 "distil_temperature": {"choice": [1.0, 2.0, 4.0], "with": "teacher"}}
 # What every pretrained family (keras-hub encoders and decoders) takes.
 PRETRAINED = ("preset", "lora_rank", "lora_alpha", "weight_decay", "remat")
 LORA_SPACE = {"lora_rank": {"choice": [4, 8, 16], "with": "lora_rank"},
@@ -91,9 +94,11 @@ FAMILIES = {
         "textclf.families.scratch", ("tokenizer", "vocab_size", "embeddings", "freeze_embeddings", *STUDENT),
         {"learning_rate": {"float": [3e-4, 3e-2], "log": True}, "max_len": {"times": [0.5, 1, 2]},
          "vocab_size": {"times": [0.5, 1, 2]}, "model_args.embedding_dim": {"times": [0.5, 1, 2]},
-         "model_args.units": {"times": [0.5, 1, 2]}, "model_args.dropout": {"float": [0.1, 0.5], "step": 0.1}}),
+         "model_args.units": {"times": [0.5, 1, 2]}, "model_args.dropout": {"float": [0.1, 0.5], "step": 0.1},
+         **STUDENT_SPACE}),
     "ngram": Declared("textclf.families.ngram", ("tokenizer", "vocab_size", *STUDENT),
-                      {"model_args.ngrams": {"choice": [1, 2, 3]}, "vocab_size": {"times": [0.5, 1, 2]}}),
+                      {"model_args.ngrams": {"choice": [1, 2, 3]}, "vocab_size": {"times": [0.5, 1, 2]},
+                       **STUDENT_SPACE}),
     "encoder": Declared(
         "textclf.families.encoder.family", (*PRETRAINED, "peft", "virtual_tokens", "prompt_init"),
         {"learning_rate": {"float": [1e-5, 2e-4], "log": True}, "epochs": {"int": [1, 4]},
