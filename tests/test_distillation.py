@@ -69,6 +69,34 @@ def test_a_distilled_student_reports_its_teacher_and_serves_what_it_tested(tmp_p
     assert "the teacher's probabilities of" in capsys.readouterr().err  # "... from the cache"
 
 
+@pytest.mark.large
+def test_an_ensemble_teaches_and_its_members_training_texts_are_checked(tmp_path, teacher, capsys):
+    from textclf import ensemble
+
+    fasttext = RunConfig(dataset="sst2", data_dir=str(ROOT / "tests" / "fixtures" / "sst2_tiny"), model="fasttext",
+                         model_args={"buckets": 1024}, epochs=1, batch_size=8, output_dir=str(tmp_path / "member"))
+    member = Path(pd.read_csv(run(fasttext, "cmd", tf.distribute.get_strategy(), False))["run_dir"].item())
+    combined = Path(pd.read_csv(ensemble.combine([teacher, member], output_dir=tmp_path / "ensemble"))["run_dir"]
+                    .item())
+    assert main(*STUDENT, "--teacher", combined, "--output-dir", tmp_path / "student",
+                "--cache-dir", tmp_path / "cache") == 0
+    row = _report(tmp_path / "student")
+    assert row["teacher_model"] == "bert+fasttext" and row["transfer_rows"] == 0
+    with_member = json.loads((combined / "config.json").read_text())
+    saw = _copy(member, tmp_path / "saw", dataset=str(_seen_csv(tmp_path)))  # a member that saw the test texts
+    (combined / "config.json").write_text(json.dumps({**with_member, "members": [str(teacher), str(saw)]}))
+    assert "trained or selected on" in _refused(capsys, tmp_path, *STUDENT, "--teacher", combined)
+
+
+def _seen_csv(tmp_path: Path) -> Path:
+    """The SST-2 fixture's train and test texts, as a user's file: a run of it trains or selects on test texts."""
+    fixture = ROOT / "tests" / "fixtures" / "sst2_tiny"
+    both = pd.concat([pd.read_csv(fixture / name, sep="\t") for name in ("train.tsv", "test_labeled.tsv")])
+    seen = tmp_path / "seen.csv"
+    both.rename(columns={"sentence": "text"})[["text", "label"]].to_csv(seen, index=False)
+    return seen
+
+
 def _refused(capsys, tmp_path, *args) -> str:
     code = main(*args, "--output-dir", tmp_path / "out", "--cache-dir", tmp_path / "cache")
     err = capsys.readouterr().err  # a refusal once the data is read follows the lines that logged its reading
@@ -108,11 +136,7 @@ def test_a_teacher_of_other_classes_or_that_saw_the_test_texts_is_refused(capsys
     r8 = ["--dataset", "r8", "--data-dir", ROOT / "tests" / "fixtures" / "r8_tiny", "--model", "gru"]
     assert "are not this dataset's" in _refused(capsys, tmp_path, *r8, "--teacher", teacher)
     # A teacher whose data (its config, read as it read it) holds the SST-2 fixture's test texts.
-    fixture = ROOT / "tests" / "fixtures" / "sst2_tiny"
-    both = pd.concat([pd.read_csv(fixture / name, sep="\t") for name in ("train.tsv", "test_labeled.tsv")])
-    seen = tmp_path / "seen.csv"
-    both.rename(columns={"sentence": "text"})[["text", "label"]].to_csv(seen, index=False)
-    saw = _copy(teacher, tmp_path / "saw", dataset=str(seen))
+    saw = _copy(teacher, tmp_path / "saw", dataset=str(_seen_csv(tmp_path)))
     assert "trained or selected on" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher", saw)
     gone = _copy(teacher, tmp_path / "gone", dataset=str(tmp_path / "moved.csv"))
     assert "cannot check that it never trained" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher",
