@@ -9,6 +9,7 @@ import yaml
 from searching import FASTTEXT, IMDB, ROOT, main, tune_folder
 
 from textclf import run
+from textclf.config import RunConfig
 
 
 @pytest.mark.large
@@ -36,7 +37,12 @@ def test_a_random_search_scores_trials_on_validation_and_trains_the_best_over_th
     assert list(leaderboard["model"]) == ["fasttext / tuned"] and leaderboard["seeds"].iloc[0] == 2
     finals = [pd.read_csv(path).iloc[0] for path in sorted(folder.glob("training_report_*.csv"))]
     assert sorted(report["seed"] for report in finals) == [0, 42] and all(r["config_recipe"] == "tuned" for r in finals)
-    best = trials.loc[trials["best_val_accuracy"].idxmax()]
+    # The first trial is the run's own settings; the chosen one (search.chosen) trains over the seeds.
+    own = run.resolved(RunConfig(dataset="imdb", model="fasttext", epochs=2))
+    assert trials.iloc[0][["learning_rate", "max_len", "vocab_size"]].tolist() == [own.learning_rate, own.max_len,
+                                                                                   own.vocab_size]
+    assert trials["chosen"].sum() == 1
+    best = trials.loc[trials["chosen"]].iloc[0]
     best_report = pd.read_csv(next(Path(best["run_dir"]).parent.glob("training_report_*.csv"))).iloc[0]
     same_seed = next(report for report in finals if report["seed"] == 0)  # the trials': the first of --seeds
     # the best settings trained again: the same validation loss as their trial (before calibration)
@@ -168,3 +174,21 @@ def test_a_search_whose_trials_all_fail_stops_with_one_line(tmp_path, capsys):
     assert "error: the search stopped: Number of consecutive failures exceeded the limit of 3, the last with " \
            "InputError: --max-samples 1: too few" in err
     assert (tune_folder(tmp_path) / "search.log").read_text().count("failed: InputError: --max-samples 1") == 3
+
+
+def test_the_runs_own_settings_are_kept_unless_the_best_beats_them_by_more_than_a_standard_error():
+    from collections import namedtuple
+
+    from textclf.tuning import search
+
+    trial = namedtuple("Trial", "trial_id score")
+    own = trial("00", 0.8417)  # SST-2's gru on its 872 dev sentences, and its search's best trial
+    kept, why = search.chosen(trial("10", 0.8463), own, "val_accuracy", 872)
+    assert kept is own and "within one standard error (0.0123)" in why
+    assert search.chosen(trial("3", 1.0), trial("0", 0.5), "val_accuracy", 4)[0].trial_id == "3"  # 2 of 4 reviews
+    better = trial("11", 0.8600)
+    assert search.chosen(better, own, "val_accuracy", 872)[0] is better  # 1.8 points: above the noise
+    assert search.chosen(better, own, "val_accuracy", 100_000)[0] is better
+    assert search.chosen(trial("10", 0.8463), own, "val_accuracy", 100_000)[0].trial_id == "10"  # a large split
+    assert search.chosen(better, own, "val_loss", 872)[0] is better  # a loss has no standard error here
+    assert search.chosen(better, None, "val_accuracy", 872)[0] is better  # the space did not hold the run's own

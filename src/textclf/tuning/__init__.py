@@ -99,6 +99,22 @@ def _base_values(config: RunConfig, model_settings: dict) -> dict:
     return {**config.to_dict(), **{MODEL_ARGS + key: value for key, value in own.items()}}
 
 
+def own_values(found: list[Dimension], resolved: RunConfig, model_settings: dict) -> dict | None:
+    """What each searched setting is in a run of `resolved` (the run's own settings), when every one lies in its
+    range (a choice holds it, a number range spans it); None when one does not."""
+    base, values = _base_values(resolved, model_settings), {}
+    for dimension in found:
+        value = base.get(dimension.name)
+        if dimension.kind == "choice":
+            inside = value in dimension.values
+        else:
+            inside = isinstance(value, (int, float)) and dimension.low <= value <= dimension.high
+        if not inside:
+            return None
+        values[dimension.name] = value
+    return values
+
+
 def _checked_value(name: str, value, config: RunConfig, source: str, check: Callable[[RunConfig], None]):
     """`value` for setting `name`, checked as its flag takes it, then in a run of `config` by `check`."""
     if not name.startswith(MODEL_ARGS):
