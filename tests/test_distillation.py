@@ -2,6 +2,7 @@
 it tested, reuses the teacher's cached probabilities, and every teacher it cannot learn from is one error line."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def _seen_csv(tmp_path: Path) -> Path:
 
 
 def _refused(capsys, tmp_path, *args) -> str:
+    capsys.readouterr()  # what earlier runs in this process wrote
     code = main(*args, "--output-dir", tmp_path / "out", "--cache-dir", tmp_path / "cache")
     err = capsys.readouterr().err  # a refusal once the data is read follows the lines that logged its reading
     assert code == 2 and err.count("error: ") == 1 and "Traceback" not in err, err
@@ -146,3 +148,83 @@ def test_a_teacher_of_other_classes_or_that_saw_the_test_texts_is_refused(capsys
         assert "an unfinished run" in _refused(capsys, tmp_path, *SST2, "--model", "gru", "--teacher", teacher)
     finally:
         (teacher / EVALUATION_PENDING).unlink()
+
+
+class FakeTeacher:
+    """A teacher whose exported model answers 0.3 / 0.7 for any text, counting its calls."""
+
+    calls = 0
+
+    def __init__(self, run_dir):
+        self.class_names = ["negative", "positive"]
+
+    def predict(self, texts):
+        FakeTeacher.calls += 1
+        return np.tile(np.array([[0.3, 0.7]], dtype="float32"), (len(texts), 1))
+
+
+def test_a_cache_that_cannot_be_used_is_computed_again_and_one_that_cannot_be_written_is_passed_over(
+        tmp_path, monkeypatch, log_lines):
+    from textclf import distillation
+
+    monkeypatch.setattr(predictor, "Predictor", FakeTeacher)
+    (tmp_path / "model.keras").write_text("weights")
+    texts, cache = ["good", "bad", "fine"], tmp_path / "cache"
+    first = distillation.teacher_probabilities(tmp_path, texts, 2, str(cache))
+    (path,) = cache.glob("teacher_*.npy")
+    assert FakeTeacher.calls == 1 and first.shape == (3, 2)
+    distillation.teacher_probabilities(tmp_path, texts, 2, str(cache))
+    assert FakeTeacher.calls == 1  # from the cache
+    for damaged in (np.full((3, 3), 1 / 3), np.full((3, 2), np.nan)):  # another shape, not finite
+        np.save(path, damaged)
+        np.testing.assert_allclose(distillation.teacher_probabilities(tmp_path, texts, 2, str(cache)), first)
+    assert FakeTeacher.calls == 3
+    path.unlink()
+    path.mkdir()  # a folder where the cache file goes: not written, the run goes on
+    np.testing.assert_allclose(distillation.teacher_probabilities(tmp_path, texts, 2, str(cache)), first)
+    assert any("are not cached" in line for line in log_lines)
+    (tmp_path / "a_file").write_text("")
+    distillation.teacher_probabilities(tmp_path, texts, 2, str(tmp_path / "a_file" / "cache"))
+
+
+def test_a_teachers_unreadable_report_gives_no_test_accuracy(tmp_path):
+    from textclf import distillation
+
+    run_dir = tmp_path / "run_20261206_101010"
+    run_dir.mkdir()
+    assert distillation._test_accuracy(run_dir) is None  # no report beside it
+    for value in ("abc", ""):
+        pd.DataFrame({"final_test_accuracy": [value]}).to_csv(tmp_path / "training_report_20261206_101010.csv")
+        assert distillation._test_accuracy(run_dir) is None
+
+
+@pytest.mark.parametrize("config, message", [
+    ([1], "not a run's config"),
+    ({"dataset": "sst2"}, "not a run's config"),
+    ({"dataset": "sst2", "data_dir": "d", "seed": "abc"}, "seed: expected a whole number"),
+    ({"dataset": "sst2", "data_dir": "d", "max_samples": "x"}, "max_samples: expected a whole number"),
+    ({"dataset": "sst2", "data_dir": 5}, "not a run's config"),
+    ({"members": 5}, "members: expected a list of run folders"),
+    ({"members": ["no/such/run"]}, "no/such/run/config.json: cannot be read"),
+])
+def test_a_teachers_config_of_the_wrong_shape_is_one_error(config, message):
+    from textclf.data.run_data import training_texts
+    from textclf.errors import InputError
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        training_texts(config, "run/config.json")
+
+
+@pytest.mark.large
+def test_a_trials_transfer_set_leaves_the_test_texts_out_and_the_teacher_never_labels_them(tmp_path, teacher):
+    from textclf import families
+    from textclf import run as runs
+
+    test = pd.read_csv(ROOT / "tests" / "fixtures" / "sst2_tiny" / "test_labeled.tsv", sep="\t")["sentence"]
+    unlabeled = tmp_path / "unlabeled.csv"
+    pd.DataFrame({"text": [*test.str.upper(), "an unseen text"]}).to_csv(unlabeled, index=False)
+    config = RunConfig(dataset="sst2", data_dir=str(ROOT / "tests" / "fixtures" / "sst2_tiny"), model="fasttext",
+                       teacher=str(teacher), unlabeled=str(unlabeled), cache_dir=str(tmp_path / "cache"))
+    _, data, eval_sets, taught = runs._load(families.family("scratch"), config, trial=True)
+    assert data.transfer == ["an unseen text"] and data.test.empty and not eval_sets
+    assert data.teacher.shape == (len(data.train) + 1, 2) and len(taught.test_predicted) == 0

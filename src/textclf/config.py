@@ -261,8 +261,8 @@ class RunConfig:
     distil_temperature: float | None = _setting(None, "--teacher: the temperature both models' probabilities are "
                                                 "softened at in the loss", type=_positive_float)
     unlabeled: str | None = _setting(
-        None, "--teacher: texts without labels that the teacher labels for the student: a .txt file (a text a line) "
-        "or a CSV/TSV/JSONL/Parquet file with a text column")
+        None, "--teacher: texts without labels that the teacher labels for the student: a table (CSV, TSV, JSON "
+        "Lines, Parquet) with a column named text, review, sentence, content or comment")
     augment: int = _setting(0, "--teacher: K augmented copies of each training text (words masked or replaced, "
                             "texts cut to an n-gram) that the teacher labels for the student", type=at_least(0))
     calibrate: str | None = _setting(
@@ -410,6 +410,19 @@ def checked_setting(name: str, value, source: str):
     if choices and checked not in choices:
         raise InputError(f"{source}: {name}: {checked!r} is not one of {', '.join(choices)}")
     return checked
+
+
+def saved_config(saved, source: str) -> RunConfig:
+    """The RunConfig a run folder's config.json (`saved`, read from `source`) records, each value checked as its
+    flag checks it; keys of other versions are left out.
+
+    Raises:
+        InputError: not a mapping naming its dataset and data folder, or a value its flag would refuse.
+    """
+    if not isinstance(saved, dict) or not all(isinstance(saved.get(key), str) for key in ("dataset", "data_dir")):
+        raise InputError(f"{source}: not a run's config (a JSON object naming its dataset and data_dir)")
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    return RunConfig(**{key: checked_setting(key, value, source) for key, value in saved.items() if key in fields})
 
 
 @dataclasses.dataclass(frozen=True)

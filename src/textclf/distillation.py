@@ -6,7 +6,8 @@ Before the student's run claims its folder, `attach`:
    model) whose classes are the dataset's, in the same order, and which never trained or selected on the student's
    test texts (read from its config as it read them);
 2. makes the transfer set: `--unlabeled`'s texts and `--augment`'s copies of the training texts (`data.augment`),
-   without any text of validation or test;
+   without any text of validation or test, compared as the student reads them (case, punctuation and spacing
+   aside); a tuning trial's too, though it never reads the test split's labels;
 3. has the teacher's exported model (calibrated if the run is) label train's texts, the transfer set's and test's
    (test only for the report's `teacher_agreement`), once: cached in --cache-dir, keyed on the teacher's model
    file and the texts.
@@ -17,6 +18,7 @@ The loss is `training.distillation`'s; the families batch its targets (`families
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +88,7 @@ def _check_teacher(run_dir: Path, config: dict, class_names: list[str], test_tex
         raise InputError(f"--teacher {run_dir}: its classes {classes} are not this dataset's {class_names}; a "
                          "teacher's probabilities must be over the same classes, in the same order")
     try:
-        seen = training_texts(config)
+        seen = training_texts(config, str(run_dir / "config.json"))
     except InputError as err:
         raise InputError(f"--teacher {run_dir}: cannot check that it never trained on this run's test texts, as its "
                          f"data cannot be read here: {err}") from None
@@ -96,9 +98,14 @@ def _check_teacher(run_dir: Path, config: dict, class_names: list[str], test_tex
                          "dataset and seed, or one that never saw this test split")
 
 
+def _words(text: str) -> str:
+    """A text as the from-scratch models read it, near enough to match: its words, lower-cased."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
 def transfer_set(config: RunConfig, data: splits.Splits) -> list[str]:
     """--unlabeled's texts (at most --max-samples of them, seeded) and --augment's copies of train's, each once and
-    none of them a validation or test text."""
+    none of them a validation or test text, compared by their words (`_words`)."""
     texts = []
     if config.unlabeled is not None:
         unlabeled = tables.load_texts(Path(config.unlabeled))
@@ -108,17 +115,22 @@ def transfer_set(config: RunConfig, data: splits.Splits) -> list[str]:
     if config.augment:
         texts += augment.augment(data.train["text"].tolist(), config.augment, config.seed,
                                  chinese=data.language == "zh", embeddings=config.embeddings)
-    held_out = set(data.val["text"]) | set(data.test["text"])
-    kept = [text for text in dict.fromkeys(texts) if text not in held_out]
+    held_out = {_words(text) for text in (*data.val["text"], *data.test["text"])}
+    kept = [text for text in dict.fromkeys(texts) if _words(text) not in held_out]
     if len(kept) < len(texts):
         logger.info(f"transfer set: {len(texts) - len(kept)} of its {len(texts)} texts left out (repeated, or a "
                     "validation or test text)")
     return kept
 
 
-def teacher_probabilities(run_dir: Path, texts: list[str], cache_dir: str) -> np.ndarray:
-    """The teacher's probabilities over `texts` from its exported model, cached in `cache_dir` under a key of the
-    model file (its path, size and time) and the texts."""
+def teacher_probabilities(run_dir: Path, texts: list[str], classes: int, cache_dir: str) -> np.ndarray:
+    """The teacher's probabilities of its `classes` over `texts` from its exported model, cached in `cache_dir` under
+    a key of the model file (its path, size and time) and the texts. A cache that cannot be read or written is
+    passed over (logged): it saves time, nothing more.
+
+    Raises:
+        InputError: the teacher's probabilities are not finite (a broken model).
+    """
     model_file = (run_dir / "model.keras").resolve()
     stat = model_file.stat()
     digest = hashlib.sha256(f"{model_file}|{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -126,45 +138,52 @@ def teacher_probabilities(run_dir: Path, texts: list[str], cache_dir: str) -> np
         raw = text.encode("utf-8")
         digest.update(len(raw).to_bytes(8, "big") + raw)
     path = Path(cache_dir) / f"teacher_{digest.hexdigest()[:24]}.npy"
-    if path.is_file():
-        try:
-            cached = np.load(path)
-        except (OSError, ValueError):
-            cached = None
-        if cached is not None and cached.shape[0] == len(texts):
-            logger.info(f"the teacher's probabilities of {len(texts):,} texts from the cache {path}")
-            return cached
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):  # none yet, or not an array
+        cached = None
+    if cached is not None and cached.shape == (len(texts), classes) and np.isfinite(cached).all():
+        logger.info(f"the teacher's probabilities of {len(texts):,} texts from the cache {path}")
+        return cached
     from textclf.serving.batch import predict_by_length  # TensorFlow starts here
     from textclf.serving.predictor import Predictor
 
     logger.info(f"the teacher {run_dir} labels {len(texts):,} texts")
     probabilities = predict_by_length(Predictor(run_dir), texts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp, tmp.open("wb") as file:
-        np.save(file, probabilities)
+    if not np.isfinite(probabilities).all():
+        raise InputError(f"--teacher {run_dir}: its model gives probabilities that are not finite (NaN or inf)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as tmp, tmp.open("wb") as file:
+            np.save(file, probabilities)
+    except OSError as err:
+        logger.warning(f"the teacher's probabilities are not cached: {path}: {err.strerror or err}")
     return probabilities
 
 
 def _test_accuracy(run_dir: Path) -> float | None:
+    """The teacher's test accuracy as its report gives it; None without a report (a renamed folder) or a number."""
     try:
-        value = pd.read_csv(report_path(run_dir)).iloc[0].get("final_test_accuracy")
-    except (InputError, OSError, ValueError, IndexError):
+        value = float(pd.read_csv(report_path(run_dir)).iloc[0].get("final_test_accuracy"))
+    except (InputError, OSError, ValueError, TypeError, IndexError):
         return None
-    return None if pd.isna(value) else float(value)
+    return None if np.isnan(value) else value
 
 
-def attach(config: RunConfig, data: splits.Splits) -> tuple[splits.Splits, Teacher | None]:
+def attach(config: RunConfig, data: splits.Splits, trial: bool = False) -> tuple[splits.Splits, Teacher | None]:
     """`data` with the transfer set and the teacher's probabilities over train's and its texts, and the teacher as
-    the report names it; `data` itself and None without --teacher."""
+    the report names it; `data` itself and None without --teacher. The teacher labels the test texts too, for the
+    report's agreement, but not a tuning `trial`'s, which never reads the test split (the transfer set leaves its
+    texts out all the same)."""
     if config.teacher is None:
         return data, None
     run_dir = Path(config.teacher)
     teacher_config = _json(run_dir / "config.json")
-    test_texts = data.test["text"].tolist()
-    _check_teacher(run_dir, teacher_config, data.class_names, test_texts)
+    _check_teacher(run_dir, teacher_config, data.class_names, data.test["text"].tolist())
     transfer = transfer_set(config, data)
+    test_texts = [] if trial else data.test["text"].tolist()
     trained = data.train["text"].tolist() + transfer
-    probabilities = teacher_probabilities(run_dir, trained + test_texts, config.cache_dir)
+    probabilities = teacher_probabilities(run_dir, trained + test_texts, len(data.class_names), config.cache_dir)
     teacher = Teacher(run_dir, str(teacher_config.get("model")), _test_accuracy(run_dir),
                       probabilities[len(trained):].argmax(axis=1))
     logger.info(f"distilling {teacher.model} ({run_dir}): {len(data.train):,} training texts and {len(transfer):,} "

@@ -90,11 +90,11 @@ def transfer_columns(predictor, eval_sets: list[EvalSet], training_texts: set[st
     return columns
 
 
-def _training_texts(config: dict) -> set[str] | None:
-    """The texts the run trained and selected on (`run_data.training_texts`), or None (logged) when its data cannot
-    be read here."""
+def _training_texts(config: dict, source: str) -> set[str] | None:
+    """The texts the run trained and selected on (`run_data.training_texts`; `config` read from `source`), or None
+    (logged) when its data cannot be read here."""
     try:
-        return training_texts(config)
+        return training_texts(config, source)
     except InputError as err:
         logger.warning(f"cannot count the texts the run trained on: {err}")
         return None
@@ -135,7 +135,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
     eval_set = load_set(args.dataset, split, data_dir=args.data_dir or config["data_dir"], seed=config["seed"],
                         text_column=args.text_column, label_column=args.label_column)
     labels, result = score_set(predictor, eval_set, args.label_map)
-    training_texts = _training_texts(config)
+    training_texts = _training_texts(config, str(predictor.run_dir / "config.json"))
     eval_dir = reserve_run_dir(predictor.run_dir.parent, prefix="eval")
     row = {
         "timestamp": eval_dir.name.removeprefix("eval_"),

@@ -135,9 +135,9 @@ def _load(family: families.Family, config: RunConfig,
     keras.utils.set_random_seed(config.seed)
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
+    data, teacher = distillation.attach(config, data, trial)  # its transfer set without the test texts, a trial's too
     if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
         data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
-    data, teacher = distillation.attach(config, data)
     return family.resolve(config, data), data, eval_sets, teacher
 
 

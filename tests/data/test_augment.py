@@ -67,12 +67,24 @@ def test_the_transfer_set_is_made_of_training_texts_without_a_validation_or_test
     train = ["good film", "bad film", "a good and fine film", "a bad and awful film"]
     val, test = ["validationword good film"], ["testword bad film"]
     unlabeled = tmp_path / "unlabeled.csv"
-    pd.DataFrame({"text": ["good film", "validationword good film", "testword bad film", "new text", "new text"]}
-                 ).to_csv(unlabeled, index=False)
+    pd.DataFrame({"text": ["good film", "validationword good film", "testword bad film", "new text", "new text",
+                           " TestWord, bad film! ", "validationword  good\tfilm"]}).to_csv(unlabeled, index=False)
     config = RunConfig(teacher="run", augment=5, unlabeled=str(unlabeled), seed=3)
     made = distillation.transfer_set(config, _splits(train, val, test))
     assert made == distillation.transfer_set(config, _splits(train, val, test))
     assert "new text" in made and len(made) == len(set(made))
-    assert not {"validationword good film", "testword bad film"} & set(made)
+    assert not {"validationword good film", "testword bad film"} & set(made)  # nor as the student reads them:
     words = {word for text in made for word in text.split()}
     assert not {"validationword", "testword"} & words  # the copies come from train alone
+
+
+def test_the_mask_is_one_token_whatever_reads_it():
+    import tensorflow as tf
+
+    from textclf.data import text
+
+    masked = f"a {augment.MASK} film"
+    assert text.segment([f"这部{augment.MASK}电影"])[0].split() == ["这部", augment.MASK, "电影"]  # jieba
+    assert text.standardize_english(tf.constant(masked)).numpy().decode() == masked
+    for text_filter in ("emoticons", "html"):
+        assert text.filtered([masked], text_filter) == [masked]

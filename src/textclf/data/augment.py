@@ -1,8 +1,7 @@
 """Augmented copies of training texts for a distillation transfer set (`--augment K`, with `--teacher`).
 
 Tang et al. 2019 ("Distilling Task-Specific Knowledge from BERT into Simple Neural Networks", section 3.3): each
-word of a text is masked with probability 0.1 (here `MASK`, which the student reads as an unknown word), or else
-replaced with probability 0.1 by a word like it; then, with probability 0.25, the copy is cut to one of its n-grams
+word of a text is masked with probability 0.1, or else replaced with probability 0.1 by a word like it; then, with probability 0.25, the copy is cut to one of its n-grams
 (n from 1 to 5). The teacher labels every copy, so the student sees the teacher's answer on texts near the
 training texts instead of the training texts alone.
 
@@ -22,7 +21,10 @@ from loguru import logger
 
 from textclf.data.embeddings import vectors_of
 
-MASK = "[UNK]"
+# The mask: a word of no language, which every tokenizer and --text-filter keeps whole (no brackets, which jieba
+# splits and Weibo's emoticon filter removes), so the student learns it as one token, as Tang et al.'s learns
+# [MASK]; the teacher reads it as an unknown word (its subwords).
+MASK = "xxmask"
 P_MASK, P_REPLACE, P_NGRAM, MAX_N = 0.1, 0.1, 0.25, 5
 NEIGHBOURS = 10
 # A word or a run of other non-space characters (punctuation): only words are masked or replaced.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from textclf.config import RunConfig, split_names
+from textclf.config import RunConfig, saved_config, split_names
 from textclf.data import registry, splits, tables, union
 from textclf.errors import InputError
 
@@ -88,23 +88,26 @@ def seen_in_training(texts: list[str], training_texts: set[str]) -> int:
     return sum(text in training_texts for text in texts)
 
 
-def training_texts(config: dict) -> set[str]:
+def training_texts(config: dict, source: str) -> set[str]:
     """The texts a run trained and selected on (train and validation), read and split as it read them, from its
-    config.json's `config`; an ensemble's are its members' (`members`: their run folders).
+    config.json's `config` (read from `source`); an ensemble's are its members' (`members`: their run folders).
 
     Raises:
         InputError: its data (or a member's config) cannot be read here.
     """
-    if "members" in config:
+    if isinstance(config, dict) and "members" in config:
+        if not isinstance(config["members"], list) or not all(isinstance(m, str) for m in config["members"]):
+            raise InputError(f"{source}: members: expected a list of run folders, got {config['members']!r}")
         texts = set()
         for member in config["members"]:
+            path = Path(member) / "config.json"
             try:
-                texts |= training_texts(json.loads((Path(member) / "config.json").read_text(encoding="utf-8")))
+                saved = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as err:
-                raise InputError(f"{member}/config.json: cannot be read ({err})") from err
+                raise InputError(f"{path}: cannot be read ({err})") from None
+            texts |= training_texts(saved, str(path))
         return texts
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
-    data, _ = read_data(RunConfig(**{k: v for k, v in config.items() if k in fields}))
+    data, _ = read_data(saved_config(config, source))
     return set(data.train["text"]) | set(data.val["text"])
 
 
