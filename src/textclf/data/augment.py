@@ -1,9 +1,9 @@
 """Augmented copies of training texts for a distillation transfer set (`--augment K`, with `--teacher`).
 
 Tang et al. 2019 ("Distilling Task-Specific Knowledge from BERT into Simple Neural Networks", section 3.3): each
-word of a text is masked with probability 0.1, or else replaced with probability 0.1 by a word like it; then, with probability 0.25, the copy is cut to one of its n-grams
-(n from 1 to 5). The teacher labels every copy, so the student sees the teacher's answer on texts near the
-training texts instead of the training texts alone.
+word of a text is masked with probability 0.1, or else replaced with probability 0.1 by a word like it; then, with
+probability 0.25, the copy is cut to one of its n-grams (n from 1 to 5). The teacher labels every copy, so the
+student sees the teacher's answer on texts near the training texts instead of the training texts alone.
 
 "A word like it" is one of the 10 nearest neighbours of the word among the training words in word vectors
 (`--embeddings`), or, for Chinese (jieba) without vectors, a training word of the same part of speech (jieba's
