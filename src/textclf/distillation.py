@@ -16,7 +16,6 @@ The loss is `training.distillation`'s; the families batch its targets (`families
 """
 
 import dataclasses
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -29,7 +28,7 @@ from textclf.config import DISTILLATION_SETTINGS, RunConfig
 from textclf.data import augment, splits, tables
 from textclf.data.run_data import training_texts
 from textclf.errors import InputError
-from textclf.files import replacing
+from textclf.files import cache_key, replacing
 from textclf.run_folders import checked_run, report_path
 
 
@@ -133,11 +132,7 @@ def teacher_probabilities(run_dir: Path, texts: list[str], classes: int, cache_d
     """
     model_file = (run_dir / "model.keras").resolve()
     stat = model_file.stat()
-    digest = hashlib.sha256(f"{model_file}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    for text in texts:  # each length-prefixed: no two lists of texts feed the hash the same bytes
-        raw = text.encode("utf-8")
-        digest.update(len(raw).to_bytes(8, "big") + raw)
-    path = Path(cache_dir) / f"teacher_{digest.hexdigest()[:24]}.npy"
+    path = Path(cache_dir) / f"teacher_{cache_key(texts, f'{model_file}|{stat.st_size}|{stat.st_mtime_ns}')}.npy"
     try:
         cached = np.load(path, allow_pickle=False)
     except (OSError, ValueError):  # none yet, or not an array

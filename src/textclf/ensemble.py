@@ -25,7 +25,7 @@ import pandas as pd
 from loguru import logger
 
 from textclf import evaluation, run_folders
-from textclf.config import OneLineParser, RunConfig
+from textclf.config import OneLineParser, RunConfig, saved_config
 from textclf.data import splits
 from textclf.data.run_data import read_data
 from textclf.errors import InputError, exit_code
@@ -57,8 +57,7 @@ def load_member(run_dir: Path) -> Member:
     if ENSEMBLE_SEPARATOR in row["model"]:
         raise InputError(f"{run_dir}: an ensemble; give its members instead")
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    fields = {field.name for field in dataclasses.fields(RunConfig)}
-    return Member(run_dir, RunConfig(**{k: v for k, v in config.items() if k in fields}), row)
+    return Member(run_dir, saved_config(config, str(run_dir / "config.json")), row)
 
 
 def _preparation(config: RunConfig) -> str:

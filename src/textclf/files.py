@@ -2,19 +2,30 @@
 
 A reader sees the old file or the new one, never half of one, and a failed write leaves
 no temporary file behind. A process killed outright (SIGKILL, power loss) cannot clean up:
-`remove_stale_temporaries` finds what such a process left, by the pid in the name.
+`remove_stale_temporaries` finds what such a process left, by the pid in the name. A cache file is named by
+`cache_key`.
 """
 
+import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from loguru import logger
 
 from textclf.errors import InputError
+
+
+def cache_key(texts: Sequence[str], key: str) -> str:
+    """A cache file's name for what it holds of `texts`, given what else decides it (`key`): a hash of both."""
+    hashed = hashlib.sha256(key.encode())
+    for text in texts:  # each length-prefixed: no two lists of texts feed the hash the same bytes
+        raw = text.encode("utf-8")
+        hashed.update(len(raw).to_bytes(8, "big") + raw)
+    return hashed.hexdigest()[:24]
 
 
 def temporary_name(path: Path, pid: int | str) -> Path:

@@ -6,7 +6,6 @@ is the one function both training and serving call, and its output is cached on
 disk keyed by a hash of the input, so a second run does not segment again.
 """
 
-import hashlib
 from pathlib import Path
 
 import jieba
@@ -15,7 +14,7 @@ import tensorflow as tf
 from loguru import logger
 
 from textclf.data.filters import PATTERNS
-from textclf.files import replacing
+from textclf.files import cache_key, replacing
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO to stderr
 
@@ -75,11 +74,7 @@ def segment(texts: list[str], cache_dir: str | None = None) -> list[str]:
     """
     if cache_dir is None:
         return [_segment_one(t) for t in texts]
-    digest = hashlib.sha256(jieba.__version__.encode())
-    for text in texts:  # each length-prefixed: no two lists of texts feed the hash the same bytes
-        raw = text.encode("utf-8")
-        digest.update(len(raw).to_bytes(8, "big") + raw)
-    path = Path(cache_dir) / f"jieba_{digest.hexdigest()[:24]}.txt"
+    path = Path(cache_dir) / f"jieba_{cache_key(texts, jieba.__version__)}.txt"
     if path.is_file():
         lines = path.read_text(encoding="utf-8").split("\n")
         if len(lines) == len(texts):

@@ -197,7 +197,7 @@ def chosen(best, own, monitor: str, val_rows: int) -> tuple[object, str]:
                  f"the run's own settings' {own.score:.4f} (trial {own.trial_id}): they are kept")
 
 
-def trials_table(tuner: Trials, chosen_id: str | None = None) -> pd.DataFrame:
+def trials_table(tuner: Trials, chosen_id: str) -> pd.DataFrame:
     """One row per trial: its id, status, settings, score, whether it is the `chosen` one and, from its report,
     epochs, seconds and run folder."""
     rows = []
