@@ -91,3 +91,16 @@ def test_newest_run_orders_runs_of_one_second_by_number_and_passes_over_unfinish
     (tmp_path / "run_20261101_120001" / "model.keras").write_text("")  # killed during its export
     (finished_run(tmp_path / "run_20261101_120002") / EVALUATION_PENDING).touch()  # killed before its report
     assert newest_run(tmp_path) == tenth
+
+
+def test_a_runs_report_row_is_read_beside_it_and_empty_when_missing_or_damaged(tmp_path):
+    run_dir = tmp_path / "run_20261101_000000"
+    assert run_folders.report_row(run_dir) == {}  # not written yet
+    write(tmp_path / "training_report_20261101_000000.csv", fingerprint="00a1", final_test_accuracy=0.5)
+    assert run_folders.report_row(run_dir) == {"fingerprint": "00a1", "final_test_accuracy": 0.5}
+    for damaged in (b"", b"\xff\xfe\x00", b"fingerprint\n"):  # empty, not text, a header without a row
+        (tmp_path / "training_report_20261101_000000.csv").write_bytes(damaged)
+        assert run_folders.report_row(run_dir) == {}
+    with pytest.raises(InputError, match="not named as a run folder"):
+        run_folders.report_row(tmp_path / "best_run")
+

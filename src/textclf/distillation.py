@@ -16,7 +16,6 @@ The loss is `training.distillation`'s; the families batch its targets (`families
 """
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
@@ -28,8 +27,8 @@ from textclf.config import DISTILLATION_SETTINGS, RunConfig
 from textclf.data import augment, splits, tables
 from textclf.data.run_data import training_texts
 from textclf.errors import InputError
-from textclf.files import cache_key, replacing
-from textclf.run_folders import checked_run, report_path
+from textclf.files import cache_key, read_json, replacing
+from textclf.run_folders import checked_run, report_row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,16 +72,9 @@ def check(config: RunConfig):
         raise InputError(f"--unlabeled {config.unlabeled}: no such file")
 
 
-def _json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"--teacher {path}: cannot be read as JSON ({err})") from None
-
-
 def _check_teacher(run_dir: Path, config: dict, class_names: list[str], test_texts: list[str]):
     """Refuses a teacher of other classes, or one that trained or selected on any of `test_texts`."""
-    classes = _json(run_dir / "classes.json")
+    classes = read_json(run_dir / "classes.json")
     if classes != class_names:
         raise InputError(f"--teacher {run_dir}: its classes {classes} are not this dataset's {class_names}; a "
                          "teacher's probabilities must be over the same classes, in the same order")
@@ -159,8 +151,8 @@ def teacher_probabilities(run_dir: Path, texts: list[str], classes: int, cache_d
 def _test_accuracy(run_dir: Path) -> float | None:
     """The teacher's test accuracy as its report gives it; None without a report (a renamed folder) or a number."""
     try:
-        value = float(pd.read_csv(report_path(run_dir)).iloc[0].get("final_test_accuracy"))
-    except (InputError, OSError, ValueError, TypeError, IndexError):
+        value = float(report_row(run_dir).get("final_test_accuracy"))
+    except (InputError, ValueError, TypeError):
         return None
     return None if np.isnan(value) else value
 
@@ -173,7 +165,7 @@ def attach(config: RunConfig, data: splits.Splits, trial: bool = False) -> tuple
     if config.teacher is None:
         return data, None
     run_dir = Path(config.teacher)
-    teacher_config = _json(run_dir / "config.json")
+    teacher_config = read_json(run_dir / "config.json")
     _check_teacher(run_dir, teacher_config, data.class_names, data.test["text"].tolist())
     transfer = transfer_set(config, data)
     test_texts = [] if trial else data.test["text"].tolist()

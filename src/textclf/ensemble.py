@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from loguru import logger
 
 from textclf import evaluation, run_folders
@@ -29,7 +28,7 @@ from textclf.config import OneLineParser, RunConfig, saved_config
 from textclf.data import splits
 from textclf.data.run_data import read_data
 from textclf.errors import InputError, exit_code
-from textclf.files import check_output_dir
+from textclf.files import check_output_dir, read_json
 from textclf.logs import log_to_stderr
 from textclf.models.registry import ENSEMBLE_SEPARATOR
 from textclf.serving.batch import predict_by_length
@@ -50,14 +49,14 @@ def load_member(run_dir: Path) -> Member:
     run_dir = run_folders.checked_run(Path(run_dir))
     if not run_dir.name.startswith("run_"):
         raise InputError(f"{run_dir}: not a run folder (run_<stamp>), so no report names it")
-    path = run_folders.report_path(run_dir)
-    if not path.is_file():
-        raise InputError(f"{run_dir}: not a finished run folder (no {path.name} beside it)")
-    row = pd.read_csv(path).iloc[0].to_dict()
-    if ENSEMBLE_SEPARATOR in row["model"]:
+    row = run_folders.report_row(run_dir)
+    if not row:
+        raise InputError(f"{run_dir}: not a finished run folder (no readable {run_folders.report_path(run_dir).name} "
+                         "beside it)")
+    if ENSEMBLE_SEPARATOR in str(row.get("model")):
         raise InputError(f"{run_dir}: an ensemble; give its members instead")
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    return Member(run_dir, saved_config(config, str(run_dir / "config.json")), row)
+    path = run_dir / "config.json"
+    return Member(run_dir, saved_config(read_json(path), str(path)), row)
 
 
 def _preparation(config: RunConfig) -> str:

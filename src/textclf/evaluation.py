@@ -31,7 +31,7 @@ from textclf.explain import SHARE_OF_TRAINING
 from textclf.files import check_writable
 from textclf.logs import log_to_stderr
 from textclf.reporting import plots, report
-from textclf.run_folders import report_path, reserve_run_dir
+from textclf.run_folders import report_row, reserve_run_dir
 from textclf.serving.batch import predict_by_length
 from textclf.serving.runs import add_run_flags, chosen_run, load_predictor
 
@@ -100,12 +100,6 @@ def _training_texts(config: dict, source: str) -> set[str] | None:
         return None
 
 
-def _run_report(run_dir: Path) -> dict:
-    """The run's report row ({} for a run folder whose report is not beside it)."""
-    path = report_path(run_dir)
-    return pd.read_csv(path).iloc[0].to_dict() if path.is_file() else {}
-
-
 def _explain(predictor, frame: pd.DataFrame, predicted: np.ndarray, errors: int, seconds: float, eval_dir: Path,
              title: str) -> None:
     """top_tokens.csv and .png over the evaluated texts (`frame`, as predictions.csv); with `errors`, errors.html."""
@@ -128,7 +122,7 @@ def evaluate_run(args: argparse.Namespace, command: str) -> Path:
     # Checked before TensorFlow starts, not found once the work is done: where the evaluation is written, and a
     # renamed run folder (whose report no name finds)
     check_writable(run_dir.parent, f"{run_dir}: the evaluation is written beside it")
-    run_row = _run_report(run_dir)
+    run_row = report_row(run_dir)
     predictor = load_predictor(run_dir)
     config = predictor.config
     split = args.split or default_split(args.dataset)

@@ -3,10 +3,11 @@
 A reader sees the old file or the new one, never half of one, and a failed write leaves
 no temporary file behind. A process killed outright (SIGKILL, power loss) cannot clean up:
 `remove_stale_temporaries` finds what such a process left, by the pid in the name. A cache file is named by
-`cache_key`.
+`cache_key`; `read_json` reads a JSON file or says in one line why it cannot.
 """
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -26,6 +27,20 @@ def cache_key(texts: Sequence[str], key: str) -> str:
         raw = text.encode("utf-8")
         hashed.update(len(raw).to_bytes(8, "big") + raw)
     return hashed.hexdigest()[:24]
+
+
+def read_json(path: Path):
+    """The JSON value in `path`.
+
+    Raises:
+        InputError: the file cannot be read, or is not valid JSON.
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err})") from None
 
 
 def temporary_name(path: Path, pid: int | str) -> Path:

@@ -104,6 +104,19 @@ def report_path(run_dir: Path) -> Path:
     return run_dir.parent / f"{REPORTS[prefix]}_{stamp}.csv"
 
 
+def report_row(run_dir: Path) -> dict:
+    """The run's report row; {} when none can be read beside it (not written yet, or damaged).
+
+    Raises:
+        InputError: for a folder not named as a run folder (`report_path`).
+    """
+    path = report_path(run_dir)
+    try:
+        return pd.read_csv(path).iloc[0].to_dict()
+    except (OSError, ValueError, IndexError):  # pandas' parse errors are ValueErrors
+        return {}
+
+
 def _lock(marker: Path) -> IO[str]:
     """`marker`, opened and locked for this process; InputError while another process holds it."""
     while True:

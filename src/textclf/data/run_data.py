@@ -6,7 +6,6 @@ the run read them.
 """
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from textclf.config import RunConfig, saved_config, split_names
 from textclf.data import registry, splits, tables, union
 from textclf.errors import InputError
+from textclf.files import read_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,11 +101,7 @@ def training_texts(config: dict, source: str) -> set[str]:
         texts = set()
         for member in config["members"]:
             path = Path(member) / "config.json"
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as err:
-                raise InputError(f"{path}: cannot be read ({err})") from None
-            texts |= training_texts(saved, str(path))
+            texts |= training_texts(read_json(path), str(path))
         return texts
     data, _ = read_data(saved_config(config, source))
     return set(data.train["text"]) | set(data.val["text"])

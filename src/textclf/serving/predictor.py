@@ -5,7 +5,6 @@ the same `text.prepare` (jieba for Chinese word runs) as training did. A run fol
 files cannot be used is an `InputError` naming the file, raised before any text is served.
 """
 
-import json
 import zipfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from textclf.families.decoder.head import LastTokenPooling
 from textclf.families.decoder.packer import PromptPacker
 from textclf.families.encoder.packer import TextPacker
 from textclf.families.encoder.prompts import SoftPrompt
+from textclf.files import read_json
 from textclf.models import layers
 from textclf.models.raw_text import EncoderRawTextClassifier, EnsembleClassifier, RawTextClassifier
 from textclf.run_folders import checked_files
@@ -33,22 +33,15 @@ CUSTOM_OBJECTS = {keras.saving.get_registered_name(cls): cls for cls in (
     SoftPrompt, TemperatureScaling, *layers.CUSTOM_LAYERS)}
 
 
-def _json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from err
-
-
 def _config(path: Path) -> dict:
-    config = _json(path)
+    config = read_json(path)
     if not (isinstance(config, dict) and all(isinstance(config.get(key), str) for key in CONFIG_KEYS)):
         raise InputError(f"{path}: not a run's config (a JSON object with the strings {', '.join(CONFIG_KEYS)})")
     return config
 
 
 def _class_names(path: Path) -> list[str]:
-    names = _json(path)
+    names = read_json(path)
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names) > 1):
         raise InputError(f"{path}: not a list of at least 2 distinct class names")
     return names
