@@ -151,40 +151,68 @@ def test_a_teacher_of_other_classes_or_that_saw_the_test_texts_is_refused(capsys
 
 
 class FakeTeacher:
-    """A teacher whose exported model answers 0.3 / 0.7 for any text, counting its calls."""
+    """A teacher whose exported model answers 0.3 / 0.7 for any text (0.9 / 0.1 for "bad"), keeping what it read."""
 
-    calls = 0
+    read: list[str] = []
 
     def __init__(self, run_dir):
         self.class_names = ["negative", "positive"]
 
     def predict(self, texts):
-        FakeTeacher.calls += 1
-        return np.tile(np.array([[0.3, 0.7]], dtype="float32"), (len(texts), 1))
+        FakeTeacher.read += texts
+        return np.array([[0.9, 0.1] if text == "bad" else [0.3, 0.7] for text in texts], dtype="float32")
+
+
+@pytest.fixture
+def fake_teacher(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(predictor, "Predictor", FakeTeacher)
+    monkeypatch.setattr(FakeTeacher, "read", [])
+    (tmp_path / "model.keras").write_text("weights")
+    return tmp_path
+
+
+def test_the_teacher_labels_each_text_once_across_students_and_never_its_own_test_texts(fake_teacher):
+    from textclf import distillation
+
+    cache = str(fake_teacher / "cache")
+    first = distillation.teacher_probabilities(fake_teacher, ["good", "bad", "fine"], 2, cache)
+    np.testing.assert_allclose(first, [[0.3, 0.7], [0.9, 0.1], [0.3, 0.7]])
+    # another student's texts (another seed's split, other augmented copies): only the new one is read
+    again = distillation.teacher_probabilities(fake_teacher, ["bad", "new", "good"], 2, cache)
+    np.testing.assert_allclose(again, [[0.9, 0.1], [0.3, 0.7], [0.3, 0.7]])
+    assert sorted(FakeTeacher.read) == ["bad", "fine", "good", "new"]
+    # the teacher's own test predictions are read from its folder, a blank text and a number-like one included
+    pd.DataFrame({"text": ["a tested text", "", "12"], "label": ["positive"] * 3, "predicted": ["positive"] * 3,
+                  "p_negative": [0.25, 0.5, 0.125], "p_positive": [0.75, 0.5, 0.875]}).to_csv(
+        fake_teacher / "test_predictions.csv", index=False)
+    tested = distillation.teacher_probabilities(fake_teacher, ["a tested text", "", "12", "fine"], 2, cache)
+    np.testing.assert_allclose(tested, [[0.25, 0.75], [0.5, 0.5], [0.125, 0.875], [0.3, 0.7]])
+    assert len(FakeTeacher.read) == 4
+    assert distillation.teacher_probabilities(fake_teacher, [], 2, cache).shape == (0, 2)
 
 
 def test_a_cache_that_cannot_be_used_is_computed_again_and_one_that_cannot_be_written_is_passed_over(
-        tmp_path, monkeypatch, log_lines):
+        fake_teacher, log_lines):
     from textclf import distillation
 
-    monkeypatch.setattr(predictor, "Predictor", FakeTeacher)
-    (tmp_path / "model.keras").write_text("weights")
-    texts, cache = ["good", "bad", "fine"], tmp_path / "cache"
-    first = distillation.teacher_probabilities(tmp_path, texts, 2, str(cache))
-    (path,) = cache.glob("teacher_*.npy")
-    assert FakeTeacher.calls == 1 and first.shape == (3, 2)
-    distillation.teacher_probabilities(tmp_path, texts, 2, str(cache))
-    assert FakeTeacher.calls == 1  # from the cache
-    for damaged in (np.full((3, 3), 1 / 3), np.full((3, 2), np.nan)):  # another shape, not finite
-        np.save(path, damaged)
-        np.testing.assert_allclose(distillation.teacher_probabilities(tmp_path, texts, 2, str(cache)), first)
-    assert FakeTeacher.calls == 3
-    path.unlink()
-    path.mkdir()  # a folder where the cache file goes: not written, the run goes on
-    np.testing.assert_allclose(distillation.teacher_probabilities(tmp_path, texts, 2, str(cache)), first)
+    texts, cache = ["good", "bad", "fine"], fake_teacher / "cache"
+    first = distillation.teacher_probabilities(fake_teacher, texts, 2, str(cache))
+    (path,) = cache.glob("teacher_*/*.npz")
+    for damaged in (lambda: path.write_bytes(b"not a zip"),  # damaged
+                    lambda: np.savez(path, keys=np.zeros((3, 16), np.uint8), probabilities=np.ones((3, 3))),
+                    lambda: np.savez(path, keys=np.zeros((3, 16), np.uint8), probabilities=np.full((3, 2), np.nan)),
+                    lambda: np.savez(path, keys=np.zeros(3), probabilities=np.ones((3, 2)))):
+        damaged()
+        FakeTeacher.read.clear()
+        np.testing.assert_allclose(distillation.teacher_probabilities(fake_teacher, texts, 2, str(cache)), first)
+        assert sorted(FakeTeacher.read) == sorted(texts)  # read again, and written again in its place
+    assert any("is passed over" in line for line in log_lines)
+    (fake_teacher / "test_predictions.csv").write_text("text,p_negative\nabc,high\n")  # no shortcut, no error
+    np.testing.assert_allclose(distillation.teacher_probabilities(fake_teacher, texts, 2, str(cache)), first)
+    (fake_teacher / "a_file").write_text("")  # a cache folder that cannot be made: not written, the run goes on
+    np.testing.assert_allclose(distillation.teacher_probabilities(fake_teacher, texts, 2,
+                                                                  str(fake_teacher / "a_file" / "cache")), first)
     assert any("are not cached" in line for line in log_lines)
-    (tmp_path / "a_file").write_text("")
-    distillation.teacher_probabilities(tmp_path, texts, 2, str(tmp_path / "a_file" / "cache"))
 
 
 def test_a_teachers_unreadable_report_gives_no_test_accuracy(tmp_path):

@@ -9,14 +9,16 @@ Before the student's run claims its folder, `attach`:
    without any text of validation or test, compared as the student reads them (case, punctuation and spacing
    aside); a tuning trial's too, though it never reads the test split's labels;
 3. has the teacher's exported model (calibrated if the run is) label train's texts, the transfer set's and test's
-   (test only for the report's `teacher_agreement`), once: cached in --cache-dir, keyed on the teacher's model
-   file and the texts.
+   (test only for the report's `teacher_agreement`), each text once: cached in --cache-dir text by text, in a folder
+   of the teacher's model file, beside the teacher's own test predictions.
 
 The loss is `training.distillation`'s; the families batch its targets (`families.scratch.batched`).
 """
 
 import dataclasses
+import hashlib
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ from textclf.data.run_data import training_texts
 from textclf.errors import InputError
 from textclf.files import cache_key, read_json, replacing
 from textclf.run_folders import checked_run, report_row
+
+KEY_BYTES = 16  # of a text's sha256: the teacher's cache knows a text by them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,37 +119,81 @@ def transfer_set(config: RunConfig, data: splits.Splits) -> list[str]:
 
 
 def teacher_probabilities(run_dir: Path, texts: list[str], classes: int, cache_dir: str) -> np.ndarray:
-    """The teacher's probabilities of its `classes` over `texts` from its exported model, cached in `cache_dir` under
-    a key of the model file (its path, size and time) and the texts. A cache that cannot be read or written is
-    passed over (logged): it saves time, nothing more.
+    """The teacher's probabilities of its `classes` over `texts` from its exported model, cached text by text in
+    `cache_dir`, in a folder of the model file (its path, size and time): only texts no earlier student labelled
+    (another seed's split, augmented copies, a trial) are labelled, and none of the teacher's own test texts, whose
+    probabilities its test_predictions.csv holds. A cache file that cannot be read or written is passed over
+    (logged): it saves time, nothing more.
 
     Raises:
         InputError: the teacher's probabilities are not finite (a broken model).
     """
     model_file = (run_dir / "model.keras").resolve()
     stat = model_file.stat()
-    path = Path(cache_dir) / f"teacher_{cache_key(texts, f'{model_file}|{stat.st_size}|{stat.st_mtime_ns}')}.npy"
-    try:
-        cached = np.load(path, allow_pickle=False)
-    except (OSError, ValueError):  # none yet, or not an array
-        cached = None
-    if cached is not None and cached.shape == (len(texts), classes) and np.isfinite(cached).all():
-        logger.info(f"the teacher's probabilities of {len(texts):,} texts from the cache {path}")
-        return cached
-    from textclf.serving.batch import predict_by_length  # TensorFlow starts here
-    from textclf.serving.predictor import Predictor
+    folder = Path(cache_dir) / f"teacher_{cache_key([], f'{model_file}|{stat.st_size}|{stat.st_mtime_ns}')}"
+    known = {**_tested(run_dir, classes), **_cached(folder, classes)}
+    keys = [_text_key(text) for text in texts]
+    new = {key: text for key, text in zip(keys, texts) if key not in known}
+    logger.info(f"the teacher's probabilities of {len(texts) - len(new):,} of {len(texts):,} texts from its test "
+                f"predictions and the cache {folder}")
+    if new:
+        from textclf.serving.batch import predict_by_length  # TensorFlow starts here
+        from textclf.serving.predictor import Predictor
 
-    logger.info(f"the teacher {run_dir} labels {len(texts):,} texts")
-    probabilities = predict_by_length(Predictor(run_dir), texts)
-    if not np.isfinite(probabilities).all():
-        raise InputError(f"--teacher {run_dir}: its model gives probabilities that are not finite (NaN or inf)")
+        logger.info(f"the teacher {run_dir} labels {len(new):,} texts")
+        labelled = predict_by_length(Predictor(run_dir), list(new.values()))
+        if not np.isfinite(labelled).all():
+            raise InputError(f"--teacher {run_dir}: its model gives probabilities that are not finite (NaN or inf)")
+        known.update(zip(new, labelled))
+        _cache(folder, list(new), labelled)
+    return np.stack([known[key] for key in keys]) if keys else np.zeros((0, classes), "float32")
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:KEY_BYTES]
+
+
+def _tested(run_dir: Path, classes: int) -> dict[bytes, np.ndarray]:
+    """The teacher's probabilities of its own test texts, from its test_predictions.csv; {} if it cannot be read."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        tested = pd.read_csv(run_dir / "test_predictions.csv", dtype={"text": str}, keep_default_na=False)
+        columns = [column for column in tested.columns if column.startswith("p_")]
+        probabilities = tested[columns].to_numpy("float32")
+    except (OSError, ValueError, KeyError):  # missing, damaged, or not a table of texts and numbers
+        return {}
+    if len(columns) != classes or "text" not in tested or not np.isfinite(probabilities).all():
+        return {}
+    return dict(zip(map(_text_key, tested["text"]), probabilities))
+
+
+def _cached(folder: Path, classes: int) -> dict[bytes, np.ndarray]:
+    """The probabilities cached in `folder` by earlier students, text key -> row; damaged files passed over."""
+    known = {}
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        try:
+            with np.load(path, allow_pickle=False) as cached:
+                keys, probabilities = cached["keys"], cached["probabilities"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            logger.info(f"the teacher's cache file {path} is passed over: {err}")
+            continue
+        if (keys.dtype != np.uint8 or keys.shape != (len(keys), KEY_BYTES)
+                or probabilities.shape != (len(keys), classes) or not np.isfinite(probabilities).all()):
+            logger.info(f"the teacher's cache file {path} is passed over: not {classes} finite probabilities a text")
+            continue
+        known.update(zip(map(bytes, keys), probabilities))
+    return known
+
+
+def _cache(folder: Path, keys: list[bytes], probabilities: np.ndarray):
+    """Adds a file of `keys` and their `probabilities` to `folder`; logged and passed over if it cannot be written."""
+    path = folder / f"{cache_key([key.hex() for key in keys], '')}.npz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
         with replacing(path) as tmp, tmp.open("wb") as file:
-            np.save(file, probabilities)
+            np.savez(file, keys=np.frombuffer(b"".join(keys), np.uint8).reshape(-1, KEY_BYTES),
+                     probabilities=probabilities)
     except OSError as err:
         logger.warning(f"the teacher's probabilities are not cached: {path}: {err.strerror or err}")
-    return probabilities
 
 
 def _test_accuracy(run_dir: Path) -> float | None:
