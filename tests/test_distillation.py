@@ -67,6 +67,9 @@ def test_a_distilled_student_reports_its_teacher_and_serves_what_it_tested(tmp_p
     assert main(*args, "--output-dir", tmp_path / "second") == 0
     again = _report(tmp_path / "second")
     assert again["transfer_rows"] == row["transfer_rows"] and 0 <= again["teacher_agreement"] <= 1
+    # the same student: loading the teacher to label texts, or not, leaves the student's seeds alone
+    histories = [pd.read_csv(Path(report["run_dir"]) / "history.csv") for report in (row, again)]
+    np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-5)
     assert "the teacher's probabilities of" in capsys.readouterr().err  # "... from the cache"
 
 

@@ -136,6 +136,9 @@ def _load(family: families.Family, config: RunConfig,
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
     data, teacher = distillation.attach(config, data, trial)  # its transfer set without the test texts, a trial's too
+    if teacher is not None:  # the student starts from the same seeds whether its teacher ran here or came cached
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(config.seed)
     if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
         data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
     return family.resolve(config, data), data, eval_sets, teacher
