@@ -103,4 +103,3 @@ def test_a_runs_report_row_is_read_beside_it_and_empty_when_missing_or_damaged(t
         assert run_folders.report_row(run_dir) == {}
     with pytest.raises(InputError, match="not named as a run folder"):
         run_folders.report_row(tmp_path / "best_run")
-

@@ -131,14 +131,14 @@ def _load(family: families.Family, config: RunConfig,
     probabilities), its eval sets and its teacher; a tuning trial's data without its test rows and without eval
     sets, so that nothing it does can read them."""
     config = resolved(config)
-    keras.backend.clear_session()  # runs sharing a process (a matrix) start from a clean slate
-    keras.utils.set_random_seed(config.seed)
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
     data, teacher = distillation.attach(config, data, trial)  # its transfer set without the test texts, a trial's too
-    if teacher is not None:  # the student starts from the same seeds whether its teacher ran here or came cached
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(config.seed)
+    # Seeded once the data is read and a teacher has labelled it (loading the teacher's model moves Keras' random
+    # state): a student starts alike whether its teacher ran here or came from the cache. Runs sharing a process
+    # (a matrix) start from a clean slate.
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
     if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
         data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
     return family.resolve(config, data), data, eval_sets, teacher
