@@ -71,6 +71,9 @@ def test_a_distilled_student_reports_its_teacher_and_serves_what_it_tested(tmp_p
     histories = [pd.read_csv(Path(report["run_dir"]) / "history.csv") for report in (row, again)]
     np.testing.assert_allclose(histories[0]["loss"], histories[1]["loss"], rtol=1e-5)
     assert "the teacher's probabilities of" in capsys.readouterr().err  # "... from the cache"
+    # a matrix run again knows its finished student before the teacher labels anything, with or without a cache
+    assert main(*args, "--output-dir", tmp_path / "second", "--seeds", 42, "--cache-dir", tmp_path / "none") == 0
+    assert "already finished" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 @pytest.mark.large
@@ -248,7 +251,7 @@ def test_a_teachers_config_of_the_wrong_shape_is_one_error(config, message):
 
 @pytest.mark.large
 def test_a_trials_transfer_set_leaves_the_test_texts_out_and_the_teacher_never_labels_them(tmp_path, teacher):
-    from textclf import families
+    from textclf import distillation, families
     from textclf import run as runs
 
     test = pd.read_csv(ROOT / "tests" / "fixtures" / "sst2_tiny" / "test_labeled.tsv", sep="\t")["sentence"]
@@ -256,6 +259,7 @@ def test_a_trials_transfer_set_leaves_the_test_texts_out_and_the_teacher_never_l
     pd.DataFrame({"text": [*test.str.upper(), "an unseen text"]}).to_csv(unlabeled, index=False)
     config = RunConfig(dataset="sst2", data_dir=str(ROOT / "tests" / "fixtures" / "sst2_tiny"), model="fasttext",
                        teacher=str(teacher), unlabeled=str(unlabeled), cache_dir=str(tmp_path / "cache"))
-    _, data, eval_sets, taught = runs._load(families.family("scratch"), config, trial=True)
+    _, data, eval_sets = runs._load(families.family("scratch"), config, trial=True)
     assert data.transfer == ["an unseen text"] and data.test.empty and not eval_sets
+    data, taught = distillation.labelled(config, data)
     assert data.teacher.shape == (len(data.train) + 1, 2) and len(taught.test_predicted) == 0

@@ -1,6 +1,6 @@
 """Knowledge distillation (`--teacher RUN`): a from-scratch student learns a finished run's probabilities.
 
-Before the student's run claims its folder, `attach`:
+Before the student's run claims its folder, `with_transfer`:
 
 1. checks the teacher: a finished run folder of any model (an encoder, a decoder, an ensemble, a from-scratch
    model) whose classes are the dataset's, in the same order, and which never trained or selected on the student's
@@ -8,6 +8,9 @@ Before the student's run claims its folder, `attach`:
 2. makes the transfer set: `--unlabeled`'s texts and `--augment`'s copies of the training texts (`data.augment`),
    without any text of validation or test, compared as the student reads them (case, punctuation and spacing
    aside); a tuning trial's too, though it never reads the test split's labels;
+
+then, unless a finished run of the same config and data (transfer set included) is reused, `labelled`:
+
 3. has the teacher's exported model (calibrated if the run is) label train's texts, the transfer set's and test's
    (test only for the report's `teacher_agreement`), each text once: cached in --cache-dir text by text, in a folder
    of the teacher's model file, beside the teacher's own test predictions.
@@ -205,22 +208,30 @@ def _test_accuracy(run_dir: Path) -> float | None:
     return None if np.isnan(value) else value
 
 
-def attach(config: RunConfig, data: splits.Splits, trial: bool = False) -> tuple[splits.Splits, Teacher | None]:
-    """`data` with the transfer set and the teacher's probabilities over train's and its texts, and the teacher as
-    the report names it; `data` itself and None without --teacher. The teacher labels the test texts too, for the
-    report's agreement, but not a tuning `trial`'s, which never reads the test split (the transfer set leaves its
-    texts out all the same)."""
+def with_transfer(config: RunConfig, data: splits.Splits) -> splits.Splits:
+    """`data` with the --teacher's transfer set, the teacher checked first; `data` itself without --teacher. The
+    transfer set is part of the data's fingerprint, so a finished run of the same data is known before the teacher
+    labels anything (`labelled`)."""
+    if config.teacher is None:
+        return data
+    run_dir = Path(config.teacher)
+    _check_teacher(run_dir, read_json(run_dir / "config.json"), data.class_names, data.test["text"].tolist())
+    return dataclasses.replace(data, transfer=transfer_set(config, data))
+
+
+def labelled(config: RunConfig, data: splits.Splits) -> tuple[splits.Splits, Teacher | None]:
+    """`data` (from `with_transfer`) with the teacher's probabilities over train's and the transfer set's texts,
+    and the teacher as the report names it; `data` itself and None without --teacher. The teacher labels the test
+    texts too, for the report's agreement: none for a tuning trial, whose data has no test rows."""
     if config.teacher is None:
         return data, None
     run_dir = Path(config.teacher)
-    teacher_config = read_json(run_dir / "config.json")
-    _check_teacher(run_dir, teacher_config, data.class_names, data.test["text"].tolist())
-    transfer = transfer_set(config, data)
-    test_texts = [] if trial else data.test["text"].tolist()
-    trained = data.train["text"].tolist() + transfer
-    probabilities = teacher_probabilities(run_dir, trained + test_texts, len(data.class_names), config.cache_dir)
-    teacher = Teacher(run_dir, str(teacher_config.get("model")), _test_accuracy(run_dir),
+    trained = data.train["text"].tolist() + data.transfer
+    probabilities = teacher_probabilities(run_dir, trained + data.test["text"].tolist(), len(data.class_names),
+                                          config.cache_dir)
+    teacher = Teacher(run_dir, str(read_json(run_dir / "config.json").get("model")), _test_accuracy(run_dir),
                       probabilities[len(trained):].argmax(axis=1))
-    logger.info(f"distilling {teacher.model} ({run_dir}): {len(data.train):,} training texts and {len(transfer):,} "
-                f"of the transfer set, alpha {config.distil_alpha}, temperature {config.distil_temperature}")
-    return dataclasses.replace(data, transfer=transfer, teacher=probabilities[:len(trained)]), teacher
+    logger.info(f"distilling {teacher.model} ({run_dir}): {len(data.train):,} training texts and "
+                f"{len(data.transfer):,} of the transfer set, alpha {config.distil_alpha}, temperature "
+                f"{config.distil_temperature}")
+    return dataclasses.replace(data, teacher=probabilities[:len(trained)]), teacher

@@ -126,22 +126,17 @@ def resolved(config: RunConfig) -> RunConfig:
 
 
 def _load(family: families.Family, config: RunConfig,
-          trial: bool = False) -> tuple[RunConfig, splits.Splits, list[EvalSet], distillation.Teacher | None]:
-    """The config resolved (`resolved`, then the family's), its data (with a --teacher's transfer set and
-    probabilities), its eval sets and its teacher; a tuning trial's data without its test rows and without eval
-    sets, so that nothing it does can read them."""
+          trial: bool = False) -> tuple[RunConfig, splits.Splits, list[EvalSet]]:
+    """The config resolved (`resolved`, then the family's), its data (with a --teacher's transfer set, not yet
+    labelled) and its eval sets; a tuning trial's data without its test rows and without eval sets, so that
+    nothing it does can read them."""
     config = resolved(config)
     devices.set_determinism(config.deterministic)
     data, eval_sets = read_data(config)
-    data, teacher = distillation.attach(config, data, trial)  # its transfer set without the test texts, a trial's too
-    # Seeded once the data is read and a teacher has labelled it (loading the teacher's model moves Keras' random
-    # state): a student starts alike whether its teacher ran here or came from the cache. Runs sharing a process
-    # (a matrix) start from a clean slate.
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)
+    data = distillation.with_transfer(config, data)  # without the test texts, a trial's too
     if trial:  # the test split's columns without its rows, taken from validation: test is not touched at all
         data, eval_sets = dataclasses.replace(data, test=data.val.iloc[:0]), []
-    return family.resolve(config, data), data, eval_sets, teacher
+    return family.resolve(config, data), data, eval_sets
 
 
 def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gpu: bool, *,
@@ -161,12 +156,18 @@ def run(config: RunConfig, command: str, strategy: tf.distribute.Strategy, on_gp
     family = family_for(config.model)
     check(config)
     accumulation.check(config.grad_accum, devices.resolve_precision(config.precision, on_gpu))
-    config, data, eval_sets, teacher = _load(family, config, trial)
+    config, data, eval_sets = _load(family, config, trial)
     output_dir = Path(config.output_dir)
     fingerprints = config.fingerprint(), splits.data_fingerprint(data)
     if reuse_finished and (done := run_folders.finished_report(output_dir, *fingerprints)):
         logger.info(f"{config.dataset} / {config.model} / seed {config.seed} already finished: {done}")
-        return done
+        return done  # before the teacher labels anything: a finished student of a matrix costs no teacher pass
+    data, teacher = distillation.labelled(config, data)
+    # Seeded once the data is read and a teacher has labelled it (loading the teacher's model moves Keras' random
+    # state): a student starts alike whether its teacher ran here or came from the cache. Runs sharing a process
+    # (a matrix) start from a clean slate.
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
     policy = devices.set_precision(config.precision, on_gpu)
     # Claimed last: every check above that can fail leaves no run folder behind. In multi-worker training every
     # worker runs all of it; the chief writes the run folder, the others a folder of their own, removed at the end.
