@@ -1,9 +1,13 @@
 """Shared fixtures. Tests run on small files committed in tests/fixtures, never on ../shared."""
 
+import fcntl
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -112,14 +116,12 @@ def train_command(name: str, out: Path, preset: Path, data_root: Path) -> list[s
             "--output-dir", str(out / name), "--cache-dir", str(out / "cache" / name)]
 
 
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory, chinese_bert_preset, data_root) -> dict[str, Path]:
-    """Run name -> run folder; all trained at once, to save start-up time."""
+def _train_runs(out: Path, preset: Path, data_root: Path) -> dict[str, Path]:
+    """Trains RUNS in child processes at once, to save start-up time, then ENSEMBLES: run name -> run folder."""
     from textclf.run_folders import newest_run
 
-    out = tmp_path_factory.mktemp("serving_runs")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    children = {name: subprocess.Popen(train_command(name, out, chinese_bert_preset, data_root), cwd=ROOT, env=env,
+    children = {name: subprocess.Popen(train_command(name, out, preset, data_root), cwd=ROOT, env=env,
                                        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 for name in RUNS}
     for child in children.values():
@@ -133,6 +135,31 @@ def runs(tmp_path_factory, chinese_bert_preset, data_root) -> dict[str, Path]:
         assert done.returncode == 0, done.stderr[-3000:]
         folders[name] = newest_run(out / name)
     return folders
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, worker_id, chinese_bert_preset, data_root) -> dict[str, Path]:
+    """Run name -> run folder, trained once per test session: under pytest-xdist the first worker to ask trains
+    them in the folder all workers share, under a lock, and the others wait for its list (the tests only read
+    the runs, or copy them)."""
+    if worker_id == "master":
+        return _train_runs(tmp_path_factory.mktemp("serving_runs"), chinese_bert_preset, data_root)
+    shared = tmp_path_factory.getbasetemp().parent
+    listing = shared / "serving_runs.json"
+    with open(shared / "serving_runs.lock", "w") as lock:
+        deadline = time.monotonic() + 900  # longer than one training (600 s) and the ensemble
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "another pytest worker has held the runs' lock for 900 s"
+                time.sleep(1)
+        if not listing.exists():
+            out = Path(tempfile.mkdtemp(prefix="serving_runs", dir=shared))  # a fresh folder if a try failed
+            folders = _train_runs(out, chinese_bert_preset, data_root)
+            listing.write_text(json.dumps({name: str(folder) for name, folder in folders.items()}))
+    return {name: Path(folder) for name, folder in json.loads(listing.read_text()).items()}
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,7 @@ def test_pretrained_embeddings_are_used_and_kept_frozen(tmp_path, fixtures):
     ("stacked_lstm", {"ema_momentum": 0.0}, {"learning_rate": 1e-3, "ema_momentum": 0.0}),
 ])
 def test_a_model_sets_its_run_defaults_unless_the_user_does(tmp_path, fixtures, model, given, expected):
-    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model=model, epochs=1,
+    config = RunConfig(dataset="imdb", data_dir=str(fixtures / "imdb_tiny"), model=model, epochs=1, max_len=16,
                        output_dir=str(tmp_path), **given)
     row = pd.read_csv(run(config, "cmd", tf.distribute.get_strategy(), False)).iloc[0]
     assert row["peak_learning_rate"] == pytest.approx(expected["learning_rate"])

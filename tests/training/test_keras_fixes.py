@@ -69,16 +69,33 @@ def _same_length_texts(path: Path) -> Path:
     return path
 
 
+REPLICAS = [2, 7]
+
+
+@pytest.fixture(scope="module")
+def uneven_children(tmp_path_factory, bert_preset, tiny_decoder_preset):
+    """Replica count -> its child process running SCRIPT, all started at once: each is mostly single-threaded
+    tracing, so the two overlap on 2 cores instead of following each other."""
+    children = {}
+    for replicas in REPLICAS:
+        folder = tmp_path_factory.mktemp(f"uneven_{replicas}")
+        argument = json.dumps([replicas, {"bert": str(bert_preset), "llm": str(tiny_decoder_preset)},
+                               str(_same_length_texts(folder / "texts.csv")), str(folder)])
+        children[replicas] = subprocess.Popen([sys.executable, "-c", SCRIPT, argument], cwd=ROOT, text=True,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    yield children
+    for child in children.values():
+        child.kill()
+        child.communicate()
+
+
 @pytest.mark.large
-@pytest.mark.parametrize("replicas", [2, 7])
-def test_every_family_trains_evaluates_and_serves_when_the_first_batch_splits_unevenly(
-        replicas, tmp_path, bert_preset, tiny_decoder_preset):
-    argument = json.dumps([replicas, {"bert": str(bert_preset), "llm": str(tiny_decoder_preset)},
-                           str(_same_length_texts(tmp_path / "texts.csv")), str(tmp_path)])
-    done = subprocess.run([sys.executable, "-c", SCRIPT, argument], cwd=ROOT, capture_output=True, text=True,
-                          timeout=540, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.mark.parametrize("replicas", REPLICAS)
+def test_every_family_trains_evaluates_and_serves_when_the_first_batch_splits_unevenly(replicas, uneven_children):
+    stdout, stderr = uneven_children[replicas].communicate(timeout=540)
+    assert uneven_children[replicas].returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
     assert result["unfixed"] == dict.fromkeys(["text_cnn", "nbsvm", "bert", "llm"], "AddN")
     for model, outcome in result["fixed"].items():
         assert outcome["replicas"] == replicas and outcome["test_size"] == 7, model
