@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -147,14 +146,7 @@ def runs(tmp_path_factory, worker_id, chinese_bert_preset, data_root) -> dict[st
     shared = tmp_path_factory.getbasetemp().parent
     listing = shared / "serving_runs.json"
     with open(shared / "serving_runs.lock", "w") as lock:
-        deadline = time.monotonic() + 900  # longer than one training (600 s) and the ensemble
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                assert time.monotonic() < deadline, "another pytest worker has held the runs' lock for 900 s"
-                time.sleep(1)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the wait is a fixture's setup: pytest-timeout's 600 s bound it
         if not listing.exists():
             out = Path(tempfile.mkdtemp(prefix="serving_runs", dir=shared))  # a fresh folder if a try failed
             folders = _train_runs(out, chinese_bert_preset, data_root)
